@@ -1,0 +1,98 @@
+"""One error tree for the whole product.
+
+Edges map these to their own language: the CLI prints one line and exits non-zero,
+the API answers with RFC 9457 problem JSON (422 / 404 / 409 / 403 / 202).
+Every message says what is wrong and, where it can, how to fix it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class CustMDMError(Exception):
+    """Base of every error the library raises on purpose."""
+
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ValidationError(CustMDMError, ValueError):
+    """Input that cannot be accepted as it is (HTTP 422)."""
+
+    exit_code = 2
+
+
+class InvalidFormat(ValidationError):
+    """A value has the wrong shape (characters, layout)."""
+
+
+class InvalidLength(InvalidFormat):
+    """A value has the wrong length."""
+
+
+class InvalidChecksum(ValidationError):
+    """A value's check character does not match: most likely a typing error."""
+
+
+class InvalidComponent(ValidationError):
+    """A part of a value is not one of its allowed values."""
+
+
+class PatternSyntaxError(ValidationError):
+    """A coding-rule pattern cannot be parsed; ``position`` is 0-based in the pattern."""
+
+    def __init__(self, message: str, pattern: str, position: int) -> None:
+        pointer = f"\n  {pattern}\n  {' ' * position}^"
+        super().__init__(f"{message} at position {position + 1}{pointer}")
+        self.pattern = pattern
+        self.position = position
+
+
+class RuleViolation(ValidationError):
+    """A configured rule (coding, naming, validation) refuses the input; names the rule."""
+
+
+class UnknownReference(ValidationError):
+    """A code that must exist in reference data (region, industry, country) does not."""
+
+    def __init__(self, what: str, value: str, suggestions: Sequence[str] = ()) -> None:
+        hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
+        super().__init__(f"unknown {what} {value!r}{hint}")
+        self.what = what
+        self.value = value
+        self.suggestions = list(suggestions)
+
+
+class NotFound(CustMDMError):
+    """The thing asked for does not exist (HTTP 404)."""
+
+    exit_code = 3
+
+
+class Conflict(CustMDMError):
+    """The change clashes with the current state: duplicate, stale version, code taken (409)."""
+
+    exit_code = 4
+
+
+class CounterExhausted(Conflict):
+    """A coding rule's counter has reached its width; counters never wrap."""
+
+
+class PermissionDenied(CustMDMError):
+    """The actor may not do this (HTTP 403)."""
+
+    exit_code = 5
+
+
+class ApprovalRequired(CustMDMError):
+    """The change was recorded as a change request and waits for approval (HTTP 202)."""
+
+    exit_code = 6
