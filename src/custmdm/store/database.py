@@ -1,0 +1,156 @@
+"""Connecting to the register's database: SQLite (embedded default) or PostgreSQL.
+
+Every difference between the two lives in this module, so the core stays one code path:
+how a write transaction starts, how "insert unless present" is spelled, and whether a
+gap-allowed counter may be taken in a transaction of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Insert, Table, create_engine, event, inspect
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
+
+from custmdm.errors import ValidationError
+
+DEFAULT_DATABASE_ENV = "CUSTMDM_DATABASE_URL"
+#: How long a SQLite writer waits for the lock before giving up (milliseconds).
+SQLITE_BUSY_TIMEOUT_MS = 60_000
+
+
+def default_database_url() -> str:
+    """``$CUSTMDM_DATABASE_URL``, else a SQLite file in the user's data directory."""
+    url = os.environ.get(DEFAULT_DATABASE_ENV)
+    if url:
+        return url
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return f"sqlite:///{base / 'custmdm' / 'register.db'}"
+
+
+def normalise_url(url: str) -> str:
+    """Accept the spellings people type and pick our drivers (psycopg 3 for PostgreSQL).
+
+    >>> normalise_url("postgresql://u@localhost/db")
+    'postgresql+psycopg://u@localhost/db'
+    >>> normalise_url("register.db")
+    'sqlite:///register.db'
+    """
+    if "://" not in url:
+        return f"sqlite:///{url}"
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Store:
+    """A connection pool to one register database, with its dialect's habits."""
+
+    def __init__(self, url: str | None = None, *, echo: bool = False) -> None:
+        self.url = normalise_url(url or default_database_url())
+        parsed = make_url(self.url)
+        self.dialect = parsed.get_backend_name()
+        if self.dialect not in ("sqlite", "postgresql"):
+            raise ValidationError(
+                f"unsupported database {self.dialect!r}: use sqlite:///FILE or "
+                "postgresql://USER@HOST/DB"
+            )
+        if self.dialect == "sqlite":
+            self.engine = self._sqlite_engine(parsed.database, echo)
+        else:
+            self.engine = create_engine(self.url, echo=echo, pool_pre_ping=True)
+
+    # -- dialect habits ------------------------------------------------------------
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @property
+    def reserves_separately(self) -> bool:
+        """Whether gap-allowed codes are reserved in a short transaction of their own.
+
+        On PostgreSQL this keeps the counter row locked only for that short transaction.
+        SQLite serialises all writers anyway, so there it would only add a commit.
+        """
+        return not self.is_sqlite
+
+    def insert_ignoring_duplicates(self, table: Table) -> Insert:
+        """``INSERT … ON CONFLICT DO NOTHING`` for this dialect."""
+        if self.is_sqlite:
+            return sqlite.insert(table).on_conflict_do_nothing()
+        return postgresql.insert(table).on_conflict_do_nothing()
+
+    @staticmethod
+    def violated_constraint(error: IntegrityError) -> str:
+        """The name (PostgreSQL) or column list (SQLite) of the violated constraint."""
+        orig = error.orig
+        diag = getattr(orig, "diag", None)
+        if diag is not None and getattr(diag, "constraint_name", None):
+            return str(diag.constraint_name)
+        return str(orig)
+
+    # -- transactions --------------------------------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction: committed on success, rolled back on any error.
+
+        On SQLite it starts with BEGIN IMMEDIATE, taking the write lock up front, so two
+        writers never deadlock on a lock upgrade; the busy timeout makes the later wait.
+        """
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(custmdm_write=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read transaction (a consistent snapshot on both databases)."""
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def dispose(self) -> None:
+        """Close every pooled connection (call in a child after fork, or at exit)."""
+        self.engine.dispose()
+
+    def has_schema(self) -> bool:
+        """Has ``init`` been run on this database?"""
+        with self.engine.connect() as conn:
+            return inspect(conn).has_table("alembic_version")
+
+    # -- SQLite set-up -------------------------------------------------------------
+
+    def _sqlite_engine(self, database: str | None, echo: bool) -> Engine:
+        if database and database != ":memory:":
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(self.url, echo=echo)
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+
+
+def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event decide how a transaction starts (see write()).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    # FULL: a committed registration survives even a power cut (NORMAL would only
+    # survive a process crash). Bulk loads commit in chunks, so the cost stays small.
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    write = conn.get_execution_options().get("custmdm_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")

@@ -1,0 +1,178 @@
+"""The tables. Integrity lives here as constraints, not only in Python.
+
+Alembic migrations in ``store/migrations`` must build exactly this schema; a test
+compares the two on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+# Named constraints so migrations are stable and errors can be mapped by name.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+#: SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets 64-bit keys.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+Timestamp = DateTime(timezone=True)
+
+customer = Table(
+    "customer",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("legal_name", String(500), nullable=False, comment="exactly as entered"),
+    Column("country", String(2), nullable=False, comment="ISO 3166-1 alpha-2"),
+    Column("region", String(6), comment="GB/T 2260 code (Chinese customers)"),
+    Column("industry", String(4), comment="GB/T 4754 section letter or division digits"),
+    Column("size", String(8)),
+    Column("grade", String(16)),
+    Column("lifecycle", String(16), nullable=False),
+    Column("owner", String(100)),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    Column("review_due", Date),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    CheckConstraint(
+        "kind IN ('enterprise', 'individual', 'government', 'other')", name="kind"
+    ),
+    CheckConstraint(
+        "lifecycle IN ('prospect', 'active', 'dormant', 'churned', 'merged', 'retired')",
+        name="lifecycle",
+    ),
+    comment="One row per customer; its codes, names and identifiers hang off it.",
+)
+Index(None, customer.c.region)
+Index(None, customer.c.lifecycle)
+
+coding_rule = Table(
+    "coding_rule",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("is_current", Boolean, nullable=False),
+    Column("pattern", String(200), nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("gapless", Boolean, nullable=False),
+    Column("counter_scope", String(8), nullable=False),
+    Column("cond_kind", String(16)),
+    Column("cond_region_prefix", String(6)),
+    Column("cond_industry", String(4)),
+    Column("cond_grade", String(16)),
+    Column("kind_letters", JSON, nullable=False),
+    Column("grade_letters", JSON, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    UniqueConstraint("name", "version"),
+    CheckConstraint("counter_scope IN ('prefix', 'rule')", name="counter_scope"),
+    comment="Every version of every coding rule; one current version per name.",
+)
+Index(
+    "uq_coding_rule_current_name",
+    coding_rule.c.name,
+    unique=True,
+    sqlite_where=coding_rule.c.is_current,
+    postgresql_where=coding_rule.c.is_current,
+)
+
+code_counter = Table(
+    "code_counter",
+    metadata,
+    Column("rule_name", String(64), primary_key=True),
+    Column("scope_key", String(64), primary_key=True, comment="'' for one counter per rule"),
+    Column("next_value", BigInteger, nullable=False),
+    CheckConstraint("next_value >= 1", name="positive"),
+    comment="The next sequence number per rule and scope; only ever goes up.",
+)
+
+customer_code = Table(
+    "customer_code",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("value", String(64), nullable=False, unique=True),
+    Column("customer_id", ForeignKey("customer.id")),
+    Column("rule_id", ForeignKey("coding_rule.id")),
+    Column("scope_key", String(64)),
+    Column("seq", BigInteger),
+    Column("status", String(16), nullable=False),
+    Column("issued_at", Timestamp, nullable=False),
+    Column("ended_at", Timestamp),
+    Column("reason", Text),
+    CheckConstraint(
+        "status IN ('reserved', 'active', 'superseded', 'retired', 'void')", name="status"
+    ),
+    CheckConstraint(
+        "customer_id IS NOT NULL OR status IN ('reserved', 'void')", name="owned"
+    ),
+    comment="Append-only: every code value ever reserved or issued, unique for all time.",
+)
+Index(None, customer_code.c.customer_id)
+Index(None, customer_code.c.rule_id, customer_code.c.scope_key, customer_code.c.seq)
+# At most one current code per customer, enforced by the database.
+Index(
+    "uq_customer_code_active_customer",
+    customer_code.c.customer_id,
+    unique=True,
+    sqlite_where=customer_code.c.status == "active",
+    postgresql_where=customer_code.c.status == "active",
+)
+
+identifier = Table(
+    "identifier",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("customer_id", ForeignKey("customer.id"), nullable=False),
+    Column("scheme", String(32), nullable=False, comment="cn.uscc, cn.ric, vat.<cc>"),
+    Column("value", String(64), nullable=False, comment="compact canonical form"),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    comment="Official numbers; each belongs to at most one active customer.",
+)
+Index(None, identifier.c.customer_id)
+Index(
+    "uq_identifier_active_scheme_value",
+    identifier.c.scheme,
+    identifier.c.value,
+    unique=True,
+    sqlite_where=identifier.c.active,
+    postgresql_where=identifier.c.active,
+)
+
+audit_entry = Table(
+    "audit_entry",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", Timestamp, nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("entity", String(32), nullable=False),
+    Column("entity_id", String(64), nullable=False),
+    Column("detail", JSON, nullable=False),
+    comment="Who changed what, when; written in the same transaction as the change.",
+)
+Index(None, audit_entry.c.entity, audit_entry.c.entity_id)
