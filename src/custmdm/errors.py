@@ -46,13 +46,17 @@ class InvalidComponent(ValidationError):
 
 
 class PatternSyntaxError(ValidationError):
-    """A coding-rule pattern cannot be parsed; ``position`` is 0-based in the pattern."""
+    """A coding-rule pattern cannot be used; ``position`` is 0-based in the pattern."""
 
     def __init__(self, message: str, pattern: str, position: int) -> None:
-        pointer = f"\n  {pattern}\n  {' ' * position}^"
-        super().__init__(f"{message} at position {position + 1}{pointer}")
+        super().__init__(f"{message} (at position {position + 1} of {pattern!r})")
         self.pattern = pattern
         self.position = position
+
+    @property
+    def pointer(self) -> str:
+        """The pattern with a caret under the offending position, for wide displays."""
+        return f"{self.pattern}\n{' ' * self.position}^"
 
 
 class RuleViolation(ValidationError):

@@ -256,6 +256,20 @@ class Pattern:
         """The sequence number inside a fitting code."""
         return int(code[self._seq_offset : self._seq_offset + self.seq.width])
 
+    def with_seq(self, code: str, seq: int) -> str:
+        """The code of the same series as ``code`` with another sequence number.
+
+        >>> parse_pattern("C{seq:3}{check:mod37-2}").with_seq("C0010", 2)
+        'C002Y'
+        """
+        start, width = self._seq_offset, self.seq.width
+        text = code[:start] + str(seq).zfill(width) + code[start + width :]
+        algorithm = self.check_algorithm
+        if algorithm is not None:
+            at = self._offset_of(self.check)
+            text = text[:at] + algorithm.check_character(text[:at]) + text[at + 1 :]
+        return text
+
     def scope_of(self, code: str) -> str:
         """The counter scope (text before ``{seq}``) of a fitting code."""
         return code[: self._seq_offset]
@@ -382,15 +396,11 @@ def parse_pattern(text: str, letters: Letters | None = None) -> Pattern:
     Traceback (most recent call last):
     ...
     custmdm.errors.PatternSyntaxError: {check:luhn} covers only digits 0-9, but C puts C before it;
-    use {check:mod37-2}, which covers them at position 1
-      C{kind}{seq:6}{check:luhn}
-      ^
+    use {check:mod37-2}, which covers them (at position 1 of 'C{kind}{seq:6}{check:luhn}')
     >>> parse_pattern("C{sequence:6}")
     Traceback (most recent call last):
     ...
-    custmdm.errors.PatternSyntaxError: unknown segment {sequence:6}; ... at position 2
-      C{sequence:6}
-       ^
+    custmdm.errors.PatternSyntaxError: unknown segment {sequence:6}; ...
     """
     letters = letters or Letters()
     segments = list(_tokenise(text))

@@ -1,0 +1,403 @@
+"""The ``custmdm`` command: a thin skin over :class:`custmdm.Register`.
+
+Each command parses its options, calls one library method, and prints the result as a
+Rich table or, with ``--json``, as one JSON document. Library errors become one line on
+stderr and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.exc import OperationalError
+
+from custmdm.core.customers import CustomerDraft, CustomerRecord
+from custmdm.core.registry import CustomerFilter, Resolution
+from custmdm.domain.identifiers import parse_identifier_arg
+from custmdm.errors import CustMDMError
+from custmdm.register import Register, open_register
+
+app = typer.Typer(
+    name="custmdm",
+    help="CustMDM: register each customer once, with a code that is unique for ever.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+rule_app = typer.Typer(help="Coding rules (编码规则): the patterns codes are made from.",
+                       no_args_is_help=True)
+customer_app = typer.Typer(help="Customers (客户): register, find, re-code, retire.",
+                           no_args_is_help=True)
+check_app = typer.Typer(help="Integrity checks.", no_args_is_help=True)
+app.add_typer(rule_app, name="rule")
+app.add_typer(customer_app, name="customer")
+app.add_typer(check_app, name="check")
+
+out = Console()
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+class State:
+    """Global options, set by the callback."""
+
+    db: str | None = None
+    actor: str | None = None
+
+
+@app.callback()
+def main(
+    db: Annotated[str | None, typer.Option(
+        "--db", envvar="CUSTMDM_DATABASE_URL",
+        help="Database URL: sqlite:///FILE (default: a file in ~/.local/share/custmdm) "
+             "or postgresql://USER@HOST/DB.")] = None,
+    actor: Annotated[str | None, typer.Option(
+        "--actor", envvar="CUSTMDM_ACTOR",
+        help="Who is acting, for the audit trail (default: the local user).")] = None,
+) -> None:
+    """Customer master data and customer coding."""
+    State.db = db
+    State.actor = actor
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """One clear line on stderr, then exit non-zero."""
+    err.print(f"error: {message}", markup=False)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def register(*, needs_schema: bool = True) -> Iterator[Register]:
+    """Open the register and translate library errors into CLI errors."""
+    try:
+        reg = open_register(State.db, actor=State.actor)
+    except CustMDMError as error:
+        fail(error.message, error.exit_code)
+    try:
+        if needs_schema:
+            reg.require_schema()
+        yield reg
+    except CustMDMError as error:
+        fail(error.message, error.exit_code)
+    except OperationalError as error:
+        fail(f"database error: {str(error.orig).strip().splitlines()[0]}", 7)
+    finally:
+        reg.close()
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+# -- set-up -------------------------------------------------------------------------
+
+
+@app.command()
+def init() -> None:
+    """Create the register's tables in the database (safe to run again)."""
+    with register(needs_schema=False) as reg:
+        revision = reg.init()
+        url = reg.store.engine.url.render_as_string(hide_password=True)
+        out.print(f"register ready at {url} (schema {revision})")
+
+
+# -- rules ----------------------------------------------------------------------------
+
+
+def _letters(text: str | None) -> dict[str, str] | None:
+    if not text:
+        return None
+    pairs = [p.split("=", 1) for p in text.split(",") if p.strip()]
+    if any(len(p) != 2 for p in pairs):
+        fail("letters are written as value=LETTER pairs, e.g. enterprise=E,individual=P", 2)
+    return {k.strip().lower(): v.strip() for k, v in pairs}
+
+
+RulePattern = Annotated[str, typer.Option(
+    "--pattern", "-p", help="e.g. 'C{kind}{region:4}{seq:6}{check:mod37-2}'.")]
+RuleKind = Annotated[str | None, typer.Option(help="Apply only to this customer kind.")]
+RuleRegion = Annotated[str | None, typer.Option(
+    "--region-prefix", help="Apply only to regions starting with these GB/T 2260 digits "
+                            "(or to this ISO country).")]
+RuleIndustry = Annotated[str | None, typer.Option(
+    help="Apply only to this GB/T 4754 section letter or division.")]
+RuleGrade = Annotated[str | None, typer.Option(help="Apply only to this grade.")]
+RulePriority = Annotated[int, typer.Option(help="Lower numbers are tried first.")]
+RuleGapless = Annotated[bool, typer.Option(
+    "--gapless", help="Numbers without holes (counter taken inside the registration).")]
+RuleScope = Annotated[str, typer.Option(
+    "--counter-scope", help="'prefix': one counter per rendered prefix; 'rule': one counter.")]
+RuleKindLetters = Annotated[str | None, typer.Option(
+    "--kind-letters", help="e.g. enterprise=E,individual=P,government=G,other=O")]
+RuleGradeLetters = Annotated[str | None, typer.Option(
+    "--grade-letters", help="e.g. vip=A,important=B,ordinary=C,potential=D")]
+
+
+@rule_app.command("add")
+def rule_add(
+    name: Annotated[str, typer.Argument(help="Rule name.")],
+    pattern: RulePattern,
+    kind: RuleKind = None,
+    region_prefix: RuleRegion = None,
+    industry: RuleIndustry = None,
+    grade: RuleGrade = None,
+    priority: RulePriority = 100,
+    gapless: RuleGapless = False,
+    counter_scope: RuleScope = "prefix",
+    kind_letters: RuleKindLetters = None,
+    grade_letters: RuleGradeLetters = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Add a coding rule; refused if it could render a code another rule could."""
+    with register() as reg:
+        rule = reg.add_rule(
+            name, pattern, kind=kind, region_prefix=region_prefix, industry=industry,
+            grade=grade, priority=priority, gapless=gapless,
+            counter_scope=_scope(counter_scope), kind_letters=_letters(kind_letters),
+            grade_letters=_letters(grade_letters),
+        )
+        _print_saved_rule(reg, rule.name, as_json)
+
+
+@rule_app.command("update")
+def rule_update(
+    name: Annotated[str, typer.Argument(help="Rule name.")],
+    pattern: RulePattern,
+    kind: RuleKind = None,
+    region_prefix: RuleRegion = None,
+    industry: RuleIndustry = None,
+    grade: RuleGrade = None,
+    priority: RulePriority = 100,
+    gapless: RuleGapless = False,
+    counter_scope: RuleScope = "prefix",
+    kind_letters: RuleKindLetters = None,
+    grade_letters: RuleGradeLetters = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Save a new version of a rule; refused if it could collide with issued codes."""
+    with register() as reg:
+        rule = reg.update_rule(
+            name, pattern, kind=kind, region_prefix=region_prefix, industry=industry,
+            grade=grade, priority=priority, gapless=gapless,
+            counter_scope=_scope(counter_scope), kind_letters=_letters(kind_letters),
+            grade_letters=_letters(grade_letters),
+        )
+        _print_saved_rule(reg, rule.name, as_json)
+
+
+def _scope(value: str) -> Any:
+    if value not in ("prefix", "rule"):
+        fail("--counter-scope must be 'prefix' or 'rule'", 2)
+    return value
+
+
+def _print_saved_rule(reg: Register, name: str, as_json: bool) -> None:
+    summary = next(s for s in reg.rules() if s.rule.name == name)
+    if as_json:
+        emit_json(summary.to_dict())
+        return
+    out.print(f"rule {name} version {summary.rule.version}: {summary.rule.pattern.text} "
+              f"({summary.rule.conditions.describe()})")
+
+
+@rule_app.command("list")
+def rule_list(as_json: JsonOption = False) -> None:
+    """List current coding rules in the order they are tried."""
+    with register() as reg:
+        summaries = reg.rules()
+    if as_json:
+        emit_json([s.to_dict() for s in summaries])
+        return
+    table = Table("rule", "ver", "pattern", "applies to", "prio", "gapless", "counter",
+                  "issued", title="Coding rules 编码规则")
+    for s in summaries:
+        r = s.rule
+        table.add_row(r.name, str(r.version), r.pattern.text, r.conditions.describe(),
+                      str(r.priority), "yes" if r.gapless else "no", r.counter_scope,
+                      str(s.codes_issued))
+    out.print(table)
+
+
+@rule_app.command("preview")
+def rule_preview(
+    name: Annotated[str, typer.Argument(help="Rule name.")],
+    kind: Annotated[str | None, typer.Option(help="Customer kind to preview for.")] = None,
+    region: Annotated[str | None, typer.Option(help="GB/T 2260 code or country.")] = None,
+    industry: Annotated[str | None, typer.Option(help="GB/T 4754 code.")] = None,
+    grade: Annotated[str | None, typer.Option(help="Grade.")] = None,
+    count: Annotated[int, typer.Option("-n", "--count", help="How many codes.")] = 5,
+    as_json: JsonOption = False,
+) -> None:
+    """Show the next codes a rule would give, without consuming any."""
+    with register() as reg:
+        codes = reg.preview(name, kind=kind, region=region, industry=industry, grade=grade,
+                            count=count)
+    if as_json:
+        emit_json(codes)
+    else:
+        for code in codes:
+            out.print(code, markup=False, highlight=False)
+
+
+# -- customers ------------------------------------------------------------------------
+
+
+@customer_app.command("add")
+def customer_add(
+    kind: Annotated[str, typer.Option(help="enterprise, individual, government or other.")],
+    name: Annotated[str, typer.Option("--name", help="Legal (registered) name, as written.")],
+    ids: Annotated[list[str] | None, typer.Option(
+        "--id", help="Identifier SCHEME=VALUE: cn.uscc, cn.ric, vat.<cc>. Repeatable.")] = None,
+    region: Annotated[str | None, typer.Option(
+        help="GB/T 2260 code (e.g. 440305) or ISO 3166 country (e.g. DE).")] = None,
+    industry: Annotated[str | None, typer.Option(help="GB/T 4754 section or division.")] = None,
+    size: Annotated[str | None, typer.Option(help="large, medium, small or micro.")] = None,
+    grade: Annotated[str | None, typer.Option(
+        help="vip, important, ordinary or potential.")] = None,
+    owner: Annotated[str | None, typer.Option(help="Responsible user.")] = None,
+    status: Annotated[str, typer.Option(help="Lifecycle status.")] = "active",
+    as_json: JsonOption = False,
+) -> None:
+    """Register a customer and give it its code."""
+    with register() as reg:
+        draft = CustomerDraft(
+            kind=kind, legal_name=name,
+            identifiers=[parse_identifier_arg(i) for i in ids or []],
+            region=region, industry=industry, size=size, grade=grade, owner=owner,
+            lifecycle=status,
+        )
+        record = reg.register(draft)
+    _print_customer(record, as_json)
+
+
+@customer_app.command("show")
+def customer_show(
+    code: Annotated[str, typer.Argument(help="Any code the customer has or had.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Show a customer by any of its codes, current or superseded."""
+    with register() as reg:
+        found = reg.find(code)
+    _print_resolution(found, as_json)
+
+
+@customer_app.command("change-code")
+def customer_change_code(
+    code: Annotated[str, typer.Argument(help="The customer's code.")],
+    reason: Annotated[str, typer.Option(help="Why; recorded in the audit trail.")],
+    rule: Annotated[str | None, typer.Option(help="Take the next code of this rule.")] = None,
+    to: Annotated[str | None, typer.Option(help="An explicit code that fits a rule.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Give a customer a new code; the old one keeps resolving as superseded."""
+    with register() as reg:
+        found = reg.change_code(code, reason, rule=rule, to=to)
+    _print_resolution(found, as_json)
+
+
+@customer_app.command("retire")
+def customer_retire(
+    code: Annotated[str, typer.Argument(help="The customer's code.")],
+    reason: Annotated[str, typer.Option(help="Why; recorded in the audit trail.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Retire a customer. Its code is never freed and still resolves."""
+    with register() as reg:
+        record = reg.retire(code, reason)
+    _print_customer(record, as_json)
+
+
+@customer_app.command("list")
+def customer_list(
+    kind: Annotated[str | None, typer.Option(help="Only this kind.")] = None,
+    region: Annotated[str | None, typer.Option(
+        help="GB/T 2260 prefix (e.g. 44, 4403) or ISO country.")] = None,
+    industry: Annotated[str | None, typer.Option(help="Section letter or division.")] = None,
+    status: Annotated[str | None, typer.Option(help="Lifecycle status.")] = None,
+    owner: Annotated[str | None, typer.Option(help="Responsible user.")] = None,
+    limit: Annotated[int, typer.Option(help="Page size.")] = 50,
+    offset: Annotated[int, typer.Option(help="Skip this many.")] = 0,
+    as_json: JsonOption = False,
+) -> None:
+    """List customers, oldest first."""
+    with register() as reg:
+        try:
+            filters = CustomerFilter(kind=kind, region=region, industry=industry,
+                                     status=status, owner=owner, limit=limit, offset=offset)
+            records = reg.customers(filters)
+        except ValueError as error:
+            fail(str(error), 2)
+    if as_json:
+        emit_json([r.to_dict() for r in records])
+        return
+    out.print(customer_table(records))
+
+
+def customer_table(records: list[CustomerRecord], title: str = "Customers 客户") -> Table:
+    """A compact table of customers."""
+    table = Table("code", "kind", "legal name", "region", "industry", "status", title=title)
+    for r in records:
+        table.add_row(r.code, r.kind, r.legal_name, r.region or r.country, r.industry or "",
+                      r.status)
+    return table
+
+
+def _print_customer(record: CustomerRecord, as_json: bool) -> None:
+    if as_json:
+        emit_json(record.to_dict())
+        return
+    out.print(f"[bold]{record.code}[/bold]  {record.legal_name}", highlight=False)
+    out.print(f"  kind {record.kind} · status {record.status} · region "
+              f"{record.region or record.country} · industry {record.industry or '-'} · "
+              f"owner {record.owner or '-'} · version {record.version}", highlight=False)
+    for ident in record.identifiers:
+        out.print(f"  {ident.scheme} {ident.value}", highlight=False)
+    for code in record.codes:
+        out.print(f"  code {code.value} {code.status} ({code.rule or 'explicit'}) "
+                  f"{code.reason or ''}", highlight=False, markup=False)
+
+
+def _print_resolution(found: Resolution, as_json: bool) -> None:
+    if as_json:
+        emit_json(found.to_dict())
+        return
+    if not found.is_current:
+        out.print(f"[yellow]{found.requested_code} is {found.requested_status}; the current "
+                  f"code is {found.customer.code}[/yellow]")
+    _print_customer(found.customer, as_json=False)
+
+
+# -- checks ---------------------------------------------------------------------------
+
+
+@check_app.command("codes")
+def check_codes(as_json: JsonOption = False) -> None:
+    """Verify codes: no duplicates, counters above issued numbers, gapless rules without
+    holes, every issued code resolvable."""
+    with register() as reg:
+        report = reg.check_codes()
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(report.counts.items())) or "no codes"
+        out.print(f"codes: {counts}", highlight=False)
+        for note in report.notes:
+            out.print(f"note: {note}", highlight=False)
+        for problem in report.problems:
+            err.print(f"problem: {problem}", markup=False)
+        out.print("[green]all code checks passed[/green]" if report.ok
+                  else f"[red]{len(report.problems)} problem(s)[/red]")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def run() -> None:  # pragma: no cover - console entry point
+    app()

@@ -1,0 +1,467 @@
+"""Coding rules and code allocation: the use cases behind ``custmdm rule …``.
+
+Allocation has two paths. A **gapless** rule takes its counter inside the registering
+transaction, as its last statement before the code row, so the counter row is locked
+briefly and a rollback gives the number back. Other rules may leave gaps; on PostgreSQL
+they reserve the code in a short transaction of their own (recorded as ``reserved``), so
+the counter is never held while the customer is written; a failed registration marks
+it ``void``. Either way every number ever taken is in ``customer_code`` with its status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from custmdm.core.audit import audit_row, write_audit
+from custmdm.core.context import Context
+from custmdm.domain.codes import CodeContext
+from custmdm.domain.customer import CodeStatus
+from custmdm.domain.rules import CodingRule, CounterScope, RuleConditions, choose_rule
+from custmdm.errors import Conflict, CounterExhausted, NotFound, RuleViolation, ValidationError
+from custmdm.standards.countries import get_country
+from custmdm.standards.industries import get_industry
+from custmdm.standards.regions import get_region
+from custmdm.store.database import Store
+from custmdm.store.tables import code_counter, coding_rule, customer_code
+
+#: Parsed rule versions by id. Versions are immutable rows, so this never goes stale.
+_RULE_CACHE: dict[int, CodingRule] = {}
+
+
+@dataclass(frozen=True)
+class RuleSummary:
+    """A rule's current version with its usage, for listings."""
+
+    rule: CodingRule
+    codes_issued: int
+    created_at: datetime
+    created_by: str
+
+    def to_dict(self) -> dict[str, Any]:
+        r = self.rule
+        c = r.conditions
+        return {
+            "name": r.name,
+            "version": r.version,
+            "pattern": r.pattern.text,
+            "priority": r.priority,
+            "gapless": r.gapless,
+            "counter_scope": r.counter_scope,
+            "conditions": {
+                "kind": c.kind,
+                "region_prefix": c.region_prefix,
+                "industry": c.industry,
+                "grade": c.grade,
+            },
+            "kind_letters": dict(r.pattern.letters.kind),
+            "grade_letters": dict(r.pattern.letters.grade),
+            "codes_issued": self.codes_issued,
+            "created_at": self.created_at.isoformat(),
+            "created_by": self.created_by,
+        }
+
+
+# -- reading rules ----------------------------------------------------------------------
+
+
+def _rule_from_row(row: Any) -> CodingRule:
+    cached = _RULE_CACHE.get(row.id)
+    if cached is None:
+        cached = CodingRule.build(
+            row.name,
+            row.pattern,
+            kind=row.cond_kind,
+            region_prefix=row.cond_region_prefix,
+            industry=row.cond_industry,
+            grade=row.cond_grade,
+            priority=row.priority,
+            gapless=row.gapless,
+            counter_scope=row.counter_scope,
+            kind_letters=row.kind_letters,
+            grade_letters=row.grade_letters,
+            version=row.version,
+            id=row.id,
+        )
+        _RULE_CACHE[row.id] = cached
+    return cached
+
+
+def current_rules(conn: Connection) -> list[CodingRule]:
+    """Every rule's current version."""
+    rows = conn.execute(select(coding_rule).where(coding_rule.c.is_current))
+    return [_rule_from_row(r) for r in rows]
+
+
+def rule_versions(conn: Connection) -> dict[int, CodingRule]:
+    """Every version of every rule, by id (for reading old codes back)."""
+    return {r.id: _rule_from_row(r) for r in conn.execute(select(coding_rule))}
+
+
+def _current_rule(conn: Connection, name: str) -> CodingRule:
+    row = conn.execute(
+        select(coding_rule).where(coding_rule.c.name == name, coding_rule.c.is_current)
+    ).first()
+    if row is None:
+        known = ", ".join(sorted(r.name for r in current_rules(conn))) or "none yet"
+        raise NotFound(f"no coding rule named {name!r} (rules: {known})")
+    return _rule_from_row(row)
+
+
+def list_rules(ctx: Context) -> list[RuleSummary]:
+    """Current rules in the order they are tried, with how many codes each issued."""
+    with ctx.store.read() as conn:
+        issued = dict(
+            conn.execute(
+                select(coding_rule.c.name, func.count(customer_code.c.id))
+                .join(customer_code, customer_code.c.rule_id == coding_rule.c.id)
+                .where(customer_code.c.status != CodeStatus.VOID.value)
+                .group_by(coding_rule.c.name)
+            ).tuples()
+        )
+        rows = conn.execute(select(coding_rule).where(coding_rule.c.is_current)).all()
+        summaries = [
+            RuleSummary(_rule_from_row(r), issued.get(r.name, 0), r.created_at, r.created_by)
+            for r in rows
+        ]
+    return sorted(summaries, key=lambda s: (s.rule.priority, s.rule.name))
+
+
+# -- saving rules -----------------------------------------------------------------------
+
+
+def save_rule(
+    ctx: Context,
+    name: str,
+    pattern: str,
+    *,
+    kind: str | None = None,
+    region_prefix: str | None = None,
+    industry: str | None = None,
+    grade: str | None = None,
+    priority: int = 100,
+    gapless: bool = False,
+    counter_scope: CounterScope = "prefix",
+    kind_letters: Mapping[str, str] | None = None,
+    grade_letters: Mapping[str, str] | None = None,
+    new_version: bool = False,
+) -> CodingRule:
+    """Add a rule (``new_version=False``) or a new version of an existing one.
+
+    Refused when the pattern is malformed, when it could render a code another current
+    rule could render, or when it could render a code that was already issued.
+    """
+    draft = CodingRule.build(
+        name, pattern, kind=kind, region_prefix=region_prefix, industry=industry,
+        grade=grade, priority=priority, gapless=gapless, counter_scope=counter_scope,
+        kind_letters=kind_letters, grade_letters=grade_letters,
+    )
+    _check_condition_references(draft.conditions)
+    with ctx.store.write() as conn:
+        previous = conn.execute(
+            select(coding_rule).where(coding_rule.c.name == draft.name, coding_rule.c.is_current)
+        ).first()
+        if previous is not None and not new_version:
+            raise Conflict(
+                f"coding rule {draft.name!r} exists (version {previous.version}); "
+                "change it with `custmdm rule update`, which makes a new version"
+            )
+        if previous is None and new_version:
+            raise NotFound(f"no coding rule named {draft.name!r}; add it first")
+        old = _rule_from_row(previous) if previous is not None else None
+        others = [r for r in current_rules(conn) if r.name != draft.name]
+        _refuse_overlaps(draft, others)
+        _refuse_issued_collisions(conn, draft, old)
+        version = old.version + 1 if old else 1
+        if previous is not None:
+            conn.execute(
+                update(coding_rule).where(coding_rule.c.id == previous.id).values(is_current=False)
+            )
+        now = ctx.now()
+        rule_id = conn.execute(
+            insert(coding_rule).returning(coding_rule.c.id),
+            _rule_row(draft, version, now, ctx.actor.name),
+        ).scalar_one()
+        saved = CodingRule.build(
+            draft.name, draft.pattern.text, kind=kind, region_prefix=region_prefix,
+            industry=industry, grade=grade, priority=priority, gapless=gapless,
+            counter_scope=counter_scope, kind_letters=kind_letters,
+            grade_letters=grade_letters, version=version, id=rule_id,
+        )
+        action = "rule.update" if old else "rule.add"
+        detail = {"name": saved.name, "version": version, "pattern": saved.pattern.text,
+                  "conditions": saved.conditions.describe(), "gapless": saved.gapless}
+        if old:
+            detail["previous_pattern"] = old.pattern.text
+        write_audit(conn, [audit_row(ctx.actor.name, action, "coding_rule", saved.name,
+                                     detail, now)])
+    return saved
+
+
+def _rule_row(rule: CodingRule, version: int, now: datetime, actor: str) -> dict[str, Any]:
+    cond = rule.conditions
+    return {
+        "name": rule.name,
+        "version": version,
+        "is_current": True,
+        "pattern": rule.pattern.text,
+        "priority": rule.priority,
+        "gapless": rule.gapless,
+        "counter_scope": rule.counter_scope,
+        "cond_kind": cond.kind,
+        "cond_region_prefix": cond.region_prefix,
+        "cond_industry": cond.industry,
+        "cond_grade": cond.grade,
+        "kind_letters": dict(rule.pattern.letters.kind),
+        "grade_letters": dict(rule.pattern.letters.grade),
+        "created_at": now,
+        "created_by": actor,
+    }
+
+
+def _check_condition_references(cond: RuleConditions) -> None:
+    """Conditions must name real regions, countries and industries."""
+    prefix = cond.region_prefix
+    if prefix and prefix.isdigit():
+        if len(prefix) % 2:
+            raise ValidationError(
+                f"region prefix {prefix!r} must have 2, 4 or 6 digits (province, "
+                "prefecture, county)"
+            )
+        get_region(prefix)
+    elif prefix:
+        get_country(prefix)
+    if cond.industry:
+        get_industry(cond.industry)
+
+
+def _refuse_overlaps(rule: CodingRule, others: Sequence[CodingRule]) -> None:
+    for other in others:
+        example = rule.collision_example(other)
+        if example is not None:
+            raise Conflict(
+                f"rule {rule.name!r} ({rule.pattern.text}) could render the same codes as "
+                f"rule {other.name!r} ({other.pattern.text}), e.g. {example}; give one of "
+                "them a different literal prefix, length or narrower conditions"
+            )
+
+
+def _refuse_issued_collisions(
+    conn: Connection, rule: CodingRule, old: CodingRule | None
+) -> None:
+    """No code already in the register may fit the new pattern.
+
+    A new version that renders and counts exactly like the old one continues its
+    counters, so its own earlier codes are safe and are not held against it.
+    """
+    query = select(customer_code.c.value, coding_rule.c.name).outerjoin(
+        coding_rule, coding_rule.c.id == customer_code.c.rule_id
+    ).where(func.length(customer_code.c.value) == rule.pattern.length)
+    prefix = rule.pattern.like_prefix()
+    if prefix:
+        query = query.where(customer_code.c.value.startswith(prefix, autoescape=True))
+    if old is not None and rule.same_numbering(old):
+        query = query.where((coding_rule.c.name != rule.name) | coding_rule.c.name.is_(None))
+    for value, owner_rule in conn.execute(query):
+        if rule.pattern.fits(value):
+            source = f"rule {owner_rule!r}" if owner_rule else "an explicit assignment"
+            raise Conflict(
+                f"pattern {rule.pattern.text} could render {value}, a code already issued "
+                f"by {source}; codes are never reused — choose a pattern that cannot "
+                "produce it (another prefix or width)"
+            )
+
+
+# -- counters and allocation -------------------------------------------------------------
+
+
+def take_sequence(
+    store: Store, conn: Connection, rule: CodingRule, scope_key: str, count: int = 1
+) -> int:
+    """Take ``count`` consecutive sequence numbers; returns the first.
+
+    The UPDATE takes the counter row's lock until the transaction ends; a rollback
+    gives the numbers back. Never wraps: past the width it raises and takes nothing.
+    """
+    bump = (
+        update(code_counter)
+        .where(code_counter.c.rule_name == rule.name, code_counter.c.scope_key == scope_key)
+        .values(next_value=code_counter.c.next_value + count)
+        .returning(code_counter.c.next_value)
+    )
+    next_value = conn.execute(bump).scalar()
+    if next_value is None:
+        conn.execute(
+            store.insert_ignoring_duplicates(code_counter).values(
+                rule_name=rule.name, scope_key=scope_key, next_value=1
+            )
+        )
+        next_value = conn.execute(bump).scalar_one()
+    first = int(next_value) - count
+    if next_value - 1 > rule.pattern.max_seq:
+        scope = f" for {scope_key}" if scope_key else ""
+        raise CounterExhausted(
+            f"coding rule {rule.name!r}: the counter{scope} has reached "
+            f"{rule.pattern.max_seq}, the largest {rule.pattern.seq.source} can hold; "
+            "counters never wrap — add a new version with a wider {seq:N} or another prefix"
+        )
+    return first
+
+
+def issue_code(
+    ctx: Context,
+    conn: Connection,
+    rule: CodingRule,
+    code_ctx: CodeContext,
+    customer_id: int | None,
+    status: CodeStatus = CodeStatus.ACTIVE,
+) -> tuple[int, str]:
+    """Take the next number of ``rule`` and record the code; returns (row id, value)."""
+    scope_key = rule.counter_key(code_ctx)
+    seq = take_sequence(ctx.store, conn, rule, scope_key)
+    value = rule.pattern.render(code_ctx, seq)
+    code_id = conn.execute(
+        insert(customer_code).returning(customer_code.c.id),
+        {
+            "value": value,
+            "customer_id": customer_id,
+            "rule_id": rule.id,
+            "scope_key": scope_key,
+            "seq": seq,
+            "status": status.value,
+            "issued_at": ctx.now(),
+        },
+    ).scalar_one()
+    return int(code_id), value
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """A gap-allowed code taken ahead of the registering transaction."""
+
+    code_id: int
+    value: str
+    rule: CodingRule
+
+
+def reserve_code(ctx: Context, code_ctx: CodeContext) -> Reservation | None:
+    """Reserve a code in its own short transaction when the chosen rule allows gaps.
+
+    Returns None when the code must instead be taken inside the registering
+    transaction (gapless rules, and every rule on SQLite).
+    """
+    if not ctx.store.reserves_separately:
+        return None
+    with ctx.store.write() as conn:
+        rule = choose_rule(current_rules(conn), code_ctx)
+        if rule.gapless:
+            return None
+        code_id, value = issue_code(ctx, conn, rule, code_ctx, None, CodeStatus.RESERVED)
+    return Reservation(code_id, value, rule)
+
+
+def claim_reservation(conn: Connection, reservation: Reservation, customer_id: int) -> None:
+    """Turn a reserved code into the customer's active code (same transaction as the
+    customer row)."""
+    claimed = conn.execute(
+        update(customer_code)
+        .where(
+            customer_code.c.id == reservation.code_id,
+            customer_code.c.status == CodeStatus.RESERVED.value,
+        )
+        .values(status=CodeStatus.ACTIVE.value, customer_id=customer_id)
+    ).rowcount
+    if claimed != 1:
+        raise Conflict(f"reserved code {reservation.value} is no longer reserved")
+
+
+def void_reservation(ctx: Context, reservation: Reservation, reason: str) -> None:
+    """Mark a reserved code void after its registration failed (it is never reused)."""
+    with ctx.store.write() as conn:
+        conn.execute(
+            update(customer_code)
+            .where(
+                customer_code.c.id == reservation.code_id,
+                customer_code.c.status == CodeStatus.RESERVED.value,
+            )
+            .values(status=CodeStatus.VOID.value, ended_at=ctx.now(), reason=reason[:1000])
+        )
+
+
+# -- preview -----------------------------------------------------------------------------
+
+
+def preview_codes(ctx: Context, name: str, code_ctx: CodeContext, count: int = 5) -> list[str]:
+    """The next ``count`` codes the rule would give this customer; consumes nothing."""
+    if count < 1:
+        raise ValidationError("preview needs a count of at least 1")
+    with ctx.store.read() as conn:
+        rule = _current_rule(conn, name)
+        scope_key = rule.counter_key(code_ctx)
+        next_value = conn.execute(
+            select(code_counter.c.next_value).where(
+                code_counter.c.rule_name == rule.name, code_counter.c.scope_key == scope_key
+            )
+        ).scalar()
+    first = int(next_value or 1)
+    last = min(first + count - 1, rule.pattern.max_seq)
+    if first > rule.pattern.max_seq:
+        raise CounterExhausted(f"coding rule {rule.name!r} has no numbers left for {scope_key}")
+    return [rule.pattern.render(code_ctx, seq) for seq in range(first, last + 1)]
+
+
+def sample_context(
+    rule: CodingRule, kind: str | None, region: str | None, industry: str | None,
+    grade: str | None, issued_on: date,
+) -> CodeContext:
+    """A customer context for previews: given values, else the rule's own conditions."""
+    from custmdm.core.customers import resolve_industry, resolve_region
+
+    cond = rule.conditions
+    region = region or cond.region_prefix
+    country, region_code = resolve_region(region)
+    _, section, division = resolve_industry(industry or cond.industry)
+    return CodeContext(
+        kind=kind or cond.kind or "enterprise",
+        issued_on=issued_on,
+        region=region_code,
+        country=country,
+        industry_section=section,
+        industry_division=division,
+        grade=grade or cond.grade,
+    )
+
+
+def rule_for_preview(ctx: Context, name: str) -> CodingRule:
+    """The current version of the named rule."""
+    with ctx.store.read() as conn:
+        return _current_rule(conn, name)
+
+
+def rule_fitting(rules: Sequence[CodingRule], value: str) -> CodingRule:
+    """The rule whose pattern ``value`` fits, checking its check character.
+
+    A value that fits a rule's shape but carries the wrong check character is a typing
+    error, reported as such.
+    """
+    from custmdm.errors import InvalidChecksum
+
+    fitting = [r for r in rules if r.pattern.fits(value)]
+    for rule in fitting:
+        if rule.pattern.verify(value):
+            return rule
+    if fitting:
+        rule = fitting[0]
+        raise InvalidChecksum(
+            f"code {value} fails its check character: rule {rule.name!r} "
+            f"({rule.pattern.text}) expects {rule.pattern.expected_check(value)!r} at the end; "
+            "check for a typing error"
+        )
+    raise RuleViolation(
+        f"code {value!r} fits no coding rule; patterns in use: "
+        + (", ".join(f"{r.name}={r.pattern.text}" for r in rules) or "none")
+    )

@@ -1,0 +1,45 @@
+"""What every use case receives: where the data lives, who acts, and the policies."""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from custmdm.core.approval import ApprovalPolicy, NoApprovalNeeded
+from custmdm.store.database import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """The user or system on whose behalf a use case runs; recorded in the audit trail."""
+
+    name: str
+
+    @classmethod
+    def local_user(cls) -> Actor:
+        """The operating-system user, for the CLI on the embedded database."""
+        try:
+            return cls(f"local:{getpass.getuser()}")
+        except (KeyError, OSError):
+            return cls("local:unknown")
+
+
+def utc_now() -> datetime:
+    """The current time in UTC; every stored timestamp is UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass
+class Context:
+    """Store + actor + policies, passed to every core function."""
+
+    store: Store
+    actor: Actor
+    approvals: ApprovalPolicy = field(default_factory=NoApprovalNeeded)
+    now: Callable[[], datetime] = utc_now
+
+    def today(self) -> date:
+        """The day of issue used by ``{yyyy}``, ``{yy}`` and ``{mm}``."""
+        return self.now().date()

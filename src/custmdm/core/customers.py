@@ -1,0 +1,293 @@
+"""Customer input and output: drafts validated into rows, rows read back as records."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, select
+
+from custmdm.domain.codes import CodeContext
+from custmdm.domain.customer import Grade, Kind, Lifecycle, Size, parse_choice
+from custmdm.domain.identifiers import Identifier, validate_identifier
+from custmdm.errors import InvalidFormat, ValidationError
+from custmdm.standards.countries import get_country
+from custmdm.standards.industries import get_industry
+from custmdm.standards.regions import get_region
+from custmdm.store.tables import coding_rule, customer, customer_code, identifier
+
+MAX_NAME_LENGTH = 500
+
+
+@dataclass(frozen=True)
+class CustomerDraft:
+    """What someone types to register a customer; validated by :func:`validate_draft`.
+
+    ``region`` is a GB/T 2260 code (or 2/4-digit prefix) for Chinese customers, or an
+    ISO 3166 country code for others. ``identifiers`` are ``(scheme, value)`` pairs.
+    """
+
+    kind: str
+    legal_name: str
+    identifiers: Sequence[Identifier | tuple[str, str]] = ()
+    region: str | None = None
+    industry: str | None = None
+    size: str | None = None
+    grade: str | None = None
+    owner: str | None = None
+    lifecycle: str = Lifecycle.ACTIVE.value
+
+
+@dataclass(frozen=True)
+class ValidCustomer:
+    """A draft that passed validation, with reference codes resolved."""
+
+    kind: Kind
+    legal_name: str
+    country: str
+    region: str | None
+    industry: str | None
+    industry_section: str | None
+    industry_division: str | None
+    size: str | None
+    grade: str | None
+    owner: str | None
+    lifecycle: str
+    identifiers: tuple[Identifier, ...] = field(default=())
+
+    def code_context(self, issued_on: date) -> CodeContext:
+        """What a coding rule sees of this customer."""
+        return CodeContext(
+            kind=self.kind.value,
+            issued_on=issued_on,
+            region=self.region,
+            country=self.country,
+            industry_section=self.industry_section,
+            industry_division=self.industry_division,
+            grade=self.grade,
+        )
+
+    def row(self, now: datetime) -> dict[str, Any]:
+        """The ``customer`` table row."""
+        return {
+            "kind": self.kind.value,
+            "legal_name": self.legal_name,
+            "country": self.country,
+            "region": self.region,
+            "industry": self.industry,
+            "industry_section": self.industry_section,
+            "size": self.size,
+            "grade": self.grade,
+            "lifecycle": self.lifecycle,
+            "owner": self.owner,
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+
+
+def validate_legal_name(name: str) -> str:
+    """The legal name exactly as entered, once we know it is usable."""
+    if not name or not name.strip():
+        raise InvalidFormat("legal name is empty; give the registered name")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidFormat(f"legal name has {len(name)} characters; at most 500 are allowed")
+    if any(unicodedata.category(ch) == "Cc" for ch in name):
+        raise InvalidFormat("legal name contains control characters (tab, newline ...)")
+    return name
+
+
+def resolve_region(value: str | None) -> tuple[str, str | None]:
+    """``(country, gb2260 region)`` from a region code, a prefix, or a country code."""
+    if value is None or not value.strip():
+        return "CN", None
+    value = value.strip()
+    if value.isdigit():
+        return "CN", get_region(value).code
+    country = get_country(value).alpha2
+    return country, None
+
+
+def resolve_industry(value: str | None) -> tuple[str | None, str | None, str | None]:
+    """``(canonical code, section letter, division digits)`` of a GB/T 4754 code."""
+    if value is None or not value.strip():
+        return None, None, None
+    found = get_industry(value)
+    division = found.code[:2] if found.code.isdigit() else None
+    return found.code, found.section, division
+
+
+def validate_draft(draft: CustomerDraft, default_owner: str | None = None) -> ValidCustomer:
+    """Check everything about a draft that needs no database; raise on the first error."""
+    kind = parse_choice(Kind, draft.kind, "kind")
+    country, region = resolve_region(draft.region)
+    identifiers = tuple(_validate_identifiers(draft.identifiers))
+    if region is None and country == "CN":
+        region = _region_from_identifiers(identifiers)
+    industry, section, division = resolve_industry(draft.industry)
+    return ValidCustomer(
+        kind=kind,
+        legal_name=validate_legal_name(draft.legal_name),
+        country=country,
+        region=region,
+        industry=industry,
+        industry_section=section,
+        industry_division=division,
+        size=parse_choice(Size, draft.size, "size").value if draft.size else None,
+        grade=parse_choice(Grade, draft.grade, "grade").value if draft.grade else None,
+        owner=draft.owner or default_owner,
+        lifecycle=parse_choice(Lifecycle, draft.lifecycle, "lifecycle").value,
+        identifiers=identifiers,
+    )
+
+
+def _validate_identifiers(
+    given: Iterable[Identifier | tuple[str, str]],
+) -> Iterable[Identifier]:
+    seen: set[str] = set()
+    for item in given:
+        scheme, value = (item.scheme, item.value) if isinstance(item, Identifier) else item
+        valid = Identifier(scheme.strip().lower(), validate_identifier(scheme, value))
+        if valid.scheme in seen:
+            raise ValidationError(f"identifier scheme {valid.scheme} is given twice")
+        seen.add(valid.scheme)
+        yield valid
+
+
+def _region_from_identifiers(identifiers: Sequence[Identifier]) -> str | None:
+    """A USCC carries the registering authority's region; use it when none was given."""
+    for ident in identifiers:
+        if ident.scheme == "cn.uscc":
+            try:
+                return get_region(ident.value[2:8]).code
+            except ValidationError:
+                return None  # an old code no longer in GB/T 2260: leave the region empty
+    return None
+
+
+# -- reading back -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CodeRecord:
+    """One code of a customer with its state."""
+
+    value: str
+    status: str
+    rule: str | None
+    issued_at: datetime
+    ended_at: datetime | None
+    reason: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "value": self.value,
+            "status": self.status,
+            "rule": self.rule,
+            "issued_at": _iso(self.issued_at),
+            "ended_at": _iso(self.ended_at),
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class CustomerRecord:
+    """A customer as the edges show it. ``status`` is the lifecycle status."""
+
+    id: int
+    code: str
+    kind: str
+    legal_name: str
+    status: str
+    country: str
+    region: str | None
+    industry: str | None
+    size: str | None
+    grade: str | None
+    owner: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    identifiers: tuple[Identifier, ...]
+    codes: tuple[CodeRecord, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape (a contract: ``code``, ``kind``, ``legal_name``, ``status``,
+        ``codes`` with statuses)."""
+        return {
+            "id": self.id,
+            "code": self.code,
+            "kind": self.kind,
+            "legal_name": self.legal_name,
+            "status": self.status,
+            "country": self.country,
+            "region": self.region,
+            "industry": self.industry,
+            "size": self.size,
+            "grade": self.grade,
+            "owner": self.owner,
+            "version": self.version,
+            "created_at": _iso(self.created_at),
+            "updated_at": _iso(self.updated_at),
+            "identifiers": [{"scheme": i.scheme, "value": i.value} for i in self.identifiers],
+            "codes": [c.to_dict() for c in self.codes],
+        }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def load_records(conn: Connection, customer_ids: Sequence[int]) -> list[CustomerRecord]:
+    """Full records for these customers, in the order given."""
+    if not customer_ids:
+        return []
+    ids = list(customer_ids)
+    rows = {r.id: r for r in conn.execute(select(customer).where(customer.c.id.in_(ids)))}
+    codes: dict[int, list[CodeRecord]] = {i: [] for i in ids}
+    code_rows = conn.execute(
+        select(customer_code, coding_rule.c.name, coding_rule.c.version.label("rule_version"))
+        .outerjoin(coding_rule, coding_rule.c.id == customer_code.c.rule_id)
+        .where(customer_code.c.customer_id.in_(ids))
+        .order_by(customer_code.c.issued_at, customer_code.c.id)
+    )
+    for c in code_rows:
+        rule = f"{c.name}@{c.rule_version}" if c.name else None
+        codes[c.customer_id].append(
+            CodeRecord(c.value, c.status, rule, c.issued_at, c.ended_at, c.reason)
+        )
+    idents: dict[int, list[Identifier]] = {i: [] for i in ids}
+    for i in conn.execute(
+        select(identifier)
+        .where(identifier.c.customer_id.in_(ids), identifier.c.active)
+        .order_by(identifier.c.id)
+    ):
+        idents[i.customer_id].append(Identifier(i.scheme, i.value))
+    return [_record(rows[i], codes[i], idents[i]) for i in ids if i in rows]
+
+
+def _record(row: Row[Any], codes: list[CodeRecord], idents: list[Identifier]) -> CustomerRecord:
+    current = next((c.value for c in codes if c.status == "active"), None)
+    if current is None:  # retired or merged: the last code it held
+        current = codes[-1].value if codes else ""
+    return CustomerRecord(
+        id=row.id,
+        code=current,
+        kind=row.kind,
+        legal_name=row.legal_name,
+        status=row.lifecycle,
+        country=row.country,
+        region=row.region,
+        industry=row.industry,
+        size=row.size,
+        grade=row.grade,
+        owner=row.owner,
+        version=row.version,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        identifiers=tuple(idents),
+        codes=tuple(codes),
+    )

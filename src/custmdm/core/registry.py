@@ -1,0 +1,479 @@
+"""Registering, finding, re-coding and retiring customers: one transaction each."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import Connection, and_, insert, select, tuple_, update
+
+from custmdm.core.audit import audit_row, write_audit
+from custmdm.core.coding import (
+    Reservation,
+    claim_reservation,
+    current_rules,
+    issue_code,
+    reserve_code,
+    rule_fitting,
+    rule_versions,
+    take_sequence,
+    void_reservation,
+)
+from custmdm.core.context import Context
+from custmdm.core.customers import (
+    CustomerDraft,
+    CustomerRecord,
+    ValidCustomer,
+    load_records,
+    validate_draft,
+)
+from custmdm.domain.codes import CodeContext
+from custmdm.domain.customer import CodeStatus, Kind, Lifecycle
+from custmdm.domain.identifiers import Identifier
+from custmdm.domain.rules import CodingRule, choose_rule
+from custmdm.errors import (
+    Conflict,
+    CustMDMError,
+    InvalidChecksum,
+    NotFound,
+    ValidationError,
+)
+from custmdm.store.tables import customer, customer_code, identifier
+
+# -- register one ------------------------------------------------------------------------
+
+
+def register_customer(ctx: Context, draft: CustomerDraft) -> CustomerRecord:
+    """Register one customer and give it its code; all or nothing."""
+    valid = validate_draft(draft, default_owner=ctx.actor.name)
+    code_ctx = valid.code_context(ctx.today())
+    reservation = reserve_code(ctx, code_ctx)
+    try:
+        with ctx.store.write() as conn:
+            _refuse_taken_identifiers(conn, valid.identifiers)
+            now = ctx.now()
+            customer_id = _insert_customers(conn, [valid], now)[0]
+            _insert_identifiers(conn, [(customer_id, valid.identifiers)], now)
+            if reservation is not None:
+                claim_reservation(conn, reservation, customer_id)
+                code = reservation.value
+            else:
+                # Last statements before commit: the counter lock is held briefly.
+                rule = choose_rule(current_rules(conn), code_ctx)
+                _, code = issue_code(ctx, conn, rule, code_ctx, customer_id)
+            write_audit(conn, [_registration_audit(ctx, customer_id, code, valid, now)])
+    except BaseException as error:
+        if reservation is not None:
+            _void_quietly(ctx, reservation, error)
+        raise
+    return get_customer_by_id(ctx, customer_id)
+
+
+def _void_quietly(ctx: Context, reservation: Reservation, error: BaseException) -> None:
+    try:
+        void_reservation(ctx, reservation, f"registration failed: {error}")
+    except Exception:  # noqa: BLE001 - the original error matters more; check codes reports it
+        pass
+
+
+def _registration_audit(
+    ctx: Context, customer_id: int, code: str, valid: ValidCustomer, now: datetime
+) -> dict[str, Any]:
+    detail = {"code": code, "kind": valid.kind.value, "legal_name": valid.legal_name,
+              "region": valid.region or valid.country}
+    return audit_row(ctx.actor.name, "customer.register", "customer", customer_id, detail, now)
+
+
+def _insert_customers(conn: Connection, valid: Sequence[ValidCustomer], now: datetime) -> list[int]:
+    rows = [v.row(now) for v in valid]
+    if len(rows) == 1:
+        return [int(conn.execute(insert(customer).returning(customer.c.id), rows[0]).scalar_one())]
+    result = conn.execute(
+        insert(customer).returning(customer.c.id, sort_by_parameter_order=True), rows
+    )
+    return [int(i) for i in result.scalars()]
+
+
+def _insert_identifiers(
+    conn: Connection, owned: Iterable[tuple[int, Sequence[Identifier]]], now: datetime
+) -> None:
+    rows = [
+        {"customer_id": cid, "scheme": i.scheme, "value": i.value, "active": True,
+         "created_at": now}
+        for cid, idents in owned
+        for i in idents
+    ]
+    if rows:
+        conn.execute(insert(identifier), rows)
+
+
+def _refuse_taken_identifiers(conn: Connection, idents: Sequence[Identifier]) -> None:
+    """An identifier belongs to one active customer; name the holder when it is taken.
+
+    The partial unique index is the real guard (it also catches a concurrent race);
+    this lookup is here to say *who* holds it.
+    """
+    if not idents:
+        return
+    pairs = [(i.scheme, i.value) for i in idents]
+    holder = conn.execute(
+        select(identifier.c.scheme, identifier.c.value, customer_code.c.value.label("code"),
+               customer.c.legal_name)
+        .join(customer, customer.c.id == identifier.c.customer_id)
+        .join(customer_code, and_(customer_code.c.customer_id == customer.c.id,
+                                  customer_code.c.status == CodeStatus.ACTIVE.value))
+        .where(identifier.c.active, tuple_(identifier.c.scheme, identifier.c.value).in_(pairs))
+    ).first()
+    if holder is not None:
+        raise Conflict(
+            f"identifier {holder.scheme} {holder.value} already belongs to customer "
+            f"{holder.code} ({holder.legal_name}); an identifier belongs to one active "
+            "customer — look that customer up instead of registering it again"
+        )
+
+
+# -- register many -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """What a bulk registration did."""
+
+    registered: int
+    first_code: str | None
+    last_code: str | None
+
+
+def register_customers(
+    ctx: Context, drafts: Iterable[CustomerDraft], batch_size: int = 5000
+) -> BulkResult:
+    """Register many customers fast; each batch is one transaction.
+
+    A crash loses at most the batch in flight, never half a customer: counters, codes,
+    identifiers and audit entries of a batch commit together. The first invalid draft
+    stops the load with its position; earlier batches stay registered.
+    """
+    total, first, last = 0, None, None
+    position = 0
+    for batch in _batches(drafts, batch_size):
+        valid = []
+        for draft in batch:
+            position += 1
+            try:
+                valid.append(validate_draft(draft, default_owner=ctx.actor.name))
+            except ValidationError as error:
+                raise type(error)(
+                    f"customer {position}: {error.message} ({total} registered before it)"
+                ) from error
+        codes = _register_batch(ctx, valid)
+        total += len(codes)
+        first = first or codes[0]
+        last = codes[-1]
+    return BulkResult(total, first, last)
+
+
+def _batches(items: Iterable[CustomerDraft], size: int) -> Iterator[list[CustomerDraft]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _register_batch(ctx: Context, valid: Sequence[ValidCustomer]) -> list[str]:
+    idents = [i for v in valid for i in v.identifiers]
+    if len({(i.scheme, i.value) for i in idents}) != len(idents):
+        raise Conflict("the same identifier appears twice in one bulk registration")
+    today = ctx.today()
+    contexts = [v.code_context(today) for v in valid]
+    with ctx.store.write() as conn:
+        for chunk in range(0, len(idents), 500):
+            _refuse_taken_identifiers(conn, idents[chunk:chunk + 500])
+        now = ctx.now()
+        ids = _insert_customers(conn, valid, now)
+        _insert_identifiers(conn, zip(ids, (v.identifiers for v in valid), strict=True), now)
+        codes = _allocate_batch(ctx, conn, contexts)
+        conn.execute(insert(customer_code), [
+            {"value": code, "customer_id": cid, "rule_id": rule.id, "scope_key": key,
+             "seq": seq, "status": CodeStatus.ACTIVE.value, "issued_at": now}
+            for cid, (code, rule, key, seq) in zip(ids, codes, strict=True)
+        ])
+        write_audit(conn, (
+            _registration_audit(ctx, cid, code[0], v, now)
+            for cid, code, v in zip(ids, codes, valid, strict=True)
+        ))
+    return [c[0] for c in codes]
+
+
+def _allocate_batch(
+    ctx: Context, conn: Connection, contexts: Sequence[CodeContext]
+) -> list[tuple[str, CodingRule, str, int]]:
+    """Codes for a batch: one counter update per (rule, scope), inside the transaction."""
+    rules = current_rules(conn)
+    chosen = [choose_rule(rules, c) for c in contexts]
+    keys = [rule.counter_key(c) for rule, c in zip(chosen, contexts, strict=True)]
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for index, (rule, key) in enumerate(zip(chosen, keys, strict=True)):
+        groups[(rule.name, key)].append(index)
+    seqs = [0] * len(contexts)
+    for (_, key), members in groups.items():
+        first = take_sequence(ctx.store, conn, chosen[members[0]], key, len(members))
+        for offset, index in enumerate(members):
+            seqs[index] = first + offset
+    return [
+        (rule.pattern.render(c, seq), rule, key, seq)
+        for rule, c, key, seq in zip(chosen, contexts, keys, seqs, strict=True)
+    ]
+
+
+# -- find --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """A customer found by one of its codes, and what that code is now."""
+
+    customer: CustomerRecord
+    requested_code: str
+    requested_status: str
+
+    @property
+    def is_current(self) -> bool:
+        return self.requested_status == CodeStatus.ACTIVE.value
+
+    def to_dict(self) -> dict[str, Any]:
+        data = self.customer.to_dict()
+        data["requested_code"] = self.requested_code
+        data["requested_code_status"] = self.requested_status
+        data["current_code"] = self.customer.code
+        return data
+
+
+def find_by_code(ctx: Context, code: str) -> Resolution:
+    """Resolve any code the customer ever had; a mistyped check character is an error."""
+    value = code.strip()
+    if not value:
+        raise ValidationError("give a customer code")
+    with ctx.store.read() as conn:
+        for candidate in dict.fromkeys([value, value.upper()]):
+            row = conn.execute(
+                select(customer_code.c.customer_id, customer_code.c.status).where(
+                    customer_code.c.value == candidate
+                )
+            ).first()
+            if row is not None and row.customer_id is not None:
+                record = load_records(conn, [row.customer_id])[0]
+                return Resolution(record, candidate, row.status)
+            if row is not None:
+                raise NotFound(f"code {candidate} was {row.status} and never belonged to a "
+                               "customer")
+        _explain_unknown_code(list(rule_versions(conn).values()), value.upper())
+    raise NotFound(f"no customer has code {value}")
+
+
+def _explain_unknown_code(rules: Sequence[CodingRule], value: str) -> None:
+    """Raise InvalidChecksum when ``value`` has a rule's shape but a wrong check character."""
+    try:
+        rule_fitting([r for r in rules if r.pattern.check is not None], value)
+    except InvalidChecksum:
+        raise
+    except CustMDMError:
+        return
+
+
+def get_customer_by_id(ctx: Context, customer_id: int) -> CustomerRecord:
+    """A customer by internal id."""
+    with ctx.store.read() as conn:
+        records = load_records(conn, [customer_id])
+    if not records:
+        raise NotFound(f"no customer with id {customer_id}")
+    return records[0]
+
+
+@dataclass(frozen=True)
+class CustomerFilter:
+    """Filters for listing customers; all optional, combined with AND."""
+
+    kind: str | None = None
+    region: str | None = None  # GB/T 2260 prefix digits or ISO country code
+    industry: str | None = None  # section letter or division prefix
+    status: str | None = None
+    owner: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+def list_customers(ctx: Context, filters: CustomerFilter) -> list[CustomerRecord]:
+    """Customers matching the filters, oldest first, a page at a time."""
+    if not 1 <= filters.limit <= 10_000:
+        raise ValidationError("limit must be between 1 and 10000")
+    query = select(customer.c.id).order_by(customer.c.id)
+    if filters.kind:
+        query = query.where(customer.c.kind == Kind(filters.kind.lower()).value)
+    if filters.region:
+        region = filters.region.strip().upper()
+        if region.isdigit():
+            query = query.where(customer.c.region.startswith(region.rstrip("0") or region))
+        else:
+            query = query.where(customer.c.country == region)
+    if filters.industry:
+        ind = filters.industry.strip().upper()
+        query = query.where(customer.c.industry.startswith(ind) if ind.isdigit()
+                            else customer.c.industry_section == ind)
+    if filters.status:
+        query = query.where(customer.c.lifecycle == Lifecycle(filters.status.lower()).value)
+    if filters.owner:
+        query = query.where(customer.c.owner == filters.owner)
+    with ctx.store.read() as conn:
+        ids = list(conn.execute(query.limit(filters.limit).offset(filters.offset)).scalars())
+        return load_records(conn, ids)
+
+
+# -- change of code and retirement ----------------------------------------------------
+
+
+def change_code(
+    ctx: Context, code: str, reason: str, *, rule_name: str | None = None,
+    new_value: str | None = None,
+) -> Resolution:
+    """Give a customer a new code; the old one stays as ``superseded`` and still resolves.
+
+    Either ``rule_name`` (the rule's next code) or ``new_value`` (an explicit code that
+    fits a current rule and carries the right check character).
+    """
+    if (rule_name is None) == (new_value is None):
+        raise ValidationError("give either a rule (--rule) or an explicit code (--to)")
+    reason = _require_reason(reason)
+    found = find_by_code(ctx, code)
+    record = found.customer
+    if record.status in (Lifecycle.RETIRED.value, Lifecycle.MERGED.value):
+        raise Conflict(f"customer {record.code} is {record.status}; its code cannot change")
+    ctx.approvals.check(ctx.actor.name, "customer.change_code",
+                        {"code": record.code, "rule": rule_name, "to": new_value,
+                         "reason": reason})
+    with ctx.store.write() as conn:
+        now = ctx.now()
+        old = _supersede_active_code(conn, record.id, record.version, reason, now)
+        if new_value is not None:
+            value = _assign_explicit_code(ctx, conn, record.id, new_value.strip(), now)
+        else:
+            rules = {r.name: r for r in current_rules(conn)}
+            if rule_name not in rules:
+                raise NotFound(f"no coding rule named {rule_name!r}")
+            valid_ctx = _record_context(record, ctx)
+            _, value = issue_code(ctx, conn, rules[rule_name], valid_ctx, record.id)
+        write_audit(conn, [audit_row(ctx.actor.name, "customer.change_code", "customer",
+                                     record.id, {"from": old, "to": value, "reason": reason},
+                                     now)])
+    return find_by_code(ctx, value)
+
+
+def _require_reason(reason: str) -> str:
+    if not reason or not reason.strip():
+        raise ValidationError("give a reason (--reason); it goes into the audit trail")
+    return reason.strip()
+
+
+def _record_context(record: CustomerRecord, ctx: Context) -> CodeContext:
+    from custmdm.core.customers import resolve_industry
+
+    _, section, division = resolve_industry(record.industry)
+    return CodeContext(kind=record.kind, issued_on=ctx.today(), region=record.region,
+                       country=record.country, industry_section=section,
+                       industry_division=division, grade=record.grade)
+
+
+def _supersede_active_code(
+    conn: Connection, customer_id: int, version: int, reason: str, now: datetime
+) -> str:
+    bumped = conn.execute(
+        update(customer).where(customer.c.id == customer_id, customer.c.version == version)
+        .values(version=version + 1, updated_at=now)
+    ).rowcount
+    if bumped != 1:
+        raise Conflict("the customer was changed meanwhile; read it again and retry")
+    old = conn.execute(
+        update(customer_code)
+        .where(customer_code.c.customer_id == customer_id,
+               customer_code.c.status == CodeStatus.ACTIVE.value)
+        .values(status=CodeStatus.SUPERSEDED.value, ended_at=now, reason=reason)
+        .returning(customer_code.c.value)
+    ).scalar_one()
+    return str(old)
+
+
+def _assign_explicit_code(
+    ctx: Context, conn: Connection, customer_id: int, value: str, now: datetime
+) -> str:
+    """Record an explicit code that fits a current rule; keep its counter above it."""
+    existing = conn.execute(
+        select(customer_code.c.status).where(customer_code.c.value == value)
+    ).scalar()
+    if existing is not None:
+        raise Conflict(f"code {value} was already issued (now {existing}); codes are never "
+                       "reused")
+    rule = rule_fitting(current_rules(conn), value)
+    pattern = rule.pattern
+    seq = pattern.seq_of(value)
+    key = pattern.scope_of(value) if rule.counter_scope == "prefix" else ""
+    next_value = take_sequence(ctx.store, conn, rule, key, 0)  # locks the counter row
+    if seq >= next_value:
+        if rule.gapless and seq != next_value:
+            expected = pattern.with_seq(value, next_value)
+            raise Conflict(
+                f"rule {rule.name!r} is gapless: the next code in this series is {expected}, "
+                f"not {value}"
+            )
+        skipped = seq - next_value
+        if skipped > 10_000:
+            raise ValidationError(f"code {value} would skip {skipped} numbers of rule "
+                                  f"{rule.name!r}; choose a code closer to the counter")
+        take_sequence(ctx.store, conn, rule, key, seq + 1 - next_value)
+        if skipped:
+            conn.execute(insert(customer_code), [
+                {"value": pattern.with_seq(value, s), "customer_id": None,
+                 "rule_id": rule.id, "scope_key": key, "seq": s,
+                 "status": CodeStatus.VOID.value, "issued_at": now, "ended_at": now,
+                 "reason": f"skipped when {value} was assigned explicitly"}
+                for s in range(next_value, seq)
+            ])
+    conn.execute(insert(customer_code), {
+        "value": value, "customer_id": customer_id, "rule_id": rule.id, "scope_key": key,
+        "seq": seq, "status": CodeStatus.ACTIVE.value, "issued_at": now,
+    })
+    return value
+
+
+def retire_customer(ctx: Context, code: str, reason: str) -> CustomerRecord:
+    """Retire a customer: its code stays reserved for it for ever and still resolves;
+    its identifiers are released for a future customer."""
+    reason = _require_reason(reason)
+    record = find_by_code(ctx, code).customer
+    if record.status == Lifecycle.RETIRED.value:
+        raise Conflict(f"customer {record.code} is already retired")
+    ctx.approvals.check(ctx.actor.name, "customer.retire",
+                        {"code": record.code, "reason": reason})
+    with ctx.store.write() as conn:
+        now = ctx.now()
+        bumped = conn.execute(
+            update(customer)
+            .where(customer.c.id == record.id, customer.c.version == record.version)
+            .values(lifecycle=Lifecycle.RETIRED.value, version=record.version + 1,
+                    updated_at=now)
+        ).rowcount
+        if bumped != 1:
+            raise Conflict("the customer was changed meanwhile; read it again and retry")
+        conn.execute(
+            update(customer_code)
+            .where(customer_code.c.customer_id == record.id,
+                   customer_code.c.status == CodeStatus.ACTIVE.value)
+            .values(status=CodeStatus.RETIRED.value, ended_at=now, reason=reason)
+        )
+        conn.execute(update(identifier).where(identifier.c.customer_id == record.id)
+                     .values(active=False))
+        write_audit(conn, [audit_row(ctx.actor.name, "customer.retire", "customer",
+                                     record.id, {"code": record.code, "reason": reason,
+                                                 "previous_status": record.status}, now)])
+    return get_customer_by_id(ctx, record.id)

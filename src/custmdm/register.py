@@ -1,0 +1,150 @@
+"""The library's front door: ``custmdm.open_register(url)`` and its methods.
+
+Each method is one use case from :mod:`custmdm.core`, run for the register's actor;
+the CLI, and later the API and web UI, call exactly these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+from custmdm.core import coding, integrity, registry
+from custmdm.core.approval import ApprovalPolicy, NoApprovalNeeded
+from custmdm.core.coding import RuleSummary
+from custmdm.core.context import Actor, Context
+from custmdm.core.customers import CustomerDraft, CustomerRecord
+from custmdm.core.integrity import CodeCheckReport
+from custmdm.core.registry import BulkResult, CustomerFilter, Resolution
+from custmdm.domain.rules import CodingRule, CounterScope
+from custmdm.errors import ValidationError
+from custmdm.store import schema
+from custmdm.store.database import Store
+
+
+class Register:
+    """A customer register (one database) used by one actor."""
+
+    def __init__(
+        self, store: Store, actor: Actor | None = None,
+        approvals: ApprovalPolicy | None = None,
+    ) -> None:
+        self.store = store
+        self.ctx = Context(store, actor or Actor.local_user(), approvals or NoApprovalNeeded())
+
+    # -- set-up ----------------------------------------------------------------------
+
+    def init(self) -> str | None:
+        """Create or upgrade the schema; returns the revision the database is now at."""
+        schema.upgrade(self.store)
+        return schema.current_revision(self.store)
+
+    def require_schema(self) -> None:
+        """Fail clearly when ``init`` was never run on this database."""
+        if not self.store.has_schema():
+            raise ValidationError(
+                f"the database {self.store.engine.url.render_as_string(hide_password=True)} "
+                "has no register yet; run `custmdm init` first"
+            )
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.store.dispose()
+
+    def __enter__(self) -> Register:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- coding rules ------------------------------------------------------------------
+
+    def add_rule(
+        self, name: str, pattern: str, *, kind: str | None = None,
+        region_prefix: str | None = None, industry: str | None = None,
+        grade: str | None = None, priority: int = 100, gapless: bool = False,
+        counter_scope: CounterScope = "prefix", kind_letters: Mapping[str, str] | None = None,
+        grade_letters: Mapping[str, str] | None = None,
+    ) -> CodingRule:
+        """Add a coding rule; refused if it could collide with another rule or a code."""
+        return coding.save_rule(
+            self.ctx, name, pattern, kind=kind, region_prefix=region_prefix,
+            industry=industry, grade=grade, priority=priority, gapless=gapless,
+            counter_scope=counter_scope, kind_letters=kind_letters,
+            grade_letters=grade_letters,
+        )
+
+    def update_rule(
+        self, name: str, pattern: str, *, kind: str | None = None,
+        region_prefix: str | None = None, industry: str | None = None,
+        grade: str | None = None, priority: int = 100, gapless: bool = False,
+        counter_scope: CounterScope = "prefix", kind_letters: Mapping[str, str] | None = None,
+        grade_letters: Mapping[str, str] | None = None,
+    ) -> CodingRule:
+        """Save a new version of a rule; refused if it could collide with issued codes."""
+        return coding.save_rule(
+            self.ctx, name, pattern, kind=kind, region_prefix=region_prefix,
+            industry=industry, grade=grade, priority=priority, gapless=gapless,
+            counter_scope=counter_scope, kind_letters=kind_letters,
+            grade_letters=grade_letters, new_version=True,
+        )
+
+    def rules(self) -> list[RuleSummary]:
+        """Current rules in the order they are tried."""
+        return coding.list_rules(self.ctx)
+
+    def preview(
+        self, name: str, *, kind: str | None = None, region: str | None = None,
+        industry: str | None = None, grade: str | None = None, count: int = 5,
+    ) -> list[str]:
+        """The next codes the rule would give; consumes nothing."""
+        rule = coding.rule_for_preview(self.ctx, name)
+        code_ctx = coding.sample_context(rule, kind, region, industry, grade, self.ctx.today())
+        return coding.preview_codes(self.ctx, name, code_ctx, count)
+
+    # -- customers ---------------------------------------------------------------------
+
+    def register(self, draft: CustomerDraft) -> CustomerRecord:
+        """Register one customer and give it its code."""
+        return registry.register_customer(self.ctx, draft)
+
+    def register_many(self, drafts: Iterable[CustomerDraft], batch_size: int = 5000) -> BulkResult:
+        """Register many customers; each batch of ``batch_size`` is one transaction."""
+        return registry.register_customers(self.ctx, drafts, batch_size)
+
+    def find(self, code: str) -> Resolution:
+        """The customer holding (or having held) ``code``."""
+        return registry.find_by_code(self.ctx, code)
+
+    def customers(self, filters: CustomerFilter | None = None) -> list[CustomerRecord]:
+        """A page of customers matching the filters."""
+        return registry.list_customers(self.ctx, filters or CustomerFilter())
+
+    def change_code(
+        self, code: str, reason: str, *, rule: str | None = None, to: str | None = None
+    ) -> Resolution:
+        """Give a customer a new code; the old one keeps resolving as superseded."""
+        return registry.change_code(self.ctx, code, reason, rule_name=rule, new_value=to)
+
+    def retire(self, code: str, reason: str) -> CustomerRecord:
+        """Retire a customer; its code is never freed."""
+        return registry.retire_customer(self.ctx, code, reason)
+
+    # -- checks ------------------------------------------------------------------------
+
+    def check_codes(self) -> CodeCheckReport:
+        """Verify every code invariant."""
+        return integrity.check_codes(self.ctx)
+
+    def now(self) -> datetime:
+        return self.ctx.now()
+
+
+def open_register(
+    url: str | None = None, *, actor: str | Actor | None = None,
+    approvals: ApprovalPolicy | None = None,
+) -> Register:
+    """Open the register at ``url`` (default ``$CUSTMDM_DATABASE_URL`` or a local SQLite
+    file) for ``actor``."""
+    who = Actor(actor) if isinstance(actor, str) else actor
+    return Register(Store(url), who, approvals)
