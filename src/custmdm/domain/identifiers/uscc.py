@@ -35,7 +35,7 @@ alphabet and check-digit function it reuses:
   registration authority or category is a letter: N (village collectives), A
   (military institutions), Y (other authorities). Its own doctest asserts that
   ``A1110000600037341L`` is invalid. The authority table has grown since 2015
-  (2-8, A, N were added in 2016) and may grow again, so we accept any character
+  (2-8, A and N were added in 2016, see hutool issue #2020) and may grow again, so we accept any character
   of the USCC alphabet in positions 1 and 2 and only require digits in 3-8.
 * stdnum does not check the organisation code's own check character (position
   17), so it accepts a letter other than X there and numbers whose organisation
@@ -60,8 +60,9 @@ alphabet and check-digit function it reuses:
   organisation code (``M000...``) is valid, so we accept a number whose last
   character is off only when it has that pilot shape (authority 9, region 35,
   organisation code starting with ``M000``) and its organisation check
-  character is right. For such numbers a typing error in positions 1-8 or 18
-  goes unnoticed: rejecting a valid number is worse than accepting an invalid
+  character is right. For numbers of that shape a typing error in position 2,
+  5-8 or 18 goes unnoticed, and one in the organisation code is caught by its
+  own check only: rejecting a valid number is worse than accepting an invalid
   one.
 * :func:`compact` also folds full-width characters (``９１４４…``), common when
   numbers are typed with a Chinese input method.
