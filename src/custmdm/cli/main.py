@@ -375,6 +375,73 @@ def _print_resolution(found: Resolution, as_json: bool) -> None:
     _print_customer(found.customer, as_json=False)
 
 
+# -- demo and overview ----------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    customers: Annotated[int, typer.Option("--customers", "-n",
+                                           help="How many customers to generate.")] = 1000,
+    if_empty: Annotated[bool, typer.Option("--if-empty",
+                                           help="Do nothing if customers exist.")] = False,
+    seed: Annotated[int, typer.Option(help="Generator seed (same seed, same data).")] = 2026,
+) -> None:
+    """Load a realistic generated register (installs demo coding rules if none exist)."""
+    from rich.progress import Progress
+
+    from custmdm.demo.loader import load_demo
+
+    with register() as reg, Progress(console=err, transient=True) as bar:
+        task = bar.add_task("registering", total=customers)
+        loaded = load_demo(reg, customers, seed=seed, if_empty=if_empty,
+                           progress=lambda n: bar.advance(task, n))
+    if loaded.skipped_because_not_empty:
+        out.print("the register already has customers; demo data not loaded")
+        return
+    if loaded.rules_added:
+        out.print(f"added demo coding rules: {', '.join(loaded.rules_added)}")
+    if loaded.result:
+        out.print(f"registered {loaded.result.registered} customers "
+                  f"({loaded.result.first_code} … {loaded.result.last_code})")
+
+
+@app.command()
+def overview(as_json: JsonOption = False) -> None:
+    """A short summary of the register and a few customers."""
+    from custmdm.core.overview import overview as build_overview
+    from custmdm.standards.regions import get_region
+
+    with register() as reg:
+        summary = build_overview(reg.ctx)
+        sample = reg.customers(CustomerFilter(limit=5))
+    if as_json:
+        emit_json(summary.to_dict())
+        return
+    out.print(f"[bold]{summary.customers}[/bold] customers")
+    table = Table("by kind", "n", "by status", "n", "by province", "n", "codes by rule", "n",
+                  title="Register overview 概览")
+    columns = [list(summary.by_kind.items()), list(summary.by_status.items()),
+               [(_province_name(get_region, k), n) for k, n in summary.by_province.items()],
+               list(summary.codes_by_rule.items())]
+    for i in range(max((len(c) for c in columns), default=0)):
+        cells: list[str] = []
+        for column in columns:
+            key, n = column[i] if i < len(column) else ("", "")
+            cells += [str(key), str(n)]
+        table.add_row(*cells)
+    out.print(table)
+    out.print(customer_table(sample, title="A few customers"))
+
+
+def _province_name(lookup: Any, prefix: str) -> str:
+    if prefix in ("", "None"):
+        return "abroad"
+    try:
+        return f"{prefix} {lookup(prefix).name}"
+    except CustMDMError:
+        return prefix
+
+
 # -- checks ---------------------------------------------------------------------------
 
 
