@@ -29,9 +29,6 @@ from custmdm.standards.regions import get_region
 from custmdm.store.database import Store
 from custmdm.store.tables import code_counter, coding_rule, customer_code
 
-#: Parsed rule versions by id. Versions are immutable rows, so this never goes stale.
-_RULE_CACHE: dict[int, CodingRule] = {}
-
 
 @dataclass(frozen=True)
 class RuleSummary:
@@ -69,8 +66,9 @@ class RuleSummary:
 # -- reading rules ----------------------------------------------------------------------
 
 
-def _rule_from_row(row: Any) -> CodingRule:
-    cached = _RULE_CACHE.get(row.id)
+def _rule_from_row(ctx: Context, row: Any) -> CodingRule:
+    """Parse a rule row once: versions are immutable rows, so the parse never goes stale."""
+    cached = ctx.rule_cache.get(row.id)
     if cached is None:
         cached = CodingRule.build(
             row.name,
@@ -87,45 +85,45 @@ def _rule_from_row(row: Any) -> CodingRule:
             version=row.version,
             id=row.id,
         )
-        _RULE_CACHE[row.id] = cached
+        ctx.rule_cache[row.id] = cached
     return cached
 
 
-def current_rules(conn: Connection) -> list[CodingRule]:
+def current_rules(ctx: Context, conn: Connection) -> list[CodingRule]:
     """Every rule's current version."""
     rows = conn.execute(select(coding_rule).where(coding_rule.c.is_current))
-    return [_rule_from_row(r) for r in rows]
+    return [_rule_from_row(ctx, r) for r in rows]
 
 
-def rule_versions(conn: Connection) -> dict[int, CodingRule]:
+def rule_versions(ctx: Context, conn: Connection) -> dict[int, CodingRule]:
     """Every version of every rule, by id (for reading old codes back)."""
-    return {r.id: _rule_from_row(r) for r in conn.execute(select(coding_rule))}
+    return {r.id: _rule_from_row(ctx, r) for r in conn.execute(select(coding_rule))}
 
 
-def _current_rule(conn: Connection, name: str) -> CodingRule:
+def _current_rule(ctx: Context, conn: Connection, name: str) -> CodingRule:
     row = conn.execute(
         select(coding_rule).where(coding_rule.c.name == name, coding_rule.c.is_current)
     ).first()
     if row is None:
-        known = ", ".join(sorted(r.name for r in current_rules(conn))) or "none yet"
+        known = ", ".join(sorted(r.name for r in current_rules(ctx, conn))) or "none yet"
         raise NotFound(f"no coding rule named {name!r} (rules: {known})")
-    return _rule_from_row(row)
+    return _rule_from_row(ctx, row)
 
 
 def list_rules(ctx: Context) -> list[RuleSummary]:
     """Current rules in the order they are tried, with how many codes each issued."""
     with ctx.store.read() as conn:
-        issued = dict(
-            conn.execute(
+        issued = {
+            name: int(n) for name, n in conn.execute(
                 select(coding_rule.c.name, func.count(customer_code.c.id))
                 .join(customer_code, customer_code.c.rule_id == coding_rule.c.id)
                 .where(customer_code.c.status != CodeStatus.VOID.value)
                 .group_by(coding_rule.c.name)
-            ).tuples()
-        )
+            )
+        }
         rows = conn.execute(select(coding_rule).where(coding_rule.c.is_current)).all()
         summaries = [
-            RuleSummary(_rule_from_row(r), issued.get(r.name, 0), r.created_at, r.created_by)
+            RuleSummary(_rule_from_row(ctx, r), issued.get(r.name, 0), r.created_at, r.created_by)
             for r in rows
         ]
     return sorted(summaries, key=lambda s: (s.rule.priority, s.rule.name))
@@ -172,8 +170,8 @@ def save_rule(
             )
         if previous is None and new_version:
             raise NotFound(f"no coding rule named {draft.name!r}; add it first")
-        old = _rule_from_row(previous) if previous is not None else None
-        others = [r for r in current_rules(conn) if r.name != draft.name]
+        old = _rule_from_row(ctx, previous) if previous is not None else None
+        others = [r for r in current_rules(ctx, conn) if r.name != draft.name]
         _refuse_overlaps(draft, others)
         _refuse_issued_collisions(conn, draft, old)
         version = old.version + 1 if old else 1
@@ -357,7 +355,7 @@ def reserve_code(ctx: Context, code_ctx: CodeContext) -> Reservation | None:
     if not ctx.store.reserves_separately:
         return None
     with ctx.store.write() as conn:
-        rule = choose_rule(current_rules(conn), code_ctx)
+        rule = choose_rule(current_rules(ctx, conn), code_ctx)
         if rule.gapless:
             return None
         code_id, value = issue_code(ctx, conn, rule, code_ctx, None, CodeStatus.RESERVED)
@@ -400,7 +398,7 @@ def preview_codes(ctx: Context, name: str, code_ctx: CodeContext, count: int = 5
     if count < 1:
         raise ValidationError("preview needs a count of at least 1")
     with ctx.store.read() as conn:
-        rule = _current_rule(conn, name)
+        rule = _current_rule(ctx, conn, name)
         scope_key = rule.counter_key(code_ctx)
         next_value = conn.execute(
             select(code_counter.c.next_value).where(
@@ -439,7 +437,7 @@ def sample_context(
 def rule_for_preview(ctx: Context, name: str) -> CodingRule:
     """The current version of the named rule."""
     with ctx.store.read() as conn:
-        return _current_rule(conn, name)
+        return _current_rule(ctx, conn, name)
 
 
 def rule_fitting(rules: Sequence[CodingRule], value: str) -> CodingRule:

@@ -6,6 +6,7 @@ import getpass
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 
 from custmdm.core.approval import ApprovalPolicy, NoApprovalNeeded
 from custmdm.store.database import Store
@@ -39,6 +40,8 @@ class Context:
     actor: Actor
     approvals: ApprovalPolicy = field(default_factory=NoApprovalNeeded)
     now: Callable[[], datetime] = utc_now
+    #: Parsed coding-rule versions by id (see core.coding).
+    rule_cache: dict[int, Any] = field(default_factory=dict)
 
     def today(self) -> date:
         """The day of issue used by ``{yyyy}``, ``{yy}`` and ``{mm}``."""

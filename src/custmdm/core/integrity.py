@@ -41,7 +41,7 @@ def check_codes(ctx: Context) -> CodeCheckReport:
     with ctx.store.read() as conn:
         status_counts = conn.execute(
             select(customer_code.c.status, func.count()).group_by(customer_code.c.status)
-        ).tuples()
+        )
         report.counts = {status: int(n) for status, n in status_counts}
 
         duplicates = conn.execute(
@@ -101,7 +101,7 @@ def check_codes(ctx: Context) -> CodeCheckReport:
         for cid, name in without_code:
             report.problems.append(f"customer {cid} ({name}) has no active code")
 
-        versions = rule_versions(conn)
+        versions = rule_versions(ctx, conn)
         malformed = 0
         for value, rule_id in conn.execute(
             select(customer_code.c.value, customer_code.c.rule_id)

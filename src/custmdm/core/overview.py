@@ -34,7 +34,7 @@ def overview(ctx: Context, top_provinces: int = 10) -> Overview:
     with ctx.store.read() as conn:
         def counts(column: Any) -> dict[str, int]:
             rows = conn.execute(select(column, func.count()).group_by(column)
-                                .order_by(func.count().desc())).tuples()
+                                .order_by(func.count().desc()))
             return {str(k): int(n) for k, n in rows}
 
         by_province = dict(list(counts(province).items())[:top_provinces])
@@ -43,7 +43,7 @@ def overview(ctx: Context, top_provinces: int = 10) -> Overview:
             .join(customer_code, customer_code.c.rule_id == coding_rule.c.id)
             .where(customer_code.c.status != CodeStatus.VOID.value)
             .group_by(coding_rule.c.name)
-        ).tuples()
+        )
         by_kind = counts(customer.c.kind)
         return Overview(sum(by_kind.values()), by_kind, counts(customer.c.lifecycle),
                         by_province, {k: int(n) for k, n in codes})

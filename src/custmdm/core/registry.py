@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -63,7 +64,7 @@ def register_customer(ctx: Context, draft: CustomerDraft) -> CustomerRecord:
                 code = reservation.value
             else:
                 # Last statements before commit: the counter lock is held briefly.
-                rule = choose_rule(current_rules(conn), code_ctx)
+                rule = choose_rule(current_rules(ctx, conn), code_ctx)
                 _, code = issue_code(ctx, conn, rule, code_ctx, customer_id)
             write_audit(conn, [_registration_audit(ctx, customer_id, code, valid, now)])
     except BaseException as error:
@@ -74,10 +75,10 @@ def register_customer(ctx: Context, draft: CustomerDraft) -> CustomerRecord:
 
 
 def _void_quietly(ctx: Context, reservation: Reservation, error: BaseException) -> None:
-    try:
+    # The original error matters more; a reservation left behind stays "reserved" and
+    # `check codes` reports it, so its gap is still explained.
+    with contextlib.suppress(Exception):
         void_reservation(ctx, reservation, f"registration failed: {error}")
-    except Exception:  # noqa: BLE001 - the original error matters more; check codes reports it
-        pass
 
 
 def _registration_audit(
@@ -211,7 +212,7 @@ def _allocate_batch(
     ctx: Context, conn: Connection, contexts: Sequence[CodeContext]
 ) -> list[tuple[str, CodingRule, str, int]]:
     """Codes for a batch: one counter update per (rule, scope), inside the transaction."""
-    rules = current_rules(conn)
+    rules = current_rules(ctx, conn)
     chosen = [choose_rule(rules, c) for c in contexts]
     keys = [rule.counter_key(c) for rule, c in zip(chosen, contexts, strict=True)]
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
@@ -269,7 +270,7 @@ def find_by_code(ctx: Context, code: str) -> Resolution:
             if row is not None:
                 raise NotFound(f"code {candidate} was {row.status} and never belonged to a "
                                "customer")
-        _explain_unknown_code(list(rule_versions(conn).values()), value.upper())
+        _explain_unknown_code(list(rule_versions(ctx, conn).values()), value.upper())
     raise NotFound(f"no customer has code {value}")
 
 
@@ -359,7 +360,7 @@ def change_code(
         if new_value is not None:
             value = _assign_explicit_code(ctx, conn, record.id, new_value.strip(), now)
         else:
-            rules = {r.name: r for r in current_rules(conn)}
+            rules = {r.name: r for r in current_rules(ctx, conn)}
             if rule_name not in rules:
                 raise NotFound(f"no coding rule named {rule_name!r}")
             valid_ctx = _record_context(record, ctx)
@@ -414,7 +415,7 @@ def _assign_explicit_code(
     if existing is not None:
         raise Conflict(f"code {value} was already issued (now {existing}); codes are never "
                        "reused")
-    rule = rule_fitting(current_rules(conn), value)
+    rule = rule_fitting(current_rules(ctx, conn), value)
     pattern = rule.pattern
     seq = pattern.seq_of(value)
     key = pattern.scope_of(value) if rule.counter_scope == "prefix" else ""

@@ -23,8 +23,7 @@ from stdnum import luhn
 from stdnum.iso7064 import mod_11_10
 
 from custmdm.core.customers import CustomerDraft
-from custmdm.domain.identifiers import ric, uscc
-from custmdm.domain.identifiers import Identifier
+from custmdm.domain.identifiers import Identifier, ric, uscc
 from custmdm.standards.industries import Industry, all_industries
 from custmdm.standards.regions import Region, all_regions, get_region
 
@@ -63,8 +62,14 @@ GOVERNMENT_BODIES = ("人民政府", "市场监督管理局", "税务局", "教�
                      "商务局", "人力资源和社会保障局", "民政局", "司法局", "统计局")
 ORGANISATIONS = (("协会", "1"), ("商会", "1"), ("基金会", "3"), ("研究会", "1"),
                  ("学校", "2"), ("医院", "2"), ("服务中心", "2"))
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
-GIVEN_NAME_CHARACTERS = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国志红玉梅文斌浩宇欣怡子涵雨轩"
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡"
+    "余杜叶程苏魏吕丁任沈"
+)
+GIVEN_NAME_CHARACTERS = (
+    "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国志红玉梅文斌浩宇欣怡"
+    "子涵雨轩"
+)
 FOREIGN = (
     ("DE", ("Müller", "Schmidt", "Weber", "Becker", "Hoffmann", "Krause"),
      ("Maschinenbau GmbH", "Logistik GmbH", "Handels AG", "Elektronik GmbH")),
@@ -164,7 +169,7 @@ class DemoGenerator:
         trade_name = "".join(rng.sample(TRADE_NAME_CHARACTERS, rng.choice((2, 2, 3))))
         word = rng.choice(INDUSTRY_WORDS.get(division.section, ("实业",)))
         name = f"{_place_name(county)}{trade_name}{word}{rng.choice(LEGAL_FORMS)}"
-        number = _uscc("9", "1", county.code, index)
+        number = make_uscc("9", "1", county.code, index)
         return CustomerDraft(
             kind="enterprise", legal_name=name, identifiers=[Identifier("cn.uscc", number)],
             region=county.code, industry=division.code,
@@ -190,12 +195,12 @@ class DemoGenerator:
 
     def _government(self, rng: random.Random, index: int) -> CustomerDraft:
         county = self._county(rng)
-        prefecture = get_region(county.code[:4])
+        city = _place_name(county)
         body = rng.choice(GOVERNMENT_BODIES)
-        name = f"{prefecture.name}{'' if county.name == prefecture.name else county.name}{body}"
+        name = f"{city}{'' if county.name == city else county.name}{body}"
         return CustomerDraft(
             kind="government", legal_name=name,
-            identifiers=[Identifier("cn.uscc", _uscc("1", "1", county.code, index))],
+            identifiers=[Identifier("cn.uscc", make_uscc("1", "1", county.code, index))],
             region=county.code, industry="S", grade="important",
             owner=rng.choice(SALES_OWNERS),
         )
@@ -208,7 +213,7 @@ class DemoGenerator:
         name = f"{_place_name(county)}{word}{suffix}"
         return CustomerDraft(
             kind="other", legal_name=name,
-            identifiers=[Identifier("cn.uscc", _uscc("5", category, county.code, index))],
+            identifiers=[Identifier("cn.uscc", make_uscc("5", category, county.code, index))],
             region=county.code, industry=division.code, grade="ordinary",
             owner=rng.choice(SALES_OWNERS),
         )
@@ -216,7 +221,7 @@ class DemoGenerator:
     def _foreign(self, rng: random.Random, index: int) -> CustomerDraft:
         country, names, forms = rng.choice(FOREIGN)
         name = f"{rng.choice(names)} {rng.choice(forms)}"
-        vat = _vat(country, index)
+        vat = make_vat(country, index)
         identifiers = [Identifier(f"vat.{country.lower()}", vat)] if vat else []
         return CustomerDraft(
             kind="enterprise", legal_name=name, identifiers=identifiers, region=country,
@@ -226,24 +231,26 @@ class DemoGenerator:
 
 
 def _place_name(county: Region) -> str:
-    """Enterprises are named after their prefecture-level city, as most are."""
-    try:
-        prefecture = get_region(county.code[:4])
-    except Exception:  # noqa: BLE001 - some counties hang directly under a province
+    """Enterprises are named after their prefecture-level city, as most are; in the
+    municipalities and directly administered counties, after the province or county."""
+    parent = get_region(county.parent_code) if county.parent_code else county
+    if parent.level == "province" and parent.name.endswith("市"):
+        return parent.name  # 北京市, 上海市, 天津市, 重庆市
+    if parent.level == "province" or parent.name.endswith(("行政区划", "市辖区")):
         return county.name
-    if prefecture.name.endswith(("市辖区", "县", "省直辖县级行政区划")):
-        return county.name
-    return prefecture.name
+    return parent.name
 
 
-def _uscc(authority: str, category: str, region: str, index: int) -> str:
+def make_uscc(authority: str, category: str, region: str, index: int) -> str:
+    """A valid USCC, unique per ``index`` (authority, category, region as given)."""
     organisation = f"{(index * _ORG_STEP + 12_345) % _ORG_SPACE:08d}"
     org = organisation + uscc.calc_organisation_check_digit(organisation)
     body = f"{authority}{category}{region}{org}"
     return body + uscc.calc_check_digit(body)
 
 
-def _vat(country: str, index: int) -> str | None:
+def make_vat(country: str, index: int) -> str | None:
+    """A valid VAT number for DE, FR or IT, unique per ``index``; None elsewhere."""
     n = (index * _ORG_STEP + 7) % 90_000_000  # a bijection for index < 9e7
     if country == "DE":  # 9 digits, no leading zero, ISO 7064 MOD 11,10
         body = f"{10_000_000 + n:08d}"

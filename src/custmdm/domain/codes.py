@@ -230,7 +230,8 @@ class Pattern:
         """Does ``code`` fit the pattern and carry the right check character?"""
         if not self.fits(code):
             return False
-        return self.expected_check(code) in (None, code[self._offset_of(self.check)])
+        expected = self.expected_check(code)
+        return expected is None or expected == code[self._offset_of(self.check)]
 
     def expected_check(self, code: str) -> str | None:
         """The check character ``code`` should carry, or None if the pattern has none."""
@@ -260,7 +261,7 @@ class Pattern:
         """The code of the same series as ``code`` with another sequence number.
 
         >>> parse_pattern("C{seq:3}{check:mod37-2}").with_seq("C0010", 2)
-        'C002Y'
+        'C002R'
         """
         start, width = self._seq_offset, self.seq.width
         text = code[:start] + str(seq).zfill(width) + code[start + width :]

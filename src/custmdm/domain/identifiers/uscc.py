@@ -35,8 +35,9 @@ alphabet and check-digit function it reuses:
   registration authority or category is a letter: N (village collectives), A
   (military institutions), Y (other authorities). Its own doctest asserts that
   ``A1110000600037341L`` is invalid. The authority table has grown since 2015
-  (2-8, A and N were added in 2016, see hutool issue #2020) and may grow again, so we accept any character
-  of the USCC alphabet in positions 1 and 2 and only require digits in 3-8.
+  (2-8, A and N were added in 2016, see hutool issue #2020) and may grow again,
+  so we accept any character of the USCC alphabet in positions 1 and 2 and only
+  require digits in 3-8.
 * stdnum does not check the organisation code's own check character (position
   17), so it accepts a letter other than X there and numbers whose organisation
   code is invalid. We check it (GB 11714: weights 3, 7, 9, 10, 5, 8, 4, 2,
@@ -130,8 +131,9 @@ def compact(number: str) -> str:
     >>> compact(' 9144-0300 1922 0382 16 ')
     '914403001922038216'
     """
-    folded = unicodedata.normalize("NFKC", number)
-    return clean(folded, " -").upper().strip()
+    if not number.isascii():
+        number = unicodedata.normalize("NFKC", number)
+    return clean(number, " -").upper().strip()
 
 
 def calc_check_digit(number17: str) -> str:
@@ -157,7 +159,10 @@ def calc_organisation_check_digit(number8: str) -> str:
     >>> calc_organisation_check_digit('MA2PBM9H')
     'X'
     """
-    body = compact(number8)[:8]
+    return _organisation_check(compact(number8)[:8])
+
+
+def _organisation_check(body: str) -> str:
     total = sum(
         int(char, 36) * weight for char, weight in zip(body, _ORGANISATION_WEIGHTS, strict=True)
     )
@@ -209,9 +214,9 @@ def validate(number: str) -> str:
     if len(number) != 18:
         raise InvalidLength(f"it has {len(number)} characters; a USCC has 18")
     _check_characters(number)
-    organisation_check = calc_organisation_check_digit(number[8:16])
+    organisation_check = _organisation_check(number[8:16])
     organisation_ok = number[16] == organisation_check
-    expected = calc_check_digit(number)
+    expected = _stdnum_uscc.calc_check_digit(number[:17])
     if number[17] != expected:
         if organisation_ok and is_fujian_pilot(number):
             return number

@@ -1,0 +1,135 @@
+"""The command line, as a user's script would drive it (both databases)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+from typer.testing import CliRunner
+
+from custmdm.cli.main import app
+from custmdm.demo.generator import make_uscc
+
+USCC = make_uscc("9", "1", "440305", 42)
+Run = Callable[..., "Result"]
+
+
+class Result:
+    def __init__(self, exit_code: int, stdout: str, stderr: str) -> None:
+        self.exit_code, self.stdout, self.stderr = exit_code, stdout, stderr
+
+    def json(self) -> object:
+        return json.loads(self.stdout)
+
+
+@pytest.fixture
+def run(db_url: str) -> Run:
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Result:
+        result = runner.invoke(app, ["--db", db_url, "--actor", "cli-test", *args])
+        return Result(result.exit_code, result.stdout, result.stderr)
+
+    assert invoke("init").exit_code == 0
+    return invoke
+
+
+def ok(result: Result) -> Result:
+    assert result.exit_code == 0, result.stderr or result.stdout
+    return result
+
+
+def test_the_documented_workflow(run: Run) -> None:
+    ok(run("rule", "add", "std", "--pattern", "C{kind}{region:4}{seq:6}{check:mod37-2}",
+           "--region-prefix", "CN", "--priority", "10"))
+    ok(run("rule", "add", "gov", "--pattern", "G{region:2}{seq:4}", "--kind", "government",
+           "--gapless", "--priority", "5"))
+    rules = ok(run("rule", "list", "--json")).json()
+    assert [r["name"] for r in rules] == ["gov", "std"]  # type: ignore[index]
+    preview = ok(run("rule", "preview", "std", "--region", "440305", "-n", "2")).stdout
+    assert preview.split()[0].startswith("CE4403000001")
+
+    added = ok(run("customer", "add", "--kind", "enterprise", "--name", "深圳市华盛电子有限公司",
+                   "--id", f"cn.uscc={USCC}", "--region", "440305", "--industry", "C39",
+                   "--json")).json()
+    assert isinstance(added, dict)
+    code = added["code"]
+    assert code.startswith("CE4403000001")
+    assert added["legal_name"] == "深圳市华盛电子有限公司"
+    assert added["status"] == "active"
+    assert added["codes"] == [{**added["codes"][0], "value": code, "status": "active"}]
+
+    shown = ok(run("customer", "show", code, "--json")).json()
+    assert isinstance(shown, dict) and shown["code"] == code
+
+    changed = ok(run("customer", "change-code", code, "--rule", "gov", "--reason",
+                     "test", "--json")).json()
+    assert isinstance(changed, dict)
+    new_code = changed["code"]
+    assert new_code == "G440001"
+    old = ok(run("customer", "show", code, "--json")).json()
+    assert isinstance(old, dict)
+    assert old["requested_code_status"] == "superseded" and old["current_code"] == new_code
+    text = ok(run("customer", "show", code)).stdout
+    assert "superseded" in text and new_code in text
+
+    ok(run("customer", "retire", new_code, "--reason", "closed"))
+    listed = ok(run("customer", "list", "--status", "retired", "--json")).json()
+    assert [c["code"] for c in listed] == [new_code]  # type: ignore[index,union-attr]
+    report = ok(run("check", "codes", "--json")).json()
+    assert isinstance(report, dict) and report["ok"] is True
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("customer", "show", "NOPE"), "no customer has code NOPE"),
+        (("rule", "add", "x", "--pattern", "C{seq"), "unclosed"),
+        (("customer", "add", "--kind", "firm", "--name", "X"), "unknown kind"),
+        (("customer", "add", "--kind", "enterprise", "--name", "X", "--id", "cn.uscc"),
+         "SCHEME=VALUE"),
+        (("customer", "add", "--kind", "enterprise", "--name", "X", "--id",
+          f"cn.uscc={USCC[:-1]}0"), "cn.uscc"),
+    ],
+)
+def test_errors_are_one_line_on_stderr_with_a_nonzero_exit(
+    run: Run, args: tuple[str, ...], fragment: str
+) -> None:
+    result = run(*args)
+    assert result.exit_code != 0
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and fragment in lines[0]
+
+
+def test_a_database_without_init_says_so(tmp_path: object) -> None:
+    result = CliRunner().invoke(app, ["--db", f"sqlite:///{tmp_path}/new.db", "rule", "list"])
+    assert result.exit_code != 0
+    assert "run `custmdm init` first" in result.stderr
+
+
+def test_demo_then_overview(run: Run) -> None:
+    out = ok(run("demo", "--customers", "300")).stdout
+    assert "registered 300 customers" in out
+    assert "already has customers" in ok(run("demo", "--if-empty")).stdout
+    summary = ok(run("overview", "--json")).json()
+    assert isinstance(summary, dict) and summary["customers"] == 300
+    assert ok(run("check", "codes")).exit_code == 0
+
+
+def test_every_command_has_help() -> None:
+    import typer.main
+
+    command = typer.main.get_command(app)
+    missing: list[str] = []
+
+    def walk(cmd: object, path: str) -> None:
+        if not getattr(cmd, "help", None):
+            missing.append(path)
+        for name, sub in getattr(cmd, "commands", {}).items():
+            walk(sub, f"{path} {name}")
+
+    walk(command, "custmdm")
+    assert missing == []
