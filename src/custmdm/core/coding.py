@@ -21,7 +21,7 @@ from custmdm.core.audit import audit_row, write_audit
 from custmdm.core.context import Context
 from custmdm.domain.codes import CodeContext
 from custmdm.domain.customer import CodeStatus
-from custmdm.domain.rules import CodingRule, CounterScope, RuleConditions, choose_rule
+from custmdm.domain.rules import CodingRule, CounterScope, RuleConditions
 from custmdm.errors import Conflict, CounterExhausted, NotFound, RuleViolation, ValidationError
 from custmdm.standards.countries import get_country
 from custmdm.standards.industries import get_industry
@@ -346,18 +346,14 @@ class Reservation:
     rule: CodingRule
 
 
-def reserve_code(ctx: Context, code_ctx: CodeContext) -> Reservation | None:
-    """Reserve a code in its own short transaction when the chosen rule allows gaps.
+def reserve_code(ctx: Context, rule: CodingRule, code_ctx: CodeContext) -> Reservation:
+    """Reserve a gap-allowed code in its own short transaction.
 
-    Returns None when the code must instead be taken inside the registering
-    transaction (gapless rules, and every rule on SQLite).
+    The counter row is locked only for this transaction, never while the customer is
+    written. The code is recorded as ``reserved`` at once, so if the registration then
+    fails (voided) or the process dies (stays reserved), the gap is explained.
     """
-    if not ctx.store.reserves_separately:
-        return None
     with ctx.store.write() as conn:
-        rule = choose_rule(current_rules(ctx, conn), code_ctx)
-        if rule.gapless:
-            return None
         code_id, value = issue_code(ctx, conn, rule, code_ctx, None, CodeStatus.RESERVED)
     return Reservation(code_id, value, rule)
 

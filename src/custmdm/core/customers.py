@@ -241,6 +241,20 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
+def new_record(
+    customer_id: int, valid: ValidCustomer, code: str, rule: Any, now: datetime
+) -> CustomerRecord:
+    """The record of a customer just registered, without reading it back."""
+    code_record = CodeRecord(code, "active", f"{rule.name}@{rule.version}", now, None, None)
+    return CustomerRecord(
+        id=customer_id, code=code, kind=valid.kind.value, legal_name=valid.legal_name,
+        status=valid.lifecycle, country=valid.country, region=valid.region,
+        industry=valid.industry, size=valid.size, grade=valid.grade, owner=valid.owner,
+        version=1, created_at=now, updated_at=now, identifiers=valid.identifiers,
+        codes=(code_record,),
+    )
+
+
 def load_records(conn: Connection, customer_ids: Sequence[int]) -> list[CustomerRecord]:
     """Full records for these customers, in the order given."""
     if not customer_ids:

@@ -30,6 +30,7 @@ from custmdm.core.customers import (
     CustomerRecord,
     ValidCustomer,
     load_records,
+    new_record,
     validate_draft,
 )
 from custmdm.domain.codes import CodeContext
@@ -52,7 +53,11 @@ def register_customer(ctx: Context, draft: CustomerDraft) -> CustomerRecord:
     """Register one customer and give it its code; all or nothing."""
     valid = validate_draft(draft, default_owner=ctx.actor.name)
     code_ctx = valid.code_context(ctx.today())
-    reservation = reserve_code(ctx, code_ctx)
+    with ctx.store.autocommit() as conn:
+        rule = choose_rule(current_rules(ctx, conn), code_ctx)
+    reservation = None
+    if ctx.store.reserves_separately and not rule.gapless:
+        reservation = reserve_code(ctx, rule, code_ctx)
     try:
         with ctx.store.write() as conn:
             _refuse_taken_identifiers(conn, valid.identifiers)
@@ -64,14 +69,13 @@ def register_customer(ctx: Context, draft: CustomerDraft) -> CustomerRecord:
                 code = reservation.value
             else:
                 # Last statements before commit: the counter lock is held briefly.
-                rule = choose_rule(current_rules(ctx, conn), code_ctx)
                 _, code = issue_code(ctx, conn, rule, code_ctx, customer_id)
             write_audit(conn, [_registration_audit(ctx, customer_id, code, valid, now)])
     except BaseException as error:
         if reservation is not None:
             _void_quietly(ctx, reservation, error)
         raise
-    return get_customer_by_id(ctx, customer_id)
+    return new_record(customer_id, valid, code, rule, now)
 
 
 def _void_quietly(ctx: Context, reservation: Reservation, error: BaseException) -> None:

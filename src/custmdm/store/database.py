@@ -118,6 +118,13 @@ class Store:
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
+    @contextmanager
+    def autocommit(self) -> Iterator[Connection]:
+        """A connection where each statement is its own transaction: one round trip for
+        a single read, with no BEGIN and COMMIT around it."""
+        with self.engine.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
     def dispose(self) -> None:
         """Close every pooled connection (call in a child after fork, or at exit)."""
         self.engine.dispose()
@@ -152,5 +159,7 @@ def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> No
 
 
 def _sqlite_on_begin(conn: Connection) -> None:
-    write = conn.get_execution_options().get("custmdm_write", False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+    options = conn.get_execution_options()
+    if options.get("isolation_level") == "AUTOCOMMIT":
+        return  # each statement is its own transaction
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("custmdm_write") else "BEGIN")
