@@ -280,34 +280,46 @@ def _refuse_issued_collisions(
 def take_sequence(
     store: Store, conn: Connection, rule: CodingRule, scope_key: str, count: int = 1
 ) -> int:
-    """Take ``count`` consecutive sequence numbers; returns the first.
+    """Take ``count`` consecutive sequence numbers of one counter; returns the first."""
+    return take_sequences(store, conn, [(rule, scope_key, count)])[0]
 
-    The UPDATE takes the counter row's lock until the transaction ends; a rollback
-    gives the numbers back. Never wraps: past the width it raises and takes nothing.
+
+def take_sequences(
+    store: Store, conn: Connection, requests: Sequence[tuple[CodingRule, str, int]]
+) -> list[int]:
+    """Take consecutive numbers from several counters in one statement.
+
+    Each request is ``(rule, scope key, how many)``; the result is the first number of
+    each. The upsert locks the counter rows until the transaction ends, so a rollback
+    gives the numbers back; rows are locked in a fixed order, so two bulk loads never
+    deadlock. Counters never wrap: past the width it raises, and the rollback takes
+    nothing.
     """
-    bump = (
-        update(code_counter)
-        .where(code_counter.c.rule_name == rule.name, code_counter.c.scope_key == scope_key)
-        .values(next_value=code_counter.c.next_value + count)
-        .returning(code_counter.c.next_value)
-    )
-    next_value = conn.execute(bump).scalar()
-    if next_value is None:
-        conn.execute(
-            store.insert_ignoring_duplicates(code_counter).values(
-                rule_name=rule.name, scope_key=scope_key, next_value=1
+    order = sorted(range(len(requests)), key=lambda i: (requests[i][0].name, requests[i][1]))
+    insert_counter = store.dialect_insert(code_counter)
+    upsert = insert_counter.on_conflict_do_update(
+        index_elements=[code_counter.c.rule_name, code_counter.c.scope_key],
+        set_={"next_value": code_counter.c.next_value + insert_counter.excluded.next_value - 1},
+    ).returning(code_counter.c.next_value, sort_by_parameter_order=True)
+    rows = [{"rule_name": requests[i][0].name, "scope_key": requests[i][1],
+             "next_value": requests[i][2] + 1} for i in order]
+    if len(rows) == 1:
+        after = [int(conn.execute(upsert, rows[0]).scalar_one())]
+    else:
+        after = [int(v) for v in conn.execute(upsert, rows).scalars()]
+    firsts = [0] * len(requests)
+    for i, next_value in zip(order, after, strict=True):
+        rule, scope_key, count = requests[i]
+        if next_value - 1 > rule.pattern.max_seq:
+            scope = f" for {scope_key}" if scope_key else ""
+            raise CounterExhausted(
+                f"coding rule {rule.name!r}: the counter{scope} has reached "
+                f"{rule.pattern.max_seq}, the largest {rule.pattern.seq.source} can hold; "
+                "counters never wrap — add a new version with a wider {seq:N} or another "
+                "prefix"
             )
-        )
-        next_value = conn.execute(bump).scalar_one()
-    first = int(next_value) - count
-    if next_value - 1 > rule.pattern.max_seq:
-        scope = f" for {scope_key}" if scope_key else ""
-        raise CounterExhausted(
-            f"coding rule {rule.name!r}: the counter{scope} has reached "
-            f"{rule.pattern.max_seq}, the largest {rule.pattern.seq.source} can hold; "
-            "counters never wrap — add a new version with a wider {seq:N} or another prefix"
-        )
-    return first
+        firsts[i] = next_value - count
+    return firsts
 
 
 def issue_code(

@@ -5,12 +5,14 @@ from __future__ import annotations
 import contextlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
 from typing import Any
 
 from sqlalchemy import Connection, and_, insert, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
 
 from custmdm.core.audit import audit_row, write_audit
 from custmdm.core.coding import (
@@ -22,6 +24,7 @@ from custmdm.core.coding import (
     rule_fitting,
     rule_versions,
     take_sequence,
+    take_sequences,
     void_reservation,
 )
 from custmdm.core.context import Context
@@ -59,8 +62,7 @@ def register_customer(ctx: Context, draft: CustomerDraft) -> CustomerRecord:
     if ctx.store.reserves_separately and not rule.gapless:
         reservation = reserve_code(ctx, rule, code_ctx)
     try:
-        with ctx.store.write() as conn:
-            _refuse_taken_identifiers(conn, valid.identifiers)
+        with _identifiers_guarded(ctx, valid.identifiers), ctx.store.write() as conn:
             now = ctx.now()
             customer_id = _insert_customers(conn, [valid], now)[0]
             _insert_identifiers(conn, [(customer_id, valid.identifiers)], now)
@@ -116,29 +118,43 @@ def _insert_identifiers(
         conn.execute(insert(identifier), rows)
 
 
-def _refuse_taken_identifiers(conn: Connection, idents: Sequence[Identifier]) -> None:
-    """An identifier belongs to one active customer; name the holder when it is taken.
+@contextmanager
+def _identifiers_guarded(ctx: Context, idents: Sequence[Identifier]) -> Iterator[None]:
+    """Turn a violation of "one active customer per identifier" into a Conflict that
+    names the holder.
 
-    The partial unique index is the real guard (it also catches a concurrent race);
-    this lookup is here to say *who* holds it.
+    The partial unique index is the guard (it also settles concurrent races); the
+    holder is looked up only after the failed transaction has rolled back.
     """
-    if not idents:
-        return
-    pairs = [(i.scheme, i.value) for i in idents]
-    holder = conn.execute(
-        select(identifier.c.scheme, identifier.c.value, customer_code.c.value.label("code"),
-               customer.c.legal_name)
-        .join(customer, customer.c.id == identifier.c.customer_id)
-        .join(customer_code, and_(customer_code.c.customer_id == customer.c.id,
-                                  customer_code.c.status == CodeStatus.ACTIVE.value))
-        .where(identifier.c.active, tuple_(identifier.c.scheme, identifier.c.value).in_(pairs))
-    ).first()
-    if holder is not None:
-        raise Conflict(
-            f"identifier {holder.scheme} {holder.value} already belongs to customer "
-            f"{holder.code} ({holder.legal_name}); an identifier belongs to one active "
-            "customer — look that customer up instead of registering it again"
-        )
+    try:
+        yield
+    except IntegrityError as error:
+        if "identifier" not in ctx.store.violated_constraint(error):
+            raise
+        raise _identifier_conflict(ctx, idents) from error
+
+
+def _identifier_conflict(ctx: Context, idents: Sequence[Identifier]) -> Conflict:
+    with ctx.store.read() as conn:
+        for start in range(0, len(idents), 500):
+            pairs = [(i.scheme, i.value) for i in idents[start:start + 500]]
+            holder = conn.execute(
+                select(identifier.c.scheme, identifier.c.value,
+                       customer_code.c.value.label("code"), customer.c.legal_name)
+                .join(customer, customer.c.id == identifier.c.customer_id)
+                .join(customer_code, and_(customer_code.c.customer_id == customer.c.id,
+                                          customer_code.c.status == CodeStatus.ACTIVE.value))
+                .where(identifier.c.active,
+                       tuple_(identifier.c.scheme, identifier.c.value).in_(pairs))
+            ).first()
+            if holder is not None:
+                return Conflict(
+                    f"identifier {holder.scheme} {holder.value} already belongs to customer "
+                    f"{holder.code} ({holder.legal_name}); an identifier belongs to one "
+                    "active customer — look that customer up instead of registering it again"
+                )
+    return Conflict("an identifier was taken by another registration at the same moment; "
+                    "look the customer up and try again")
 
 
 # -- register many -----------------------------------------------------------------------
@@ -193,9 +209,7 @@ def _register_batch(ctx: Context, valid: Sequence[ValidCustomer]) -> list[str]:
         raise Conflict("the same identifier appears twice in one bulk registration")
     today = ctx.today()
     contexts = [v.code_context(today) for v in valid]
-    with ctx.store.write() as conn:
-        for chunk in range(0, len(idents), 500):
-            _refuse_taken_identifiers(conn, idents[chunk:chunk + 500])
+    with _identifiers_guarded(ctx, idents), ctx.store.write() as conn:
         now = ctx.now()
         ids = _insert_customers(conn, valid, now)
         _insert_identifiers(conn, zip(ids, (v.identifiers for v in valid), strict=True), now)
@@ -215,16 +229,18 @@ def _register_batch(ctx: Context, valid: Sequence[ValidCustomer]) -> list[str]:
 def _allocate_batch(
     ctx: Context, conn: Connection, contexts: Sequence[CodeContext]
 ) -> list[tuple[str, CodingRule, str, int]]:
-    """Codes for a batch: one counter update per (rule, scope), inside the transaction."""
+    """Codes for a batch: one counter statement for all (rule, scope) pairs, inside the
+    batch's transaction (so even gap-allowed rules leave no gap in bulk)."""
     rules = current_rules(ctx, conn)
     chosen = [choose_rule(rules, c) for c in contexts]
     keys = [rule.counter_key(c) for rule, c in zip(chosen, contexts, strict=True)]
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
     for index, (rule, key) in enumerate(zip(chosen, keys, strict=True)):
         groups[(rule.name, key)].append(index)
+    requests = [(chosen[m[0]], key, len(m)) for (_, key), m in groups.items()]
+    firsts = take_sequences(ctx.store, conn, requests)
     seqs = [0] * len(contexts)
-    for (_, key), members in groups.items():
-        first = take_sequence(ctx.store, conn, chosen[members[0]], key, len(members))
+    for first, members in zip(firsts, groups.values(), strict=True):
         for offset, index in enumerate(members):
             seqs[index] = first + offset
     return [

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cached_property
+from itertools import accumulate
 
 from stdnum import luhn
 from stdnum.iso7064 import mod_11_10
@@ -129,7 +130,8 @@ class DemoGenerator:
 
     @cached_property
     def _county_weights(self) -> list[int]:
-        return [PROVINCE_WEIGHTS.get(r.code[:2], OTHER_PROVINCE_WEIGHT) for r in self.counties]
+        weights = (PROVINCE_WEIGHTS.get(r.code[:2], OTHER_PROVINCE_WEIGHT) for r in self.counties)
+        return list(accumulate(weights))
 
     @cached_property
     def divisions(self) -> list[Industry]:
@@ -137,7 +139,7 @@ class DemoGenerator:
 
     @cached_property
     def _division_weights(self) -> list[int]:
-        return [SECTION_WEIGHTS.get(d.section, 1) for d in self.divisions]
+        return list(accumulate(SECTION_WEIGHTS.get(d.section, 1) for d in self.divisions))
 
     def customers(self, count: int, start: int = 0) -> Iterator[CustomerDraft]:
         """Drafts number ``start`` … ``start + count - 1``."""
@@ -161,11 +163,11 @@ class DemoGenerator:
     # -- kinds -------------------------------------------------------------------------
 
     def _county(self, rng: random.Random) -> Region:
-        return rng.choices(self.counties, self._county_weights)[0]
+        return rng.choices(self.counties, cum_weights=self._county_weights)[0]
 
     def _enterprise(self, rng: random.Random, index: int) -> CustomerDraft:
         county = self._county(rng)
-        division = rng.choices(self.divisions, self._division_weights)[0]
+        division = rng.choices(self.divisions, cum_weights=self._division_weights)[0]
         trade_name = "".join(rng.sample(TRADE_NAME_CHARACTERS, rng.choice((2, 2, 3))))
         word = rng.choice(INDUSTRY_WORDS.get(division.section, ("实业",)))
         name = f"{_place_name(county)}{trade_name}{word}{rng.choice(LEGAL_FORMS)}"
@@ -207,7 +209,7 @@ class DemoGenerator:
 
     def _organisation(self, rng: random.Random, index: int) -> CustomerDraft:
         county = self._county(rng)
-        division = rng.choices(self.divisions, self._division_weights)[0]
+        division = rng.choices(self.divisions, cum_weights=self._division_weights)[0]
         suffix, category = rng.choice(ORGANISATIONS)
         word = rng.choice(INDUSTRY_WORDS.get(division.section, ("公益",)))
         name = f"{_place_name(county)}{word}{suffix}"

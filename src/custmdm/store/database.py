@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Insert, Table, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, Table, create_engine, event, inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
@@ -83,11 +83,11 @@ class Store:
         """
         return not self.is_sqlite
 
-    def insert_ignoring_duplicates(self, table: Table) -> Insert:
-        """``INSERT … ON CONFLICT DO NOTHING`` for this dialect."""
+    def dialect_insert(self, table: Table) -> sqlite.Insert | postgresql.Insert:
+        """This dialect's INSERT, which can say ``ON CONFLICT … DO UPDATE``."""
         if self.is_sqlite:
-            return sqlite.insert(table).on_conflict_do_nothing()
-        return postgresql.insert(table).on_conflict_do_nothing()
+            return sqlite.insert(table)
+        return postgresql.insert(table)
 
     @staticmethod
     def violated_constraint(error: IntegrityError) -> str:

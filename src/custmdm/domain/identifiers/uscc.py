@@ -119,6 +119,7 @@ from stdnum.util import clean, isdigits
 #: The 31 characters a USCC may contain, in the order of their values (stdnum's table).
 ALPHABET: str = _stdnum_uscc._alphabet
 
+_ALPHABET_SET = frozenset(ALPHABET)
 _ORGANISATION_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 _PILOT_AUTHORITY = "9"
 _PILOT_PROVINCE = "35"
@@ -131,6 +132,8 @@ def compact(number: str) -> str:
     >>> compact(' 9144-0300 1922 0382 16 ')
     '914403001922038216'
     """
+    if number.isascii() and number.isalnum():  # already compact: the common case, fast
+        return number.upper()
     if not number.isascii():
         number = unicodedata.normalize("NFKC", number)
     return clean(number, " -").upper().strip()
@@ -192,6 +195,8 @@ def is_fujian_pilot(number: str) -> bool:
 
 def _check_characters(number: str) -> None:
     """Raise InvalidFormat naming the first character that a USCC cannot contain."""
+    if _ALPHABET_SET.issuperset(number) and isdigits(number[2:8]):
+        return
     for position, char in enumerate(number, start=1):
         if char not in ALPHABET:
             raise InvalidFormat(
