@@ -6,8 +6,9 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection
 
+from custmdm.store.database import Store
 from custmdm.store.tables import audit_entry
 
 
@@ -26,8 +27,6 @@ def audit_row(
     }
 
 
-def write_audit(conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
+def write_audit(store: Store, conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
     """Insert audit entries (one statement, however many)."""
-    batch = list(rows)
-    if batch:
-        conn.execute(insert(audit_entry), batch)
+    store.insert_many(conn, audit_entry, list(rows))

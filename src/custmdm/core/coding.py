@@ -195,7 +195,7 @@ def save_rule(
                   "conditions": saved.conditions.describe(), "gapless": saved.gapless}
         if old:
             detail["previous_pattern"] = old.pattern.text
-        write_audit(conn, [audit_row(ctx.actor.name, action, "coding_rule", saved.name,
+        write_audit(ctx.store, conn, [audit_row(ctx.actor.name, action, "coding_rule", saved.name,
                                      detail, now)])
     return saved
 

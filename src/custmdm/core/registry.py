@@ -64,15 +64,15 @@ def register_customer(ctx: Context, draft: CustomerDraft) -> CustomerRecord:
     try:
         with _identifiers_guarded(ctx, valid.identifiers), ctx.store.write() as conn:
             now = ctx.now()
-            customer_id = _insert_customers(conn, [valid], now)[0]
-            _insert_identifiers(conn, [(customer_id, valid.identifiers)], now)
+            customer_id = _insert_customers(ctx, conn, [valid], now)[0]
+            _insert_identifiers(ctx, conn, [(customer_id, valid.identifiers)], now)
             if reservation is not None:
                 claim_reservation(conn, reservation, customer_id)
                 code = reservation.value
             else:
                 # Last statements before commit: the counter lock is held briefly.
                 _, code = issue_code(ctx, conn, rule, code_ctx, customer_id)
-            write_audit(conn, [_registration_audit(ctx, customer_id, code, valid, now)])
+            write_audit(ctx.store, conn, [_registration_audit(ctx, customer_id, code, valid, now)])
     except BaseException as error:
         if reservation is not None:
             _void_quietly(ctx, reservation, error)
@@ -95,18 +95,21 @@ def _registration_audit(
     return audit_row(ctx.actor.name, "customer.register", "customer", customer_id, detail, now)
 
 
-def _insert_customers(conn: Connection, valid: Sequence[ValidCustomer], now: datetime) -> list[int]:
-    rows = [v.row(now) for v in valid]
-    if len(rows) == 1:
-        return [int(conn.execute(insert(customer).returning(customer.c.id), rows[0]).scalar_one())]
-    result = conn.execute(
-        insert(customer).returning(customer.c.id, sort_by_parameter_order=True), rows
-    )
-    return [int(i) for i in result.scalars()]
+def _insert_customers(
+    ctx: Context, conn: Connection, valid: Sequence[ValidCustomer], now: datetime
+) -> list[int]:
+    if len(valid) == 1:
+        row = valid[0].row(now)
+        return [int(conn.execute(insert(customer).returning(customer.c.id), row).scalar_one())]
+    ids = ctx.store.reserve_ids(conn, customer, len(valid))
+    ctx.store.insert_many(conn, customer, [{"id": i, **v.row(now)}
+                                           for i, v in zip(ids, valid, strict=True)])
+    return ids
 
 
 def _insert_identifiers(
-    conn: Connection, owned: Iterable[tuple[int, Sequence[Identifier]]], now: datetime
+    ctx: Context, conn: Connection, owned: Iterable[tuple[int, Sequence[Identifier]]],
+    now: datetime,
 ) -> None:
     rows = [
         {"customer_id": cid, "scheme": i.scheme, "value": i.value, "active": True,
@@ -114,8 +117,7 @@ def _insert_identifiers(
         for cid, idents in owned
         for i in idents
     ]
-    if rows:
-        conn.execute(insert(identifier), rows)
+    ctx.store.insert_many(conn, identifier, rows)
 
 
 @contextmanager
@@ -211,15 +213,16 @@ def _register_batch(ctx: Context, valid: Sequence[ValidCustomer]) -> list[str]:
     contexts = [v.code_context(today) for v in valid]
     with _identifiers_guarded(ctx, idents), ctx.store.write() as conn:
         now = ctx.now()
-        ids = _insert_customers(conn, valid, now)
-        _insert_identifiers(conn, zip(ids, (v.identifiers for v in valid), strict=True), now)
+        ids = _insert_customers(ctx, conn, valid, now)
+        _insert_identifiers(ctx, conn, zip(ids, (v.identifiers for v in valid), strict=True), now)
         codes = _allocate_batch(ctx, conn, contexts)
-        conn.execute(insert(customer_code), [
+        active = CodeStatus.ACTIVE.value
+        ctx.store.insert_many(conn, customer_code, [
             {"value": code, "customer_id": cid, "rule_id": rule.id, "scope_key": key,
-             "seq": seq, "status": CodeStatus.ACTIVE.value, "issued_at": now}
+             "seq": seq, "status": active, "issued_at": now}
             for cid, (code, rule, key, seq) in zip(ids, codes, strict=True)
         ])
-        write_audit(conn, (
+        write_audit(ctx.store, conn, (
             _registration_audit(ctx, cid, code[0], v, now)
             for cid, code, v in zip(ids, codes, valid, strict=True)
         ))
@@ -385,7 +388,7 @@ def change_code(
                 raise NotFound(f"no coding rule named {rule_name!r}")
             valid_ctx = _record_context(record, ctx)
             _, value = issue_code(ctx, conn, rules[rule_name], valid_ctx, record.id)
-        write_audit(conn, [audit_row(ctx.actor.name, "customer.change_code", "customer",
+        write_audit(ctx.store, conn, [audit_row(ctx.actor.name, "customer.change_code", "customer",
                                      record.id, {"from": old, "to": value, "reason": reason},
                                      now)])
     return find_by_code(ctx, value)
@@ -494,7 +497,7 @@ def retire_customer(ctx: Context, code: str, reason: str) -> CustomerRecord:
         )
         conn.execute(update(identifier).where(identifier.c.customer_id == record.id)
                      .values(active=False))
-        write_audit(conn, [audit_row(ctx.actor.name, "customer.retire", "customer",
+        write_audit(ctx.store, conn, [audit_row(ctx.actor.name, "customer.retire", "customer",
                                      record.id, {"code": record.code, "reason": reason,
                                                  "previous_status": record.status}, now)])
     return get_customer_by_id(ctx, record.id)

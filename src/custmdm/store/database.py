@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event, inspect
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    create_engine,
+    event,
+    func,
+    insert,
+    inspect,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
@@ -89,6 +99,48 @@ class Store:
             return sqlite.insert(table)
         return postgresql.insert(table)
 
+    def reserve_ids(self, conn: Connection, table: Table, count: int) -> list[int]:
+        """``count`` new primary-key values for ``table``, so that bulk inserts need no
+        RETURNING (which SQLite can only honour row by row).
+
+        SQLite: the caller holds the write lock (BEGIN IMMEDIATE), so max(id)+1 … is
+        ours. PostgreSQL: values drawn from the column's own sequence in one query.
+        """
+        if count <= 0:
+            return []
+        if self.is_sqlite:
+            top = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+            return list(range(int(top) + 1, int(top) + 1 + count))
+        sequence = func.pg_get_serial_sequence(table.name, "id")
+        rows = conn.execute(
+            select(func.nextval(sequence)).select_from(func.generate_series(1, count))
+        )
+        return [int(v) for v in rows.scalars()]
+
+    def insert_many(self, conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert many rows that all have the same keys, as fast as the driver allows.
+
+        PostgreSQL: SQLAlchemy's own "insertmanyvalues" batching. SQLite: SQLAlchemy's
+        per-row parameter handling costs more than SQLite's own work (about 20 µs
+        against 9 µs a row), so the statement is compiled once, values go through the
+        same SQLAlchemy type processors (each distinct object once), and the driver's
+        executemany runs it.
+        """
+        if not rows:
+            return
+        if not self.is_sqlite:
+            conn.execute(insert(table), list(rows))
+            return
+        dialect = self.engine.dialect
+        compiled = insert(table).compile(dialect=dialect, column_keys=list(rows[0]))
+        order = list(compiled.positiontup or ())
+        converters = [_memoised(table.c[key].type.dialect_impl(dialect)
+                                .bind_processor(dialect)) for key in order]
+        params = [tuple(convert(row[key]) for key, convert in zip(order, converters,
+                                                                  strict=True))
+                  for row in rows]
+        conn.exec_driver_sql(compiled.string, params)
+
     @staticmethod
     def violated_constraint(error: IntegrityError) -> str:
         """The name (PostgreSQL) or column list (SQLite) of the violated constraint."""
@@ -143,6 +195,20 @@ class Store:
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
+
+
+def _memoised(process: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
+    """A bind processor that converts a repeated object (a batch's timestamp) once."""
+    if process is None:
+        return lambda value: value
+    last: list[Any] = [object(), None]
+
+    def convert(value: Any) -> Any:
+        if value is not last[0]:
+            last[0], last[1] = value, process(value)
+        return last[1]
+
+    return convert
 
 
 def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
