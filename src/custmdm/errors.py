@@ -7,6 +7,7 @@ Every message says what is wrong and, where it can, how to fix it.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 
@@ -21,6 +22,20 @@ class CustMDMError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    def prefixed(self, context: str) -> CustMDMError:
+        """The same error (same class) with ``context`` in front of its message."""
+        return self._with_message(f"{context}{self.message}")
+
+    def suffixed(self, context: str) -> CustMDMError:
+        """The same error (same class) with ``context`` after its message."""
+        return self._with_message(f"{self.message}{context}")
+
+    def _with_message(self, message: str) -> CustMDMError:
+        clone = copy.copy(self)
+        clone.message = message
+        clone.args = (message,)
+        return clone
 
 
 class ValidationError(CustMDMError, ValueError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import unicodedata
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -20,6 +20,8 @@ from custmdm.standards.regions import get_region
 from custmdm.store.tables import coding_rule, customer, customer_code, identifier
 
 MAX_NAME_LENGTH = 500
+#: Unicode category Cc: C0 and C1 control characters.
+_CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,7 @@ def validate_legal_name(name: str) -> str:
         raise InvalidFormat("legal name is empty; give the registered name")
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidFormat(f"legal name has {len(name)} characters; at most 500 are allowed")
-    if any(unicodedata.category(ch) == "Cc" for ch in name):
+    if _CONTROL_CHARACTERS.search(name):
         raise InvalidFormat("legal name contains control characters (tab, newline ...)")
     return name
 

@@ -189,9 +189,8 @@ def register_customers(
             try:
                 valid.append(validate_draft(draft, default_owner=ctx.actor.name))
             except ValidationError as error:
-                raise type(error)(
-                    f"customer {position}: {error.message} ({total} registered before it)"
-                ) from error
+                raise error.prefixed(f"customer {position}: ").suffixed(
+                    f" ({total} registered before it)") from error
         codes = _register_batch(ctx, valid)
         total += len(codes)
         first = first or codes[0]

@@ -90,6 +90,10 @@ def parse_choice(enum: type[E], value: str, what: str) -> E:
     custmdm.errors.InvalidComponent: unknown kind 'firm'; choose one of enterprise, individual, ...
     """
     try:
+        return enum._value2member_map_[value]  # type: ignore[return-value]  # fast path
+    except KeyError:
+        pass
+    try:
         return enum(value.strip().lower())
     except ValueError:
         choices = ", ".join(member.value for member in enum)

@@ -11,6 +11,7 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -134,11 +135,16 @@ class Store:
         dialect = self.engine.dialect
         compiled = insert(table).compile(dialect=dialect, column_keys=list(rows[0]))
         order = list(compiled.positiontup or ())
-        converters = [_memoised(table.c[key].type.dialect_impl(dialect)
-                                .bind_processor(dialect)) for key in order]
-        params = [tuple(convert(row[key]) for key, convert in zip(order, converters,
-                                                                  strict=True))
-                  for row in rows]
+        pick = itemgetter(*order)
+        processors = [table.c[key].type.dialect_impl(dialect).bind_processor(dialect)
+                      for key in order]
+        converted = [(i, _memoised(p)) for i, p in enumerate(processors) if p is not None]
+        params: list[Any] = []
+        for row in rows:
+            values = list(pick(row)) if len(order) > 1 else [pick(row)]
+            for i, convert in converted:
+                values[i] = convert(values[i])
+            params.append(tuple(values))
         conn.exec_driver_sql(compiled.string, params)
 
     @staticmethod
@@ -197,10 +203,8 @@ class Store:
         return engine
 
 
-def _memoised(process: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
+def _memoised(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """A bind processor that converts a repeated object (a batch's timestamp) once."""
-    if process is None:
-        return lambda value: value
     last: list[Any] = [object(), None]
 
     def convert(value: Any) -> Any:
