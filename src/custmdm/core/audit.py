@@ -11,6 +11,8 @@ from sqlalchemy import Connection
 from custmdm.store.database import Store
 from custmdm.store.tables import audit_entry
 
+AUDIT_COLUMNS = ("at", "actor", "action", "entity", "entity_id", "detail")
+
 
 def audit_row(
     actor: str, action: str, entity: str, entity_id: object, detail: Mapping[str, Any],
@@ -29,4 +31,5 @@ def audit_row(
 
 def write_audit(store: Store, conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
     """Insert audit entries (one statement, however many)."""
-    store.insert_many(conn, audit_entry, list(rows))
+    store.insert_many(conn, audit_entry, AUDIT_COLUMNS,
+                      [tuple(row[c] for c in AUDIT_COLUMNS) for row in rows])

@@ -43,6 +43,11 @@ class CustomerDraft:
     lifecycle: str = Lifecycle.ACTIVE.value
 
 
+CUSTOMER_COLUMNS = ("kind", "legal_name", "country", "region", "industry", "industry_section",
+                    "size", "grade", "lifecycle", "owner", "version", "created_at",
+                    "updated_at")
+
+
 @dataclass(frozen=True)
 class ValidCustomer:
     """A draft that passed validation, with reference codes resolved."""
@@ -74,21 +79,13 @@ class ValidCustomer:
 
     def row(self, now: datetime) -> dict[str, Any]:
         """The ``customer`` table row."""
-        return {
-            "kind": self.kind.value,
-            "legal_name": self.legal_name,
-            "country": self.country,
-            "region": self.region,
-            "industry": self.industry,
-            "industry_section": self.industry_section,
-            "size": self.size,
-            "grade": self.grade,
-            "lifecycle": self.lifecycle,
-            "owner": self.owner,
-            "version": 1,
-            "created_at": now,
-            "updated_at": now,
-        }
+        return dict(zip(CUSTOMER_COLUMNS, self.values(now), strict=True))
+
+    def values(self, now: datetime) -> tuple[Any, ...]:
+        """The row's values in :data:`CUSTOMER_COLUMNS` order (for bulk inserts)."""
+        return (self.kind.value, self.legal_name, self.country, self.region, self.industry,
+                self.industry_section, self.size, self.grade, self.lifecycle, self.owner, 1,
+                now, now)
 
 
 def validate_legal_name(name: str) -> str:

@@ -29,6 +29,7 @@ from custmdm.core.coding import (
 )
 from custmdm.core.context import Context
 from custmdm.core.customers import (
+    CUSTOMER_COLUMNS,
     CustomerDraft,
     CustomerRecord,
     ValidCustomer,
@@ -102,8 +103,8 @@ def _insert_customers(
         row = valid[0].row(now)
         return [int(conn.execute(insert(customer).returning(customer.c.id), row).scalar_one())]
     ids = ctx.store.reserve_ids(conn, customer, len(valid))
-    ctx.store.insert_many(conn, customer, [{"id": i, **v.row(now)}
-                                           for i, v in zip(ids, valid, strict=True)])
+    ctx.store.insert_many(conn, customer, ("id", *CUSTOMER_COLUMNS),
+                          [(i, *v.values(now)) for i, v in zip(ids, valid, strict=True)])
     return ids
 
 
@@ -111,13 +112,10 @@ def _insert_identifiers(
     ctx: Context, conn: Connection, owned: Iterable[tuple[int, Sequence[Identifier]]],
     now: datetime,
 ) -> None:
-    rows = [
-        {"customer_id": cid, "scheme": i.scheme, "value": i.value, "active": True,
-         "created_at": now}
-        for cid, idents in owned
-        for i in idents
-    ]
-    ctx.store.insert_many(conn, identifier, rows)
+    ctx.store.insert_many(
+        conn, identifier, ("customer_id", "scheme", "value", "active", "created_at"),
+        [(cid, i.scheme, i.value, True, now) for cid, idents in owned for i in idents],
+    )
 
 
 @contextmanager
@@ -216,11 +214,12 @@ def _register_batch(ctx: Context, valid: Sequence[ValidCustomer]) -> list[str]:
         _insert_identifiers(ctx, conn, zip(ids, (v.identifiers for v in valid), strict=True), now)
         codes = _allocate_batch(ctx, conn, contexts)
         active = CodeStatus.ACTIVE.value
-        ctx.store.insert_many(conn, customer_code, [
-            {"value": code, "customer_id": cid, "rule_id": rule.id, "scope_key": key,
-             "seq": seq, "status": active, "issued_at": now}
-            for cid, (code, rule, key, seq) in zip(ids, codes, strict=True)
-        ])
+        ctx.store.insert_many(
+            conn, customer_code,
+            ("value", "customer_id", "rule_id", "scope_key", "seq", "status", "issued_at"),
+            [(code, cid, rule.id, key, seq, active, now)
+             for cid, (code, rule, key, seq) in zip(ids, codes, strict=True)],
+        )
         write_audit(ctx.store, conn, (
             _registration_audit(ctx, cid, code[0], v, now)
             for cid, code, v in zip(ids, codes, valid, strict=True)
