@@ -21,7 +21,7 @@ from custmdm.demo.generator import DemoGenerator
 
 PATTERNS = {
     "gapless": "G{seq:7}{check:mod37-2}",
-    "gap-allowed": "C{region:2}{seq:7}{check:mod37-2}",
+    "gap-allowed": "C{kind}{seq:7}{check:mod37-2}",
 }
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, Executable, bindparam, func, insert, select, update
 
 from custmdm.core.audit import audit_row, write_audit
 from custmdm.core.context import Context
@@ -190,6 +190,7 @@ def save_rule(
             counter_scope=counter_scope, kind_letters=kind_letters,
             grade_letters=grade_letters, version=version, id=rule_id,
         )
+        ctx.current_rules = None  # this process sees its own change at once
         action = "rule.update" if old else "rule.add"
         detail = {"name": saved.name, "version": version, "pattern": saved.pattern.text,
                   "conditions": saved.conditions.describe(), "gapless": saved.gapless}
@@ -284,6 +285,14 @@ def take_sequence(
     return take_sequences(store, conn, [(rule, scope_key, count)])[0]
 
 
+def _counter_upsert(store: Store) -> Executable:
+    insert_counter = store.dialect_insert(code_counter)
+    return insert_counter.on_conflict_do_update(
+        index_elements=[code_counter.c.rule_name, code_counter.c.scope_key],
+        set_={"next_value": code_counter.c.next_value + insert_counter.excluded.next_value - 1},
+    ).returning(code_counter.c.next_value, sort_by_parameter_order=True)
+
+
 def take_sequences(
     store: Store, conn: Connection, requests: Sequence[tuple[CodingRule, str, int]]
 ) -> list[int]:
@@ -296,11 +305,7 @@ def take_sequences(
     nothing.
     """
     order = sorted(range(len(requests)), key=lambda i: (requests[i][0].name, requests[i][1]))
-    insert_counter = store.dialect_insert(code_counter)
-    upsert = insert_counter.on_conflict_do_update(
-        index_elements=[code_counter.c.rule_name, code_counter.c.scope_key],
-        set_={"next_value": code_counter.c.next_value + insert_counter.excluded.next_value - 1},
-    ).returning(code_counter.c.next_value, sort_by_parameter_order=True)
+    upsert = store.statement("counter_upsert", _counter_upsert)
     rows = [{"rule_name": requests[i][0].name, "scope_key": requests[i][1],
              "next_value": requests[i][2] + 1} for i in order]
     if len(rows) == 1:
@@ -322,6 +327,49 @@ def take_sequences(
     return firsts
 
 
+_CODE_COLUMNS = ("value", "customer_id", "rule_id", "scope_key", "seq", "status", "issued_at")
+#: INSERT … SELECT … WHERE the rule version is still current: one round trip that both
+#: records the code and proves its rule was not superseded meanwhile.
+_INSERT_CODE_IF_RULE_CURRENT = (
+    insert(customer_code)
+    .from_select(
+        list(_CODE_COLUMNS),
+        select(*(bindparam(k, type_=customer_code.c[k].type) for k in _CODE_COLUMNS)).where(
+            select(coding_rule.c.id)
+            .where(coding_rule.c.id == bindparam("rule_id"), coding_rule.c.is_current)
+            .exists()
+        ),
+    )
+    .returning(customer_code.c.id)
+)
+
+
+class StaleRule(Conflict):
+    """The rule version chosen from the cache is no longer current; choose again."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"coding rule {name!r} was changed meanwhile; try again")
+
+
+def cached_rules(ctx: Context) -> list[CodingRule]:
+    """The current rules as this process last saw them; loads them the first time.
+
+    Only a first guess: :func:`issue_code` records a code only if its rule version is
+    still current in the same statement, so a stale guess costs a retry, never a code
+    from a superseded version.
+    """
+    if ctx.current_rules is None:
+        with ctx.store.autocommit() as conn:
+            ctx.current_rules = current_rules(ctx, conn)
+    return ctx.current_rules
+
+
+def refresh_rules(ctx: Context) -> list[CodingRule]:
+    """Forget the cached rules and load them again."""
+    ctx.current_rules = None
+    return cached_rules(ctx)
+
+
 def issue_code(
     ctx: Context,
     conn: Connection,
@@ -330,22 +378,27 @@ def issue_code(
     customer_id: int | None,
     status: CodeStatus = CodeStatus.ACTIVE,
 ) -> tuple[int, str]:
-    """Take the next number of ``rule`` and record the code; returns (row id, value)."""
+    """Take the next number of ``rule`` and record the code; returns (row id, value).
+
+    The code row is inserted only while the rule version is current (checked in the
+    same statement); otherwise :class:`StaleRule` is raised and the caller's rollback
+    returns the number.
+    """
     scope_key = rule.counter_key(code_ctx)
     seq = take_sequence(ctx.store, conn, rule, scope_key)
     value = rule.pattern.render(code_ctx, seq)
-    code_id = conn.execute(
-        insert(customer_code).returning(customer_code.c.id),
-        {
-            "value": value,
-            "customer_id": customer_id,
-            "rule_id": rule.id,
-            "scope_key": scope_key,
-            "seq": seq,
-            "status": status.value,
-            "issued_at": ctx.now(),
-        },
-    ).scalar_one()
+    row = {
+        "value": value,
+        "customer_id": customer_id,
+        "rule_id": rule.id,
+        "scope_key": scope_key,
+        "seq": seq,
+        "status": status.value,
+        "issued_at": ctx.now(),
+    }
+    code_id = conn.execute(_INSERT_CODE_IF_RULE_CURRENT, row).scalar()
+    if code_id is None:
+        raise StaleRule(rule.name)
     return int(code_id), value
 
 
@@ -370,16 +423,19 @@ def reserve_code(ctx: Context, rule: CodingRule, code_ctx: CodeContext) -> Reser
     return Reservation(code_id, value, rule)
 
 
+_CLAIM_RESERVATION = (
+    update(customer_code)
+    .where(customer_code.c.id == bindparam("code_id"),
+           customer_code.c.status == CodeStatus.RESERVED.value)
+    .values(status=CodeStatus.ACTIVE.value, customer_id=bindparam("customer_id"))
+)
+
+
 def claim_reservation(conn: Connection, reservation: Reservation, customer_id: int) -> None:
     """Turn a reserved code into the customer's active code (same transaction as the
     customer row)."""
     claimed = conn.execute(
-        update(customer_code)
-        .where(
-            customer_code.c.id == reservation.code_id,
-            customer_code.c.status == CodeStatus.RESERVED.value,
-        )
-        .values(status=CodeStatus.ACTIVE.value, customer_id=customer_id)
+        _CLAIM_RESERVATION, {"code_id": reservation.code_id, "customer_id": customer_id}
     ).rowcount
     if claimed != 1:
         raise Conflict(f"reserved code {reservation.value} is no longer reserved")

@@ -42,6 +42,8 @@ class Context:
     now: Callable[[], datetime] = utc_now
     #: Parsed coding-rule versions by id (see core.coding).
     rule_cache: dict[int, Any] = field(default_factory=dict)
+    #: The current rules as last loaded: a first guess, re-checked on use.
+    current_rules: list[Any] | None = None
 
     def today(self) -> date:
         """The day of issue used by ``{yyyy}``, ``{yy}`` and ``{mm}``."""

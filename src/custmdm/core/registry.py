@@ -17,9 +17,12 @@ from sqlalchemy.exc import IntegrityError
 from custmdm.core.audit import audit_row, write_audit
 from custmdm.core.coding import (
     Reservation,
+    StaleRule,
+    cached_rules,
     claim_reservation,
     current_rules,
     issue_code,
+    refresh_rules,
     reserve_code,
     rule_fitting,
     rule_versions,
@@ -57,8 +60,18 @@ def register_customer(ctx: Context, draft: CustomerDraft) -> CustomerRecord:
     """Register one customer and give it its code; all or nothing."""
     valid = validate_draft(draft, default_owner=ctx.actor.name)
     code_ctx = valid.code_context(ctx.today())
-    with ctx.store.autocommit() as conn:
-        rule = choose_rule(current_rules(ctx, conn), code_ctx)
+    rule = choose_rule(cached_rules(ctx), code_ctx)
+    try:
+        return _register_one(ctx, valid, code_ctx, rule)
+    except StaleRule:
+        # Another process changed the rules since this one cached them: choose again.
+        rule = choose_rule(refresh_rules(ctx), code_ctx)
+        return _register_one(ctx, valid, code_ctx, rule)
+
+
+def _register_one(
+    ctx: Context, valid: ValidCustomer, code_ctx: CodeContext, rule: CodingRule
+) -> CustomerRecord:
     reservation = None
     if ctx.store.reserves_separately and not rule.gapless:
         reservation = reserve_code(ctx, rule, code_ctx)
@@ -73,7 +86,8 @@ def register_customer(ctx: Context, draft: CustomerDraft) -> CustomerRecord:
             else:
                 # Last statements before commit: the counter lock is held briefly.
                 _, code = issue_code(ctx, conn, rule, code_ctx, customer_id)
-            write_audit(ctx.store, conn, [_registration_audit(ctx, customer_id, code, valid, now)])
+            write_audit(ctx.store, conn, [_registration_audit(ctx, customer_id, code, valid,
+                                                              now)])
     except BaseException as error:
         if reservation is not None:
             _void_quietly(ctx, reservation, error)
@@ -96,12 +110,15 @@ def _registration_audit(
     return audit_row(ctx.actor.name, "customer.register", "customer", customer_id, detail, now)
 
 
+_INSERT_CUSTOMER = insert(customer).returning(customer.c.id)
+
+
 def _insert_customers(
     ctx: Context, conn: Connection, valid: Sequence[ValidCustomer], now: datetime
 ) -> list[int]:
     if len(valid) == 1:
         row = valid[0].row(now)
-        return [int(conn.execute(insert(customer).returning(customer.c.id), row).scalar_one())]
+        return [int(conn.execute(_INSERT_CUSTOMER, row).scalar_one())]
     ids = ctx.store.reserve_ids(conn, customer, len(valid))
     ctx.store.insert_many(conn, customer, ("id", *CUSTOMER_COLUMNS),
                           [(i, *v.values(now)) for i, v in zip(ids, valid, strict=True)])

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
+    Executable,
     Table,
     create_engine,
     event,
@@ -66,6 +67,8 @@ class Store:
 
     def __init__(self, url: str | None = None, *, echo: bool = False) -> None:
         self.url = normalise_url(url or default_database_url())
+        self._statements: dict[str, Any] = {}
+        self._sqlite_inserts: dict[tuple[str, tuple[str, ...]], Any] = {}
         parsed = make_url(self.url)
         self.dialect = parsed.get_backend_name()
         if self.dialect not in ("sqlite", "postgresql"):
@@ -76,7 +79,9 @@ class Store:
         if self.dialect == "sqlite":
             self.engine = self._sqlite_engine(parsed.database, echo)
         else:
-            self.engine = create_engine(self.url, echo=echo, pool_pre_ping=True)
+            # No pre-ping: it would cost a round trip per transaction; a dropped
+            # connection fails its transaction, which is then safe to retry.
+            self.engine = create_engine(self.url, echo=echo, pool_size=10, max_overflow=20)
 
     # -- dialect habits ------------------------------------------------------------
 
@@ -92,6 +97,14 @@ class Store:
         SQLite serialises all writers anyway, so there it would only add a commit.
         """
         return not self.is_sqlite
+
+    def statement(self, key: str, build: Callable[[Store], Executable]) -> Executable:
+        """A statement built once per store and reused: building SQLAlchemy constructs
+        costs more CPU than running them on a hot path."""
+        found = self._statements.get(key)
+        if found is None:
+            found = self._statements[key] = build(self)
+        return found
 
     def dialect_insert(self, table: Table) -> sqlite.Insert | postgresql.Insert:
         """This dialect's INSERT, which can say ``ON CONFLICT … DO UPDATE``."""
@@ -134,16 +147,12 @@ class Store:
         if not batch:
             return
         if not self.is_sqlite:
-            conn.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in batch])
+            statement = self.statement(f"insert:{table.name}", lambda _: insert(table))
+            params = [dict(zip(columns, row, strict=True)) for row in batch]
+            conn.execute(statement, params[0] if len(params) == 1 else params)
             return
-        dialect = self.engine.dialect
-        compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
-        if list(compiled.positiontup or ()) != list(columns):
-            raise AssertionError(f"unexpected parameter order for {table.name}")
-        converters = [
-            (i, _memoised(process)) for i, key in enumerate(columns)
-            if (process := table.c[key].type.dialect_impl(dialect).bind_processor(dialect))
-        ]
+        sql, processors = self._sqlite_insert(table, tuple(columns))
+        converters = [(i, _memoised(p)) for i, p in enumerate(processors) if p is not None]
         if converters:
             converted = []
             for row in batch:
@@ -152,7 +161,23 @@ class Store:
                     values[i] = convert(values[i])
                 converted.append(tuple(values))
             batch = converted
-        conn.exec_driver_sql(compiled.string, batch)
+        conn.exec_driver_sql(sql, batch)
+
+    def _sqlite_insert(
+        self, table: Table, columns: tuple[str, ...]
+    ) -> tuple[str, list[Callable[[Any], Any] | None]]:
+        key = (table.name, columns)
+        found = self._sqlite_inserts.get(key)
+        if found is None:
+            dialect = self.engine.dialect
+            compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
+            if list(compiled.positiontup or ()) != list(columns):
+                raise AssertionError(f"unexpected parameter order for {table.name}")
+            processors: list[Callable[[Any], Any] | None] = [
+                table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns
+            ]
+            found = self._sqlite_inserts[key] = (compiled.string, processors)
+        return found
 
     @staticmethod
     def violated_constraint(error: IntegrityError) -> str:
