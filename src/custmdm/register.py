@@ -48,8 +48,12 @@ class Register:
             )
 
     def close(self) -> None:
-        """Release the database connections."""
-        self.store.dispose()
+        """Void codes reserved but not used, and release the database connections."""
+        try:
+            self.ctx.reservations.release(self.ctx, "reserved but unused when the register "
+                                          "was closed")
+        finally:
+            self.store.dispose()
 
     def __enter__(self) -> Register:
         return self

@@ -9,9 +9,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from custmdm.store.database import Store
-from custmdm.store.tables import audit_entry
-
-AUDIT_COLUMNS = ("at", "actor", "action", "entity", "entity_id", "detail")
+from custmdm.store.tables import AUDIT_COLUMNS, audit_entry
 
 
 def audit_row(

@@ -10,12 +10,13 @@ it ``void``. Either way every number ever taken is in ``customer_code`` with its
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Executable, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Executable, func, insert, select, update
 
 from custmdm.core.audit import audit_row, write_audit
 from custmdm.core.context import Context
@@ -27,6 +28,7 @@ from custmdm.standards.countries import get_country
 from custmdm.standards.industries import get_industry
 from custmdm.standards.regions import get_region
 from custmdm.store.database import Store
+from custmdm.store.registration import insert_code_if_rule_current
 from custmdm.store.tables import code_counter, coding_rule, customer_code
 
 
@@ -327,23 +329,6 @@ def take_sequences(
     return firsts
 
 
-_CODE_COLUMNS = ("value", "customer_id", "rule_id", "scope_key", "seq", "status", "issued_at")
-#: INSERT … SELECT … WHERE the rule version is still current: one round trip that both
-#: records the code and proves its rule was not superseded meanwhile.
-_INSERT_CODE_IF_RULE_CURRENT = (
-    insert(customer_code)
-    .from_select(
-        list(_CODE_COLUMNS),
-        select(*(bindparam(k, type_=customer_code.c[k].type) for k in _CODE_COLUMNS)).where(
-            select(coding_rule.c.id)
-            .where(coding_rule.c.id == bindparam("rule_id"), coding_rule.c.is_current)
-            .exists()
-        ),
-    )
-    .returning(customer_code.c.id)
-)
-
-
 class StaleRule(Conflict):
     """The rule version chosen from the cache is no longer current; choose again."""
 
@@ -396,62 +381,103 @@ def issue_code(
         "status": status.value,
         "issued_at": ctx.now(),
     }
-    code_id = conn.execute(_INSERT_CODE_IF_RULE_CURRENT, row).scalar()
+    code_id = insert_code_if_rule_current(conn, row)
     if code_id is None:
         raise StaleRule(rule.name)
-    return int(code_id), value
+    return code_id, value
 
 
-@dataclass(frozen=True)
+@dataclass
 class Reservation:
     """A gap-allowed code taken ahead of the registering transaction."""
 
     code_id: int
     value: str
     rule: CodingRule
+    series: tuple[int, str] = (0, "")
 
 
-def reserve_code(ctx: Context, rule: CodingRule, code_ctx: CodeContext) -> Reservation:
-    """Reserve a gap-allowed code in its own short transaction.
+#: The largest block of gap-allowed codes one process reserves at a time.
+MAX_RESERVATION_BLOCK = 32
 
-    The counter row is locked only for this transaction, never while the customer is
-    written. The code is recorded as ``reserved`` at once, so if the registration then
-    fails (voided) or the process dies (stays reserved), the gap is explained.
+
+def reserve_codes(
+    ctx: Context, rule: CodingRule, code_ctx: CodeContext, count: int
+) -> list[Reservation]:
+    """Reserve ``count`` consecutive gap-allowed codes in one short transaction.
+
+    The counter row is locked only for this transaction, never while a customer is
+    written. The codes are recorded as ``reserved`` at once, so whether they are then
+    used, voided, or left behind by a crashed process, every gap is explained.
     """
+    scope_key = rule.counter_key(code_ctx)
+    now = ctx.now()
     with ctx.store.write() as conn:
-        code_id, value = issue_code(ctx, conn, rule, code_ctx, None, CodeStatus.RESERVED)
-    return Reservation(code_id, value, rule)
+        first = take_sequence(ctx.store, conn, rule, scope_key, count)
+        values = [rule.pattern.render(code_ctx, seq) for seq in range(first, first + count)]
+        rows = [{"value": value, "customer_id": None, "rule_id": rule.id,
+                 "scope_key": scope_key, "seq": first + n,
+                 "status": CodeStatus.RESERVED.value, "issued_at": now}
+                for n, value in enumerate(values)]
+        ids = conn.execute(
+            insert(customer_code).returning(customer_code.c.id, sort_by_parameter_order=True),
+            rows,
+        ).scalars().all()
+    return [Reservation(int(i), v, rule) for i, v in zip(ids, values, strict=True)]
 
 
-_CLAIM_RESERVATION = (
-    update(customer_code)
-    .where(customer_code.c.id == bindparam("code_id"),
-           customer_code.c.status == CodeStatus.RESERVED.value)
-    .values(status=CodeStatus.ACTIVE.value, customer_id=bindparam("customer_id"))
-)
+class ReservationPool:
+    """Gap-allowed codes this process has reserved but not yet used.
 
+    A process that keeps registering reserves codes in growing blocks (1, 2, 4 … 32
+    per series), so the counter is touched once per block instead of once per
+    customer; a process that registers once reserves exactly one. Whatever is left
+    when the register is closed is voided; a crash leaves it ``reserved``.
+    """
 
-def claim_reservation(conn: Connection, reservation: Reservation, customer_id: int) -> None:
-    """Turn a reserved code into the customer's active code (same transaction as the
-    customer row)."""
-    claimed = conn.execute(
-        _CLAIM_RESERVATION, {"code_id": reservation.code_id, "customer_id": customer_id}
-    ).rowcount
-    if claimed != 1:
-        raise Conflict(f"reserved code {reservation.value} is no longer reserved")
+    def __init__(self) -> None:
+        self._blocks: dict[tuple[int, str], deque[Reservation]] = {}
+        self._sizes: dict[tuple[int, str], int] = {}
 
+    def take(self, ctx: Context, rule: CodingRule, code_ctx: CodeContext) -> Reservation:
+        """The next reserved code for this customer's series."""
+        key = (rule.id or 0, rule.pattern.series_key(code_ctx))
+        queue = self._blocks.get(key)
+        if not queue:
+            size = self._sizes.get(key, 1)
+            self._sizes[key] = min(size * 2, MAX_RESERVATION_BLOCK)
+            try:
+                block = reserve_codes(ctx, rule, code_ctx, size)
+            except CounterExhausted:
+                if size == 1:
+                    raise
+                # Near the end of the counter's width: take the last numbers one by one.
+                self._sizes[key] = 1
+                block = reserve_codes(ctx, rule, code_ctx, 1)
+            queue = self._blocks[key] = deque(block)
+        reservation = queue.popleft()
+        reservation.series = key
+        return reservation
 
-def void_reservation(ctx: Context, reservation: Reservation, reason: str) -> None:
-    """Mark a reserved code void after its registration failed (it is never reused)."""
-    with ctx.store.write() as conn:
-        conn.execute(
-            update(customer_code)
-            .where(
-                customer_code.c.id == reservation.code_id,
-                customer_code.c.status == CodeStatus.RESERVED.value,
-            )
-            .values(status=CodeStatus.VOID.value, ended_at=ctx.now(), reason=reason[:1000])
-        )
+    def give_back(self, reservation: Reservation) -> None:
+        """Return an unused code (its registration failed as a whole)."""
+        self._blocks.setdefault(reservation.series, deque()).appendleft(reservation)
+
+    def release(self, ctx: Context, reason: str, rule_id: int | None = None) -> int:
+        """Void the reserved codes (of one rule version, or all); returns how many."""
+        keys = [k for k in self._blocks if rule_id is None or k[0] == rule_id]
+        ids = [r.code_id for k in keys for r in self._blocks.pop(k)]
+        for k in keys:
+            self._sizes.pop(k, None)
+        if ids:
+            with ctx.store.write() as conn:
+                conn.execute(
+                    update(customer_code)
+                    .where(customer_code.c.id.in_(ids),
+                           customer_code.c.status == CodeStatus.RESERVED.value)
+                    .values(status=CodeStatus.VOID.value, ended_at=ctx.now(), reason=reason)
+                )
+        return len(ids)
 
 
 # -- preview -----------------------------------------------------------------------------

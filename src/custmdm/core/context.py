@@ -6,10 +6,14 @@ import getpass
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from custmdm.core.approval import ApprovalPolicy, NoApprovalNeeded
 from custmdm.store.database import Store
+
+if TYPE_CHECKING:
+    from custmdm.core.coding import ReservationPool
+    from custmdm.store.registration import RegistrationWriter
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +48,26 @@ class Context:
     rule_cache: dict[int, Any] = field(default_factory=dict)
     #: The current rules as last loaded: a first guess, re-checked on use.
     current_rules: list[Any] | None = None
+    _reservations: ReservationPool | None = None
+    _writer: RegistrationWriter | None = None
+
+    @property
+    def reservations(self) -> ReservationPool:
+        """Gap-allowed codes reserved ahead by this process."""
+        if self._reservations is None:
+            from custmdm.core.coding import ReservationPool
+
+            self._reservations = ReservationPool()
+        return self._reservations
+
+    @property
+    def writer(self) -> RegistrationWriter:
+        """How this database writes a registration (see store.registration)."""
+        if self._writer is None:
+            from custmdm.store.registration import registration_writer
+
+            self._writer = registration_writer(self.store)
+        return self._writer
 
     def today(self) -> date:
         """The day of issue used by ``{yyyy}``, ``{yy}`` and ``{mm}``."""

@@ -17,7 +17,13 @@ from custmdm.errors import InvalidFormat, ValidationError
 from custmdm.standards.countries import get_country
 from custmdm.standards.industries import get_industry
 from custmdm.standards.regions import get_region
-from custmdm.store.tables import coding_rule, customer, customer_code, identifier
+from custmdm.store.tables import (
+    CUSTOMER_COLUMNS,
+    coding_rule,
+    customer,
+    customer_code,
+    identifier,
+)
 
 MAX_NAME_LENGTH = 500
 #: Unicode category Cc: C0 and C1 control characters.
@@ -41,11 +47,6 @@ class CustomerDraft:
     grade: str | None = None
     owner: str | None = None
     lifecycle: str = Lifecycle.ACTIVE.value
-
-
-CUSTOMER_COLUMNS = ("kind", "legal_name", "country", "region", "industry", "industry_section",
-                    "size", "grade", "lifecycle", "owner", "version", "created_at",
-                    "updated_at")
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -16,23 +15,18 @@ from sqlalchemy.exc import IntegrityError
 
 from custmdm.core.audit import audit_row, write_audit
 from custmdm.core.coding import (
-    Reservation,
     StaleRule,
     cached_rules,
-    claim_reservation,
     current_rules,
     issue_code,
     refresh_rules,
-    reserve_code,
     rule_fitting,
     rule_versions,
     take_sequence,
     take_sequences,
-    void_reservation,
 )
 from custmdm.core.context import Context
 from custmdm.core.customers import (
-    CUSTOMER_COLUMNS,
     CustomerDraft,
     CustomerRecord,
     ValidCustomer,
@@ -51,7 +45,7 @@ from custmdm.errors import (
     NotFound,
     ValidationError,
 )
-from custmdm.store.tables import customer, customer_code, identifier
+from custmdm.store.tables import CUSTOMER_COLUMNS, customer, customer_code, identifier
 
 # -- register one ------------------------------------------------------------------------
 
@@ -72,34 +66,39 @@ def register_customer(ctx: Context, draft: CustomerDraft) -> CustomerRecord:
 def _register_one(
     ctx: Context, valid: ValidCustomer, code_ctx: CodeContext, rule: CodingRule
 ) -> CustomerRecord:
-    reservation = None
+    now = ctx.now()
+    values = dict(zip(CUSTOMER_COLUMNS, valid.values(now), strict=True))
+    idents = [{"scheme": i.scheme, "value": i.value, "active": True, "created_at": now}
+              for i in valid.identifiers]
     if ctx.store.reserves_separately and not rule.gapless:
-        reservation = reserve_code(ctx, rule, code_ctx)
-    try:
+        # Gap-allowed on PostgreSQL: a code reserved ahead, claimed in one statement.
+        reservation = ctx.reservations.take(ctx, rule, code_ctx)
+        audit = _registration_audit(ctx, 0, reservation.value, valid, now)
+        try:
+            with _identifiers_guarded(ctx, valid.identifiers):
+                customer_id = ctx.writer.claim_and_register(
+                    reservation.code_id, rule.id or 0, values, idents, audit)
+        except BaseException:
+            ctx.reservations.give_back(reservation)  # the statement failed as a whole
+            raise
+        if customer_id is None:
+            ctx.reservations.release(ctx, "its coding rule was changed", rule.id)
+            raise StaleRule(rule.name)
+        code = reservation.value
+    else:
         with _identifiers_guarded(ctx, valid.identifiers), ctx.store.write() as conn:
-            now = ctx.now()
-            customer_id = _insert_customers(ctx, conn, [valid], now)[0]
-            _insert_identifiers(ctx, conn, [(customer_id, valid.identifiers)], now)
-            if reservation is not None:
-                claim_reservation(conn, reservation, customer_id)
-                code = reservation.value
-            else:
-                # Last statements before commit: the counter lock is held briefly.
-                _, code = issue_code(ctx, conn, rule, code_ctx, customer_id)
-            write_audit(ctx.store, conn, [_registration_audit(ctx, customer_id, code, valid,
-                                                              now)])
-    except BaseException as error:
-        if reservation is not None:
-            _void_quietly(ctx, reservation, error)
-        raise
+            customer_id = ctx.writer.insert_customer(conn, values, idents)
+            # Last statements before commit: the counter lock is held briefly.
+            scope_key = rule.counter_key(code_ctx)
+            seq = take_sequence(ctx.store, conn, rule, scope_key)
+            code = rule.pattern.render(code_ctx, seq)
+            code_row = {"value": code, "customer_id": customer_id, "rule_id": rule.id,
+                        "scope_key": scope_key, "seq": seq,
+                        "status": CodeStatus.ACTIVE.value, "issued_at": now}
+            audit = _registration_audit(ctx, customer_id, code, valid, now)
+            if not ctx.writer.insert_code_and_audit(conn, code_row, audit):
+                raise StaleRule(rule.name)
     return new_record(customer_id, valid, code, rule, now)
-
-
-def _void_quietly(ctx: Context, reservation: Reservation, error: BaseException) -> None:
-    # The original error matters more; a reservation left behind stays "reserved" and
-    # `check codes` reports it, so its gap is still explained.
-    with contextlib.suppress(Exception):
-        void_reservation(ctx, reservation, f"registration failed: {error}")
 
 
 def _registration_audit(

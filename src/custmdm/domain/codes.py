@@ -174,6 +174,15 @@ class Pattern:
             out.append(self._render_segment(seg, ctx, "", 0))
         return "".join(out)
 
+    def series_key(self, ctx: CodeContext) -> str:
+        """What distinguishes this customer's series: every segment rendered except the
+        counter and the check character. Customers with the same key get codes that
+        differ only in the sequence number."""
+        return "|".join(
+            self._render_segment(seg, ctx, "", 0)
+            for seg in self.segments if seg.name not in ("seq", "check")
+        )
+
     def render(self, ctx: CodeContext, seq: int) -> str:
         """The code for ``ctx`` with sequence number ``seq``."""
         if not 1 <= seq <= self.max_seq:

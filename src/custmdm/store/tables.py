@@ -177,3 +177,12 @@ audit_entry = Table(
     comment="Who changed what, when; written in the same transaction as the change.",
 )
 Index(None, audit_entry.c.entity, audit_entry.c.entity_id)
+
+
+#: Column orders used by bulk and single-statement inserts.
+CUSTOMER_COLUMNS = ("kind", "legal_name", "country", "region", "industry", "industry_section",
+                    "size", "grade", "lifecycle", "owner", "version", "created_at",
+                    "updated_at")
+IDENTIFIER_COLUMNS = ("customer_id", "scheme", "value", "active", "created_at")
+CODE_COLUMNS = ("value", "customer_id", "rule_id", "scope_key", "seq", "status", "issued_at")
+AUDIT_COLUMNS = ("at", "actor", "action", "entity", "entity_id", "detail")

@@ -1,0 +1,255 @@
+"""Writing one registration in as few round trips as each database allows.
+
+A registration writes a customer row, its identifiers, its code and an audit entry.
+PostgreSQL can do several of those in one statement (data-modifying CTEs), which
+matters when many writers share two cores: every statement costs client CPU and a
+round trip. SQLite cannot (no DML in CTEs) and needs none of it (no network), so it
+runs the same steps as plain statements. Both keep the same guarantees:
+
+* a code is recorded only while its coding-rule version is still current, checked in
+  the same statement (``None`` returned otherwise, so the caller can choose again);
+* a reserved code is claimed only if it is still reserved;
+* all of it is one transaction (or one atomic statement).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Executable,
+    Insert,
+    Select,
+    String,
+    bindparam,
+    cast,
+    func,
+    insert,
+    select,
+    true,
+    update,
+)
+
+from custmdm.store.database import Store
+from custmdm.store.tables import (
+    AUDIT_COLUMNS,
+    CODE_COLUMNS,
+    CUSTOMER_COLUMNS,
+    IDENTIFIER_COLUMNS,
+    audit_entry,
+    coding_rule,
+    customer,
+    customer_code,
+    identifier,
+)
+
+Row = Mapping[str, Any]
+
+
+def _params(prefix: str, table_columns: Sequence[str], table: Any) -> list[Any]:
+    return [bindparam(f"{prefix}{c}", type_=table.c[c].type) for c in table_columns]
+
+
+def _rule_is_current() -> Any:
+    return (
+        select(coding_rule.c.id)
+        .where(coding_rule.c.id == bindparam("k_rule_id"), coding_rule.c.is_current)
+        .exists()
+    )
+
+
+_INSERT_CUSTOMER = insert(customer).returning(customer.c.id)
+_INSERT_CODE_IF_RULE_CURRENT = (
+    insert(customer_code)
+    .from_select(list(CODE_COLUMNS),
+                 select(*_params("k_", CODE_COLUMNS, customer_code)).where(_rule_is_current()))
+    .returning(customer_code.c.id)
+)
+_CLAIM_IF_RULE_CURRENT = (
+    update(customer_code)
+    .where(customer_code.c.id == bindparam("code_id"), customer_code.c.status == "reserved",
+           _rule_is_current())
+    .values(status="active", customer_id=bindparam("customer_id"))
+)
+
+
+class _NotClaimed(Exception):
+    pass
+
+
+def insert_code_if_rule_current(conn: Connection, code: Row) -> int | None:
+    """Record a code row if its rule version is still current; its id, else None."""
+    found = conn.execute(_INSERT_CODE_IF_RULE_CURRENT, _params_of("k_", code)).scalar()
+    return None if found is None else int(found)
+
+
+def _params_of(prefix: str, row: Row) -> dict[str, Any]:
+    return {f"{prefix}{k}": v for k, v in row.items()}
+
+
+class RegistrationWriter:
+    """Plain statements, one per step (SQLite, and the reference behaviour)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def insert_customer(
+        self, conn: Connection, values: Row, identifiers: Sequence[Row]
+    ) -> int:
+        """Insert the customer and its identifiers; returns the customer id."""
+        customer_id = int(conn.execute(_INSERT_CUSTOMER, dict(values)).scalar_one())
+        self.store.insert_many(conn, identifier, IDENTIFIER_COLUMNS, [
+            (customer_id, *(i[c] for c in IDENTIFIER_COLUMNS[1:])) for i in identifiers
+        ])
+        return customer_id
+
+    def insert_code_and_audit(self, conn: Connection, code: Row, audit: Row) -> bool:
+        """Record an issued code and its audit entry; False if the rule is stale."""
+        if insert_code_if_rule_current(conn, code) is None:
+            return False
+        self.store.insert_many(conn, audit_entry, AUDIT_COLUMNS,
+                               [tuple(audit[c] for c in AUDIT_COLUMNS)])
+        return True
+
+    def claim_and_register(
+        self, code_id: int, rule_id: int, values: Row, identifiers: Sequence[Row],
+        audit: Row,
+    ) -> int | None:
+        """Register a customer on a reserved code, atomically; None if the code is no
+        longer reserved or its rule version is no longer current."""
+        try:
+            with self.store.write() as conn:
+                customer_id = self.insert_customer(conn, values, identifiers)
+                claimed = conn.execute(_CLAIM_IF_RULE_CURRENT, {
+                    "code_id": code_id, "customer_id": customer_id, "k_rule_id": rule_id,
+                }).rowcount
+                if claimed != 1:
+                    raise _NotClaimed  # rolls the customer back
+                audit = {**audit, "entity_id": str(customer_id)}
+                self.store.insert_many(conn, audit_entry, AUDIT_COLUMNS,
+                                       [tuple(audit[c] for c in AUDIT_COLUMNS)])
+        except _NotClaimed:
+            return None
+        return customer_id
+
+
+class PostgresRegistrationWriter(RegistrationWriter):
+    """The same steps folded into single statements with data-modifying CTEs."""
+
+    def insert_customer(
+        self, conn: Connection, values: Row, identifiers: Sequence[Row]
+    ) -> int:
+        statement = self.store.statement(
+            f"pg:insert_customer:{len(identifiers)}",
+            lambda _: _customer_with_identifiers(len(identifiers)),
+        )
+        params = _params_of("c_", values)
+        for n, ident in enumerate(identifiers):
+            params[f"i{n}_scheme"] = ident["scheme"]
+            params[f"i{n}_value"] = ident["value"]
+        return int(conn.execute(statement, params).scalar_one())
+
+    def insert_code_and_audit(self, conn: Connection, code: Row, audit: Row) -> bool:
+        statement = self.store.statement("pg:code_and_audit", lambda _: _code_and_audit())
+        params = {**_params_of("k_", code), **_params_of("a_", audit)}
+        return conn.execute(statement, params).scalar() is not None
+
+    def claim_and_register(
+        self, code_id: int, rule_id: int, values: Row, identifiers: Sequence[Row],
+        audit: Row,
+    ) -> int | None:
+        statement = self.store.statement(
+            f"pg:claim_and_register:{len(identifiers)}",
+            lambda _: _claim_and_register(len(identifiers)),
+        )
+        audit = {k: v for k, v in audit.items() if k != "entity_id"}  # the new id, in SQL
+        params = {**_params_of("c_", values), **_params_of("a_", audit),
+                  "code_id": code_id, "k_rule_id": rule_id}
+        for n, ident in enumerate(identifiers):
+            params[f"i{n}_scheme"] = ident["scheme"]
+            params[f"i{n}_value"] = ident["value"]
+        # One statement is one atomic transaction of its own: no BEGIN, no COMMIT.
+        with self.store.autocommit() as conn:
+            found = conn.execute(statement, params).scalar()
+        return None if found is None else int(found)
+
+
+def registration_writer(store: Store) -> RegistrationWriter:
+    """The writer for this store's database."""
+    return RegistrationWriter(store) if store.is_sqlite else PostgresRegistrationWriter(store)
+
+
+# -- PostgreSQL statements ------------------------------------------------------------------
+
+
+def _identifier_inserts(new_customer: Any, count: int) -> list[Any]:
+    return [
+        insert(identifier).from_select(
+            list(IDENTIFIER_COLUMNS),
+            select(new_customer.c.id,
+                   bindparam(f"i{n}_scheme", type_=identifier.c.scheme.type),
+                   bindparam(f"i{n}_value", type_=identifier.c.value.type),
+                   true(), bindparam("c_created_at", type_=identifier.c.created_at.type)),
+        ).cte(f"new_identifier_{n}")
+        for n in range(count)
+    ]
+
+
+def _customer_with_identifiers(count: int) -> Executable:
+    new_customer = (
+        insert(customer)
+        .from_select(list(CUSTOMER_COLUMNS), select(*_params("c_", CUSTOMER_COLUMNS, customer)))
+        .returning(customer.c.id)
+        .cte("new_customer")
+    )
+    statement: Select[Any] = select(new_customer.c.id)
+    for cte in _identifier_inserts(new_customer, count):
+        statement = statement.add_cte(cte)
+    return statement
+
+
+def _audit_insert(source: Select[Any]) -> Insert:
+    return insert(audit_entry).from_select(list(AUDIT_COLUMNS), source)
+
+
+def _code_and_audit() -> Executable:
+    new_code = _INSERT_CODE_IF_RULE_CURRENT.cte("new_code")
+    audit = _audit_insert(
+        select(*_params("a_", AUDIT_COLUMNS, audit_entry))
+        .where(select(new_code.c.id).exists())
+    ).cte("new_audit")
+    return select(new_code.c.id).add_cte(audit)
+
+
+def _claim_and_register(count: int) -> Executable:
+    new_id = select(
+        func.nextval(func.pg_get_serial_sequence("customer", "id")).label("id")
+    ).cte("new_id")
+    claimed = (
+        update(customer_code)
+        .where(customer_code.c.id == bindparam("code_id"),
+               customer_code.c.status == "reserved", _rule_is_current())
+        .values(status="active", customer_id=select(new_id.c.id).scalar_subquery())
+        .returning(customer_code.c.customer_id)
+        .cte("claimed")
+    )
+    new_customer = (
+        insert(customer)
+        .from_select(["id", *CUSTOMER_COLUMNS],
+                     select(claimed.c.customer_id, *_params("c_", CUSTOMER_COLUMNS, customer)))
+        .returning(customer.c.id)
+        .cte("new_customer")
+    )
+    audit_values = [
+        cast(new_customer.c.id, String) if c == "entity_id"
+        else bindparam(f"a_{c}", type_=audit_entry.c[c].type)
+        for c in AUDIT_COLUMNS
+    ]
+    audit = _audit_insert(select(*audit_values).select_from(new_customer)).cte("new_audit")
+    statement: Select[Any] = select(new_customer.c.id).add_cte(audit)
+    for cte in _identifier_inserts(new_customer, count):
+        statement = statement.add_cte(cte)
+    return statement
+
