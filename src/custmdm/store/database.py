@@ -65,7 +65,7 @@ def normalise_url(url: str) -> str:
 class Store:
     """A connection pool to one register database, with its dialect's habits."""
 
-    def __init__(self, url: str | None = None, *, echo: bool = False) -> None:
+    def __init__(self, url: str | None = None) -> None:
         self.url = normalise_url(url or default_database_url())
         self._statements: dict[str, Any] = {}
         self._sqlite_inserts: dict[tuple[str, tuple[str, ...]], Any] = {}
@@ -76,12 +76,14 @@ class Store:
                 f"unsupported database {self.dialect!r}: use sqlite:///FILE or "
                 "postgresql://USER@HOST/DB"
             )
+        self._autocommit_engine: Engine | None = None
+        self._sqlite_path = parsed.database
         if self.dialect == "sqlite":
-            self.engine = self._sqlite_engine(parsed.database, echo)
+            self.engine = self._sqlite_engine_for(parsed.database)
         else:
             # No pre-ping: it would cost a round trip per transaction; a dropped
             # connection fails its transaction, which is then safe to retry.
-            self.engine = create_engine(self.url, echo=echo, pool_size=10, max_overflow=20)
+            self.engine = create_engine(self.url, pool_size=10, max_overflow=20)
 
     # -- dialect habits ------------------------------------------------------------
 
@@ -105,6 +107,13 @@ class Store:
         if found is None:
             found = self._statements[key] = build(self)
         return found
+
+    def execute_scalar(
+        self, conn: Connection, key: str, build: Callable[[Store], Executable],
+        params: dict[str, Any],
+    ) -> Any:
+        """Run a statement built once per store; the first column of its first row."""
+        return conn.execute(self.statement(key, build), params).scalar()
 
     def dialect_insert(self, table: Table) -> sqlite.Insert | postgresql.Insert:
         """This dialect's INSERT, which can say ``ON CONFLICT … DO UPDATE``."""
@@ -212,12 +221,22 @@ class Store:
     def autocommit(self) -> Iterator[Connection]:
         """A connection where each statement is its own transaction: one round trip for
         a single read, with no BEGIN and COMMIT around it."""
-        with self.engine.connect() as conn:
-            yield conn.execution_options(isolation_level="AUTOCOMMIT")
+        if self._autocommit_engine is None:
+            # A pool of its own, so connections are not switched in and out of
+            # autocommit on every checkout.
+            self._autocommit_engine = (
+                self._sqlite_engine_for(self._sqlite_path, autocommit=True) if self.is_sqlite
+                else create_engine(self.url, isolation_level="AUTOCOMMIT", pool_size=5,
+                                   max_overflow=20)
+            )
+        with self._autocommit_engine.connect() as conn:
+            yield conn
 
     def dispose(self) -> None:
         """Close every pooled connection (call in a child after fork, or at exit)."""
         self.engine.dispose()
+        if self._autocommit_engine is not None:
+            self._autocommit_engine.dispose()
 
     def has_schema(self) -> bool:
         """Has ``init`` been run on this database?"""
@@ -226,10 +245,12 @@ class Store:
 
     # -- SQLite set-up -------------------------------------------------------------
 
-    def _sqlite_engine(self, database: str | None, echo: bool) -> Engine:
+    def _sqlite_engine_for(self, database: str | None, autocommit: bool = False) -> Engine:
         if database and database != ":memory:":
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(self.url, echo=echo)
+        engine = create_engine(self.url)
+        if autocommit:
+            engine.update_execution_options(custmdm_autocommit=True)
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
@@ -264,6 +285,6 @@ def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> No
 
 def _sqlite_on_begin(conn: Connection) -> None:
     options = conn.get_execution_options()
-    if options.get("isolation_level") == "AUTOCOMMIT":
+    if options.get("custmdm_autocommit"):
         return  # each statement is its own transaction
     conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("custmdm_write") else "BEGIN")

@@ -141,29 +141,26 @@ class PostgresRegistrationWriter(RegistrationWriter):
     def insert_customer(
         self, conn: Connection, values: Row, identifiers: Sequence[Row]
     ) -> int:
-        statement = self.store.statement(
-            f"pg:insert_customer:{len(identifiers)}",
-            lambda _: _customer_with_identifiers(len(identifiers)),
-        )
         params = _params_of("c_", values)
         for n, ident in enumerate(identifiers):
             params[f"i{n}_scheme"] = ident["scheme"]
             params[f"i{n}_value"] = ident["value"]
-        return int(conn.execute(statement, params).scalar_one())
+        count = len(identifiers)
+        return int(self.store.execute_scalar(
+            conn, f"pg:insert_customer:{count}", lambda _: _customer_with_identifiers(count),
+            params))
 
     def insert_code_and_audit(self, conn: Connection, code: Row, audit: Row) -> bool:
-        statement = self.store.statement("pg:code_and_audit", lambda _: _code_and_audit())
         params = {**_params_of("k_", code), **_params_of("a_", audit)}
-        return conn.execute(statement, params).scalar() is not None
+        found = self.store.execute_scalar(conn, "pg:code_and_audit",
+                                          lambda _: _code_and_audit(), params)
+        return found is not None
 
     def claim_and_register(
         self, code_id: int, rule_id: int, values: Row, identifiers: Sequence[Row],
         audit: Row,
     ) -> int | None:
-        statement = self.store.statement(
-            f"pg:claim_and_register:{len(identifiers)}",
-            lambda _: _claim_and_register(len(identifiers)),
-        )
+        count = len(identifiers)
         audit = {k: v for k, v in audit.items() if k != "entity_id"}  # the new id, in SQL
         params = {**_params_of("c_", values), **_params_of("a_", audit),
                   "code_id": code_id, "k_rule_id": rule_id}
@@ -172,7 +169,9 @@ class PostgresRegistrationWriter(RegistrationWriter):
             params[f"i{n}_value"] = ident["value"]
         # One statement is one atomic transaction of its own: no BEGIN, no COMMIT.
         with self.store.autocommit() as conn:
-            found = conn.execute(statement, params).scalar()
+            found = self.store.execute_scalar(
+                conn, f"pg:claim_and_register:{count}", lambda _: _claim_and_register(count),
+                params)
         return None if found is None else int(found)
 
 
