@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 
-$PY -m ruff check src tests
+$PY -m ruff check src tests benchmarks tools scripts
 $PY -m mypy
 
 pgdir=$(mktemp -d /tmp/custmdm-test-pg.XXXXXX)

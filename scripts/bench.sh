@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# make bench: every benchmark, BENCH_REPEAT times (default 3), on a fresh durable
+# PostgreSQL (fsync and synchronous_commit on, as in production) and on SQLite files.
+# Raw PostgreSQL peers (pgbench) run on the same server in the same run.
+# Results: bench-results/run-<time>.jsonl, and a table of medians on stdout.
+# BENCH_MILLION=1 also times building the 1,000,000-customer demo register.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+REPEAT=${BENCH_REPEAT:-3}
+mkdir -p bench-results
+out="bench-results/run-$(date -u +%Y%m%dT%H%M%SZ).jsonl"
+work=$(mktemp -d /tmp/custmdm-bench.XXXXXX)
+pgdir="$work/pg"
+trap 'scripts/pg.sh stop "$pgdir"; rm -rf "$work"' EXIT
+export PG_SETTINGS="-c shared_buffers=512MB -c max_wal_size=4GB"
+base=$(scripts/pg.sh start "$pgdir" "$($PY scripts/free-port.py)")
+psql_() { "$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)/psql" "$@"; }
+fresh_pg() {  # a new empty database; prints its URL
+  local name="bench_$1"
+  psql_ "$base" -qc "DROP DATABASE IF EXISTS $name" -c "CREATE DATABASE $name" >/dev/null 2>&1
+  echo "${base%/*}/$name"
+}
+
+{
+  echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -srm)"
+  echo "python: $($PY -V 2>&1); postgresql: $(psql_ --version)"
+} >&2
+
+for run in $(seq "$REPEAT"); do
+  echo "run $run/$REPEAT" >&2
+  $PY benchmarks/pgbench_peer.py --db "$(fresh_pg peer)" --script counter_insert | tee -a "$out"
+  $PY benchmarks/pgbench_peer.py --db "$(fresh_pg peer)" --script sequence_insert | tee -a "$out"
+  for rule in gapless gap-allowed; do
+    $PY benchmarks/bench_register.py --db "$(fresh_pg reg)" --rule $rule --count 8000 | tee -a "$out"
+    rm -f "$work"/reg.db*
+    $PY benchmarks/bench_register.py --db "sqlite:///$work/reg.db" --rule $rule --count 4000 \
+      | tee -a "$out"
+  done
+  rm -f "$work"/bulk.db*
+  $PY benchmarks/bench_bulk.py --db "sqlite:///$work/bulk.db" --count 200000 | tee -a "$out"
+  $PY benchmarks/bench_bulk.py --db "$(fresh_pg bulk)" --count 100000 | tee -a "$out"
+done
+
+if [ "${BENCH_MILLION:-0}" = 1 ]; then
+  rm -f "$work"/million.db*
+  start=$(date +%s.%N)
+  .venv/bin/custmdm --db "sqlite:///$work/million.db" init >/dev/null
+  .venv/bin/custmdm --db "sqlite:///$work/million.db" demo --customers 1000000 >&2
+  end=$(date +%s.%N)
+  $PY -c "import json; s=$end-$start; print(json.dumps({'benchmark': 'demo-1M-build', 'database': 'sqlite', 'seconds': round(s, 1), 'per_second': round(1e6 / s, 1)}))" | tee -a "$out"
+fi
+
+echo >&2
+$PY benchmarks/summarise.py "$out"
