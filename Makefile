@@ -34,3 +34,7 @@ lint: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+
+## docs: regenerate the command reference (docs/cli.md)
+docs: install
+	tools/gen_cli_docs.sh

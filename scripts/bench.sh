@@ -11,6 +11,7 @@ REPEAT=${BENCH_REPEAT:-3}
 mkdir -p bench-results
 out="bench-results/run-$(date -u +%Y%m%dT%H%M%SZ).jsonl"
 work=$(mktemp -d /tmp/custmdm-bench.XXXXXX)
+chmod 755 "$work"  # the server runs as the postgres user when we are root
 pgdir="$work/pg"
 trap 'scripts/pg.sh stop "$pgdir"; rm -rf "$work"' EXIT
 export PG_SETTINGS="-c shared_buffers=512MB -c max_wal_size=4GB"

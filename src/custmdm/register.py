@@ -7,7 +7,6 @@ the CLI, and later the API and web UI, call exactly these.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 
 from custmdm.core import coding, integrity, registry
 from custmdm.core.approval import ApprovalPolicy, NoApprovalNeeded
@@ -81,11 +80,13 @@ class Register:
     def update_rule(
         self, name: str, pattern: str, *, kind: str | None = None,
         region_prefix: str | None = None, industry: str | None = None,
-        grade: str | None = None, priority: int = 100, gapless: bool = False,
-        counter_scope: CounterScope = "prefix", kind_letters: Mapping[str, str] | None = None,
+        grade: str | None = None, priority: int | None = None, gapless: bool | None = None,
+        counter_scope: CounterScope | None = None,
+        kind_letters: Mapping[str, str] | None = None,
         grade_letters: Mapping[str, str] | None = None,
     ) -> CodingRule:
-        """Save a new version of a rule; refused if it could collide with issued codes."""
+        """Save a new version of a rule; options not given are kept from the current
+        version. Refused if it could collide with codes already recorded."""
         return coding.save_rule(
             self.ctx, name, pattern, kind=kind, region_prefix=region_prefix,
             industry=industry, grade=grade, priority=priority, gapless=gapless,
@@ -140,8 +141,6 @@ class Register:
         """Verify every code invariant."""
         return integrity.check_codes(self.ctx)
 
-    def now(self) -> datetime:
-        return self.ctx.now()
 
 
 def open_register(

@@ -63,11 +63,14 @@ def test_the_documented_workflow(run: Run) -> None:
     shown = ok(run("customer", "show", code, "--json")).json()
     assert isinstance(shown, dict) and shown["code"] == code
 
-    changed = ok(run("customer", "change-code", code, "--rule", "gov", "--reason",
-                     "test", "--json")).json()
+    refused = run("customer", "change-code", code, "--rule", "gov", "--reason", "test")
+    assert refused.exit_code != 0 and "applies to kind=government" in refused.stderr
+    ok(run("rule", "add", "key", "--pattern", "K{region:2}{seq:4}", "--priority", "200"))
+    changed = ok(run("customer", "change-code", code, "--rule", "key", "--reason",
+                     "key account", "--json")).json()
     assert isinstance(changed, dict)
     new_code = changed["code"]
-    assert new_code == "G440001"
+    assert new_code == "K440001"
     old = ok(run("customer", "show", code, "--json")).json()
     assert isinstance(old, dict)
     assert old["requested_code_status"] == "superseded" and old["current_code"] == new_code

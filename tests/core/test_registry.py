@@ -116,7 +116,7 @@ def test_find_resolves_any_code_and_rejects_a_mistyped_check_character(coded: Re
 
 def test_change_of_code_keeps_the_old_code_resolving(coded: Register) -> None:
     coded.add_rule("vip", "V{seq:4}{check:mod37-2}", priority=300, grade="vip")
-    record = coded.register(ent())
+    record = coded.register(ent(grade="vip"))
     changed = coded.change_code(record.code, "became a key account", rule="vip")
     assert changed.customer.code.startswith("V0001")
     old = coded.find(record.code)

@@ -175,20 +175,24 @@ def rule_update(
     region_prefix: RuleRegion = None,
     industry: RuleIndustry = None,
     grade: RuleGrade = None,
-    priority: RulePriority = 100,
-    gapless: RuleGapless = False,
-    counter_scope: RuleScope = "prefix",
+    priority: Annotated[int | None, typer.Option(
+        help="Lower numbers are tried first (default: keep).")] = None,
+    gapless: Annotated[bool | None, typer.Option(
+        "--gapless/--gaps-allowed", help="Numbers without holes (default: keep).")] = None,
+    counter_scope: Annotated[str | None, typer.Option(
+        "--counter-scope", help="'prefix' or 'rule' (default: keep).")] = None,
     kind_letters: RuleKindLetters = None,
     grade_letters: RuleGradeLetters = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Save a new version of a rule; refused if it could collide with issued codes."""
+    """Save a new version of a rule; options not given are kept. Refused if it could
+    collide with codes already recorded."""
     with register() as reg:
         rule = reg.update_rule(
             name, pattern, kind=kind, region_prefix=region_prefix, industry=industry,
             grade=grade, priority=priority, gapless=gapless,
-            counter_scope=_scope(counter_scope), kind_letters=_letters(kind_letters),
-            grade_letters=_letters(grade_letters),
+            counter_scope=_scope(counter_scope) if counter_scope else None,
+            kind_letters=_letters(kind_letters), grade_letters=_letters(grade_letters),
         )
         _print_saved_rule(reg, rule.name, as_json)
 

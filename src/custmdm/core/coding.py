@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -91,10 +91,13 @@ def _rule_from_row(ctx: Context, row: Any) -> CodingRule:
     return cached
 
 
-def current_rules(ctx: Context, conn: Connection) -> list[CodingRule]:
-    """Every rule's current version."""
-    rows = conn.execute(select(coding_rule).where(coding_rule.c.is_current))
-    return [_rule_from_row(ctx, r) for r in rows]
+def current_rules(ctx: Context, conn: Connection, lock: bool = False) -> list[CodingRule]:
+    """Every rule's current version; with ``lock``, share-locked until the transaction
+    ends, so no new version can be saved while this transaction issues codes."""
+    query = select(coding_rule).where(coding_rule.c.is_current)
+    if lock:
+        query = query.with_for_update(read=True)
+    return [_rule_from_row(ctx, r) for r in conn.execute(query)]
 
 
 def rule_versions(ctx: Context, conn: Connection) -> dict[int, CodingRule]:
@@ -143,36 +146,52 @@ def save_rule(
     region_prefix: str | None = None,
     industry: str | None = None,
     grade: str | None = None,
-    priority: int = 100,
-    gapless: bool = False,
-    counter_scope: CounterScope = "prefix",
+    priority: int | None = None,
+    gapless: bool | None = None,
+    counter_scope: CounterScope | None = None,
     kind_letters: Mapping[str, str] | None = None,
     grade_letters: Mapping[str, str] | None = None,
     new_version: bool = False,
 ) -> CodingRule:
     """Add a rule (``new_version=False``) or a new version of an existing one.
 
-    Refused when the pattern is malformed, when it could render a code another current
-    rule could render, or when it could render a code that was already issued.
+    Options left as None take their defaults for a new rule and are inherited from the
+    current version for a new version. Refused when the pattern is malformed, when it
+    could render a code another current rule could render, or when it could render a
+    code that was already recorded.
+
+    Rule saves are serialised (SQLite: the write lock; PostgreSQL: an advisory lock),
+    and the previous version's row is locked before the checks, so registrations still
+    using it finish first and their codes are seen by the checks.
     """
-    draft = CodingRule.build(
-        name, pattern, kind=kind, region_prefix=region_prefix, industry=industry,
-        grade=grade, priority=priority, gapless=gapless, counter_scope=counter_scope,
-        kind_letters=kind_letters, grade_letters=grade_letters,
-    )
-    _check_condition_references(draft.conditions)
     with ctx.store.write() as conn:
+        ctx.store.lock_rule_changes(conn)
         previous = conn.execute(
-            select(coding_rule).where(coding_rule.c.name == draft.name, coding_rule.c.is_current)
+            select(coding_rule)
+            .where(coding_rule.c.name == name.strip(), coding_rule.c.is_current)
+            .with_for_update()
         ).first()
         if previous is not None and not new_version:
             raise Conflict(
-                f"coding rule {draft.name!r} exists (version {previous.version}); "
+                f"coding rule {name.strip()!r} exists (version {previous.version}); "
                 "change it with `custmdm rule update`, which makes a new version"
             )
         if previous is None and new_version:
-            raise NotFound(f"no coding rule named {draft.name!r}; add it first")
+            raise NotFound(f"no coding rule named {name.strip()!r}; add it first")
         old = _rule_from_row(ctx, previous) if previous is not None else None
+        base = old.conditions if old else RuleConditions()
+        letters = old.pattern.letters if old else None
+        draft = CodingRule.build(
+            name, pattern,
+            kind=kind or base.kind, region_prefix=region_prefix or base.region_prefix,
+            industry=industry or base.industry, grade=grade or base.grade,
+            priority=priority if priority is not None else (old.priority if old else 100),
+            gapless=gapless if gapless is not None else (old.gapless if old else False),
+            counter_scope=counter_scope or (old.counter_scope if old else "prefix"),
+            kind_letters=kind_letters or (letters.kind if letters else None),
+            grade_letters=grade_letters or (letters.grade if letters else None),
+        )
+        _check_condition_references(draft.conditions)
         others = [r for r in current_rules(ctx, conn) if r.name != draft.name]
         _refuse_overlaps(draft, others)
         _refuse_issued_collisions(conn, draft, old)
@@ -186,20 +205,16 @@ def save_rule(
             insert(coding_rule).returning(coding_rule.c.id),
             _rule_row(draft, version, now, ctx.actor.name),
         ).scalar_one()
-        saved = CodingRule.build(
-            draft.name, draft.pattern.text, kind=kind, region_prefix=region_prefix,
-            industry=industry, grade=grade, priority=priority, gapless=gapless,
-            counter_scope=counter_scope, kind_letters=kind_letters,
-            grade_letters=grade_letters, version=version, id=rule_id,
-        )
+        saved = replace(draft, version=version, id=int(rule_id))
         ctx.current_rules = None  # this process sees its own change at once
         action = "rule.update" if old else "rule.add"
         detail = {"name": saved.name, "version": version, "pattern": saved.pattern.text,
-                  "conditions": saved.conditions.describe(), "gapless": saved.gapless}
+                  "conditions": saved.conditions.describe(), "gapless": saved.gapless,
+                  "priority": saved.priority, "counter_scope": saved.counter_scope}
         if old:
             detail["previous_pattern"] = old.pattern.text
-        write_audit(ctx.store, conn, [audit_row(ctx.actor.name, action, "coding_rule", saved.name,
-                                     detail, now)])
+        write_audit(ctx.store, conn, [audit_row(ctx.actor.name, action, "coding_rule",
+                                                saved.name, detail, now)])
     return saved
 
 
@@ -413,6 +428,8 @@ def reserve_codes(
     scope_key = rule.counter_key(code_ctx)
     now = ctx.now()
     with ctx.store.write() as conn:
+        if not _lock_if_current(conn, rule):
+            raise StaleRule(rule.name)
         first = take_sequence(ctx.store, conn, rule, scope_key, count)
         values = [rule.pattern.render(code_ctx, seq) for seq in range(first, first + count)]
         rows = [{"value": value, "customer_id": None, "rule_id": rule.id,
@@ -424,6 +441,15 @@ def reserve_codes(
             rows,
         ).scalars().all()
     return [Reservation(int(i), v, rule) for i, v in zip(ids, values, strict=True)]
+
+
+def _lock_if_current(conn: Connection, rule: CodingRule) -> bool:
+    """Share-lock the rule version for this transaction; False if it is not current."""
+    return conn.execute(
+        select(coding_rule.c.id)
+        .where(coding_rule.c.id == rule.id, coding_rule.c.is_current)
+        .with_for_update(read=True)
+    ).first() is not None
 
 
 class ReservationPool:
@@ -545,9 +571,8 @@ def rule_fitting(rules: Sequence[CodingRule], value: str) -> CodingRule:
     if fitting:
         rule = fitting[0]
         raise InvalidChecksum(
-            f"code {value} fails its check character: rule {rule.name!r} "
-            f"({rule.pattern.text}) expects {rule.pattern.expected_check(value)!r} at the end; "
-            "check for a typing error"
+            f"code {value} fails its check character (rule {rule.name!r}, "
+            f"{rule.pattern.text}): check it for a typing error"
         )
     raise RuleViolation(
         f"code {value!r} fits no coding rule; patterns in use: "

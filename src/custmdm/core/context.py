@@ -48,6 +48,8 @@ class Context:
     rule_cache: dict[int, Any] = field(default_factory=dict)
     #: The current rules as last loaded: a first guess, re-checked on use.
     current_rules: list[Any] | None = None
+    #: Where this process last saw each gapless counter: (rule, scope) -> next value.
+    counter_hints: dict[tuple[str, str], int] = field(default_factory=dict)
     _reservations: ReservationPool | None = None
     _writer: RegistrationWriter | None = None
 

@@ -43,9 +43,17 @@ from custmdm.errors import (
     CustMDMError,
     InvalidChecksum,
     NotFound,
+    RuleViolation,
     ValidationError,
 )
-from custmdm.store.tables import CUSTOMER_COLUMNS, customer, customer_code, identifier
+from custmdm.store.tables import (
+    CODE_COLUMNS,
+    CUSTOMER_COLUMNS,
+    code_counter,
+    customer,
+    customer_code,
+    identifier,
+)
 
 # -- register one ------------------------------------------------------------------------
 
@@ -86,19 +94,81 @@ def _register_one(
             raise StaleRule(rule.name)
         code = reservation.value
     else:
-        with _identifiers_guarded(ctx, valid.identifiers), ctx.store.write() as conn:
-            customer_id = ctx.writer.insert_customer(conn, values, idents)
-            # Last statements before commit: the counter lock is held briefly.
-            scope_key = rule.counter_key(code_ctx)
-            seq = take_sequence(ctx.store, conn, rule, scope_key)
-            code = rule.pattern.render(code_ctx, seq)
-            code_row = {"value": code, "customer_id": customer_id, "rule_id": rule.id,
-                        "scope_key": scope_key, "seq": seq,
-                        "status": CodeStatus.ACTIVE.value, "issued_at": now}
-            audit = _registration_audit(ctx, customer_id, code, valid, now)
-            if not ctx.writer.insert_code_and_audit(conn, code_row, audit):
-                raise StaleRule(rule.name)
+        registered = None
+        if rule.gapless and ctx.writer.registers_on_counter:
+            registered = _register_on_counter(ctx, valid, code_ctx, rule, values, idents, now)
+        if registered is not None:
+            customer_id, code = registered
+        else:
+            customer_id, code = _register_in_transaction(ctx, valid, code_ctx, rule, values,
+                                                         idents, now)
     return new_record(customer_id, valid, code, rule, now)
+
+
+def _register_in_transaction(
+    ctx: Context, valid: ValidCustomer, code_ctx: CodeContext, rule: CodingRule,
+    values: dict[str, Any], idents: list[dict[str, Any]], now: datetime,
+) -> tuple[int, str]:
+    """Customer, identifiers, then (last, so the counter lock is short) the number,
+    the code and the audit entry, in one transaction."""
+    with _identifiers_guarded(ctx, valid.identifiers), ctx.store.write() as conn:
+        customer_id = ctx.writer.insert_customer(conn, values, idents)
+        scope_key = rule.counter_key(code_ctx)
+        seq = take_sequence(ctx.store, conn, rule, scope_key)
+        code = rule.pattern.render(code_ctx, seq)
+        code_row = {"value": code, "customer_id": customer_id, "rule_id": rule.id,
+                    "scope_key": scope_key, "seq": seq,
+                    "status": CodeStatus.ACTIVE.value, "issued_at": now}
+        audit = _registration_audit(ctx, customer_id, code, valid, now)
+        if not ctx.writer.insert_code_and_audit(conn, code_row, audit):
+            raise StaleRule(rule.name)
+    return customer_id, code
+
+
+#: How many codes a gapless registration renders ahead (see _register_on_counter).
+SPECULATION_WINDOW = 24
+
+
+def _register_on_counter(
+    ctx: Context, valid: ValidCustomer, code_ctx: CodeContext, rule: CodingRule,
+    values: dict[str, Any], idents: list[dict[str, Any]], now: datetime,
+) -> tuple[int, str] | None:
+    """A gapless registration in one statement, the counter locked only inside it.
+
+    The check character is computed in Python, so the codes for the next few numbers
+    are rendered ahead, starting where this process last saw the counter; the
+    statement picks the one for the number it takes. None (and nothing written) when
+    the number falls outside them or the rule changed: the caller then takes the
+    ordinary path.
+    """
+    scope_key = rule.counter_key(code_ctx)
+    key = (rule.name, scope_key)
+    base = ctx.counter_hints.get(key)
+    if base is None:
+        with ctx.store.autocommit() as conn:
+            base = int(conn.execute(
+                select(code_counter.c.next_value).where(
+                    code_counter.c.rule_name == rule.name,
+                    code_counter.c.scope_key == scope_key)
+            ).scalar() or 1)
+    last = min(base + SPECULATION_WINDOW - 1, rule.pattern.max_seq)
+    if base > last:
+        return None  # the counter is full: the ordinary path says so
+    first = rule.pattern.render(code_ctx, base)
+    candidates = [first] + [rule.pattern.with_seq(first, n) for n in range(base + 1, last + 1)]
+    audit = _registration_audit(ctx, 0, "", valid, now)
+    audit["detail"].pop("code")  # the statement adds the code it picked
+    counter = {"rule_name": rule.name, "scope_key": scope_key, "rule_id": rule.id,
+               "issued_at": now}
+    with _identifiers_guarded(ctx, valid.identifiers):
+        result = ctx.writer.register_on_counter(counter, candidates, base, values, idents,
+                                                audit)
+    if result is None:
+        ctx.counter_hints.pop(key, None)
+        return None
+    customer_id, seq = result
+    ctx.counter_hints[key] = seq + 1
+    return customer_id, candidates[seq - base]
 
 
 def _registration_audit(
@@ -248,7 +318,7 @@ def _allocate_batch(
 ) -> list[tuple[str, CodingRule, str, int]]:
     """Codes for a batch: one counter statement for all (rule, scope) pairs, inside the
     batch's transaction (so even gap-allowed rules leave no gap in bulk)."""
-    rules = current_rules(ctx, conn)
+    rules = current_rules(ctx, conn, lock=True)
     chosen = [choose_rule(rules, c) for c in contexts]
     keys = [rule.counter_key(c) for rule, c in zip(chosen, contexts, strict=True)]
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
@@ -391,20 +461,31 @@ def change_code(
     ctx.approvals.check(ctx.actor.name, "customer.change_code",
                         {"code": record.code, "rule": rule_name, "to": new_value,
                          "reason": reason})
+    code_ctx = _record_context(record, ctx)
     with ctx.store.write() as conn:
         now = ctx.now()
         old = _supersede_active_code(conn, record.id, record.version, reason, now)
+        rules = current_rules(ctx, conn, lock=True)
+        skipped: list[str] = []
         if new_value is not None:
-            value = _assign_explicit_code(ctx, conn, record.id, new_value.strip(), now)
+            value, skipped = _assign_explicit_code(ctx, conn, rules, code_ctx, record.id,
+                                                   new_value.strip().upper(), now)
         else:
-            rules = {r.name: r for r in current_rules(ctx, conn)}
-            if rule_name not in rules:
+            rule = next((r for r in rules if r.name == rule_name), None)
+            if rule is None:
                 raise NotFound(f"no coding rule named {rule_name!r}")
-            valid_ctx = _record_context(record, ctx)
-            _, value = issue_code(ctx, conn, rules[rule_name], valid_ctx, record.id)
-        write_audit(ctx.store, conn, [audit_row(ctx.actor.name, "customer.change_code", "customer",
-                                     record.id, {"from": old, "to": value, "reason": reason},
-                                     now)])
+            if not rule.conditions.matches(code_ctx):
+                raise RuleViolation(
+                    f"rule {rule.name!r} applies to {rule.conditions.describe()}, not to "
+                    f"customer {record.code} (kind={record.kind} "
+                    f"region={record.region or record.country})"
+                )
+            _, value = issue_code(ctx, conn, rule, code_ctx, record.id)
+        detail: dict[str, Any] = {"from": old, "to": value, "reason": reason}
+        if skipped:
+            detail["voided"] = skipped
+        write_audit(ctx.store, conn, [audit_row(ctx.actor.name, "customer.change_code",
+                                                "customer", record.id, detail, now)])
     return find_by_code(ctx, value)
 
 
@@ -443,20 +524,39 @@ def _supersede_active_code(
 
 
 def _assign_explicit_code(
-    ctx: Context, conn: Connection, customer_id: int, value: str, now: datetime
-) -> str:
-    """Record an explicit code that fits a current rule; keep its counter above it."""
+    ctx: Context, conn: Connection, rules: Sequence[CodingRule], code_ctx: CodeContext,
+    customer_id: int, value: str, now: datetime,
+) -> tuple[str, list[str]]:
+    """Record an explicit code that a current rule could give this customer; keep that
+    rule's counter above it. Returns the code and the numbers it skipped (voided)."""
+    applicable = [r for r in rules if r.conditions.matches(code_ctx)]
+    try:
+        rule = rule_fitting(applicable, value)
+    except RuleViolation:
+        other = next((r for r in rules if r.pattern.fits(value)), None)
+        if other is None:
+            raise
+        raise RuleViolation(
+            f"code {value} fits rule {other.name!r}, which applies to "
+            f"{other.conditions.describe()}, not to this customer"
+        ) from None
+    if not rule.fits_narrowed(value):
+        raise RuleViolation(
+            f"rule {rule.name!r} gives this customer codes like "
+            f"{rule.pattern.render(code_ctx, 1)}; {value} is not one of them"
+        )
+    pattern = rule.pattern
+    seq = pattern.seq_of(value)
+    key = pattern.scope_of(value) if rule.counter_scope == "prefix" else ""
+    next_value = take_sequence(ctx.store, conn, rule, key, 0)  # locks the counter row
+    # Checked under the counter lock: two changes to the same code cannot both pass.
     existing = conn.execute(
         select(customer_code.c.status).where(customer_code.c.value == value)
     ).scalar()
     if existing is not None:
         raise Conflict(f"code {value} was already issued (now {existing}); codes are never "
                        "reused")
-    rule = rule_fitting(current_rules(ctx, conn), value)
-    pattern = rule.pattern
-    seq = pattern.seq_of(value)
-    key = pattern.scope_of(value) if rule.counter_scope == "prefix" else ""
-    next_value = take_sequence(ctx.store, conn, rule, key, 0)  # locks the counter row
+    skipped: list[str] = []
     if seq >= next_value:
         if rule.gapless and seq != next_value:
             expected = pattern.with_seq(value, next_value)
@@ -464,24 +564,19 @@ def _assign_explicit_code(
                 f"rule {rule.name!r} is gapless: the next code in this series is {expected}, "
                 f"not {value}"
             )
-        skipped = seq - next_value
-        if skipped > 10_000:
-            raise ValidationError(f"code {value} would skip {skipped} numbers of rule "
-                                  f"{rule.name!r}; choose a code closer to the counter")
+        if seq - next_value > 10_000:
+            raise ValidationError(f"code {value} would skip {seq - next_value} numbers of "
+                                  f"rule {rule.name!r}; choose a code closer to the counter")
         take_sequence(ctx.store, conn, rule, key, seq + 1 - next_value)
-        if skipped:
-            conn.execute(insert(customer_code), [
-                {"value": pattern.with_seq(value, s), "customer_id": None,
-                 "rule_id": rule.id, "scope_key": key, "seq": s,
-                 "status": CodeStatus.VOID.value, "issued_at": now, "ended_at": now,
-                 "reason": f"skipped when {value} was assigned explicitly"}
-                for s in range(next_value, seq)
-            ])
-    conn.execute(insert(customer_code), {
-        "value": value, "customer_id": customer_id, "rule_id": rule.id, "scope_key": key,
-        "seq": seq, "status": CodeStatus.ACTIVE.value, "issued_at": now,
-    })
-    return value
+        skipped = [pattern.with_seq(value, s) for s in range(next_value, seq)]
+        ctx.store.insert_many(conn, customer_code, (*CODE_COLUMNS, "ended_at", "reason"), [
+            (v, None, rule.id, key, s, CodeStatus.VOID.value, now, now,
+             f"skipped when {value} was assigned explicitly")
+            for s, v in zip(range(next_value, seq), skipped, strict=True)
+        ])
+    ctx.store.insert_many(conn, customer_code, CODE_COLUMNS, [
+        (value, customer_id, rule.id, key, seq, CodeStatus.ACTIVE.value, now)])
+    return value, skipped
 
 
 def retire_customer(ctx: Context, code: str, reason: str) -> CustomerRecord:

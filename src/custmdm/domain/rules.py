@@ -20,6 +20,8 @@ from custmdm.domain.customer import Grade, Kind, parse_choice
 from custmdm.errors import InvalidFormat, RuleViolation
 
 CounterScope = Literal["prefix", "rule"]
+#: The longest code the register stores (customer_code.value).
+MAX_CODE_LENGTH = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,13 +139,21 @@ class CodingRule:
             )
         if counter_scope not in ("prefix", "rule"):
             raise InvalidFormat(f"counter scope {counter_scope!r} must be 'prefix' or 'rule'")
+        if not isinstance(priority, int) or priority < 0:
+            raise InvalidFormat(f"priority {priority!r} must be a whole number of 0 or more")
         letters = Letters(
             kind=dict(kind_letters) if kind_letters else Letters().kind,
             grade=dict(grade_letters) if grade_letters else Letters().grade,
         )
+        parsed = parse_pattern(pattern, letters)
+        if parsed.length > MAX_CODE_LENGTH:
+            raise InvalidFormat(
+                f"pattern {pattern!r} renders codes of {parsed.length} characters; codes "
+                f"have at most {MAX_CODE_LENGTH}"
+            )
         return cls(
             name=name,
-            pattern=parse_pattern(pattern, letters),
+            pattern=parsed,
             conditions=normalise_conditions(kind, region_prefix, industry, grade),
             priority=priority,
             gapless=gapless,
@@ -165,6 +175,13 @@ class CodingRule:
     def collision_example(self, other: CodingRule) -> str | None:
         """A code both rules could render, or None when they can never collide."""
         return self.pattern.example_overlap(other.pattern, self.narrowing(), other.narrowing())
+
+    def fits_narrowed(self, code: str) -> bool:
+        """Could this rule, for the customers its conditions admit, render ``code``?"""
+        alphabets = self.pattern.alphabets(self.narrowing())
+        return len(code) == len(alphabets) and all(
+            ch in allowed for ch, allowed in zip(code, alphabets, strict=True)
+        ) and self.pattern.verify(code)
 
     def same_numbering(self, other: CodingRule) -> bool:
         """Do both versions render and count alike, so that counters can simply continue?"""

@@ -33,6 +33,9 @@ from sqlalchemy.exc import IntegrityError
 from custmdm.errors import ValidationError
 
 DEFAULT_DATABASE_ENV = "CUSTMDM_DATABASE_URL"
+#: PostgreSQL advisory lock key taken while coding rules change ("CMDMRULE").
+RULE_CHANGES_LOCK = 0x434D444D52554C45
+
 #: How long a SQLite writer waits for the lock before giving up (milliseconds).
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 
@@ -114,6 +117,16 @@ class Store:
     ) -> Any:
         """Run a statement built once per store; the first column of its first row."""
         return conn.execute(self.statement(key, build), params).scalar()
+
+    def lock_rule_changes(self, conn: Connection) -> None:
+        """Serialise coding-rule changes until this transaction ends.
+
+        SQLite: BEGIN IMMEDIATE already holds the only write lock. PostgreSQL: a
+        transaction-scoped advisory lock, so two overlapping rules saved at the same
+        moment cannot both pass the overlap check.
+        """
+        if not self.is_sqlite:
+            conn.execute(select(func.pg_advisory_xact_lock(RULE_CHANGES_LOCK)))
 
     def dialect_insert(self, table: Table) -> sqlite.Insert | postgresql.Insert:
         """This dialect's INSERT, which can say ``ON CONFLICT … DO UPDATE``."""

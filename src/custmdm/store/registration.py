@@ -14,23 +14,34 @@ runs the same steps as plain statements. Both keep the same guarantees:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
+    BigInteger,
     Connection,
     Executable,
     Insert,
     Select,
     String,
     bindparam,
+    case,
     cast,
     func,
     insert,
+    literal,
+    null,
     select,
     true,
+    type_coerce,
     update,
 )
+from sqlalchemy.sql.elements import Grouping
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.exc import IntegrityError
 
 from custmdm.store.database import Store
 from custmdm.store.tables import (
@@ -39,6 +50,7 @@ from custmdm.store.tables import (
     CUSTOMER_COLUMNS,
     IDENTIFIER_COLUMNS,
     audit_entry,
+    code_counter,
     coding_rule,
     customer,
     customer_code,
@@ -53,9 +65,12 @@ def _params(prefix: str, table_columns: Sequence[str], table: Any) -> list[Any]:
 
 
 def _rule_is_current() -> Any:
+    """The rule version is current; on PostgreSQL also share-locked until commit, so a
+    new version waits for this statement's transaction (and then sees its code)."""
     return (
         select(coding_rule.c.id)
         .where(coding_rule.c.id == bindparam("k_rule_id"), coding_rule.c.is_current)
+        .with_for_update(read=True)
         .exists()
     )
 
@@ -92,8 +107,19 @@ def _params_of(prefix: str, row: Row) -> dict[str, Any]:
 class RegistrationWriter:
     """Plain statements, one per step (SQLite, and the reference behaviour)."""
 
+    #: Can a gapless registration be written in one statement (see
+    #: :meth:`PostgresRegistrationWriter.register_on_counter`)?
+    registers_on_counter = False
+
     def __init__(self, store: Store) -> None:
         self.store = store
+
+    def register_on_counter(
+        self, counter: Row, candidates: Sequence[str], base: int, values: Row,
+        identifiers: Sequence[Row], audit: Row,
+    ) -> tuple[int, int] | None:
+        """See :meth:`PostgresRegistrationWriter.register_on_counter`."""
+        raise NotImplementedError("only where registers_on_counter is true")
 
     def insert_customer(
         self, conn: Connection, values: Row, identifiers: Sequence[Row]
@@ -137,6 +163,50 @@ class RegistrationWriter:
 
 class PostgresRegistrationWriter(RegistrationWriter):
     """The same steps folded into single statements with data-modifying CTEs."""
+
+    registers_on_counter = True
+
+    def register_on_counter(
+        self, counter: Row, candidates: Sequence[str], base: int, values: Row,
+        identifiers: Sequence[Row], audit: Row,
+    ) -> tuple[int, int] | None:
+        """A gapless registration as one atomic statement; ``(customer id, seq)``.
+
+        The statement takes the next number of the counter (``counter`` gives
+        ``rule_name``, ``scope_key``, ``rule_id``, ``issued_at``), picks the code for it
+        from ``candidates`` (the codes for ``base``, ``base + 1`` …, rendered ahead by
+        the caller, since check characters are computed in Python) and writes the
+        customer, identifiers, code and audit entry. The counter row is locked only
+        inside the statement, never while the client works, which is what keeps many
+        gapless writers moving on few cores. If the number falls outside the candidates
+        or the rule version is no longer current, the code value is NULL, its NOT NULL
+        constraint fails the whole statement, nothing is written (the counter
+        included), and None is returned: the caller then takes the ordinary path.
+        """
+        count = len(identifiers)
+        params: dict[str, Any] = {
+            **_params_of("c_", values), **_params_of("k_", counter),
+            "codes": list(candidates), "base": base,
+            "a_at": audit["at"], "a_actor": audit["actor"], "a_action": audit["action"],
+            "a_entity": audit["entity"], "a_detail": json.dumps(audit["detail"],
+                                                               ensure_ascii=False),
+        }
+        for n, ident in enumerate(identifiers):
+            params[f"i{n}_scheme"] = ident["scheme"]
+            params[f"i{n}_value"] = ident["value"]
+        try:
+            with self.store.autocommit() as conn:
+                row = conn.execute(
+                    self.store.statement(f"pg:register_on_counter:{count}",
+                                         lambda _: _register_on_counter(count)),
+                    params,
+                ).one()
+        except IntegrityError as error:
+            message = self.store.violated_constraint(error)
+            if "null value" in message and "customer_code" in message:
+                return None
+            raise
+        return int(row[0]), int(row[1])
 
     def insert_customer(
         self, conn: Connection, values: Row, identifiers: Sequence[Row]
@@ -220,6 +290,62 @@ def _code_and_audit() -> Executable:
         .where(select(new_code.c.id).exists())
     ).cte("new_audit")
     return select(new_code.c.id).add_cte(audit)
+
+
+def _register_on_counter(count: int) -> Executable:
+    taken = postgresql.insert(code_counter).values(
+        rule_name=bindparam("k_rule_name", type_=String),
+        scope_key=bindparam("k_scope_key", type_=String),
+        next_value=2,
+    )
+    counter = (
+        taken.on_conflict_do_update(
+            index_elements=[code_counter.c.rule_name, code_counter.c.scope_key],
+            set_={"next_value": code_counter.c.next_value + 1},
+        )
+        .returning((code_counter.c.next_value - 1).label("seq"))
+        .cte("counter")
+    )
+    # Parenthesised, since PostgreSQL does not accept $1::VARCHAR[][i].
+    candidates = type_coerce(Grouping(bindparam("codes", type_=ARRAY(String))), ARRAY(String))
+    offset = counter.c.seq - bindparam("base", type_=BigInteger) + 1
+    picked = select(
+        counter.c.seq,
+        case((_rule_is_current(), candidates[offset]), else_=null()).label("value"),
+    ).cte("picked")
+    new_customer = (
+        insert(customer)
+        .from_select(list(CUSTOMER_COLUMNS),
+                     select(*_params("c_", CUSTOMER_COLUMNS, customer)).select_from(picked))
+        .returning(customer.c.id)
+        .cte("new_customer")
+    )
+    both = new_customer.join(picked, true())
+    new_code = insert(customer_code).from_select(
+        list(CODE_COLUMNS),
+        select(picked.c.value, new_customer.c.id,
+               bindparam("k_rule_id", type_=customer_code.c.rule_id.type),
+               bindparam("k_scope_key", type_=String), picked.c.seq, literal("active"),
+               bindparam("k_issued_at", type_=customer_code.c.issued_at.type))
+        .select_from(both),
+    ).cte("new_code")
+    detail = cast(
+        cast(bindparam("a_detail", type_=String), JSONB).op("||")(
+            func.jsonb_build_object("code", picked.c.value)),
+        JSON,
+    )
+    audit = _audit_insert(
+        select(*(bindparam(f"a_{c}", type_=audit_entry.c[c].type)
+                 for c in ("at", "actor", "action", "entity")),
+               cast(new_customer.c.id, String), detail).select_from(both)
+    ).cte("new_audit")
+    statement: Select[Any] = (
+        select(new_customer.c.id, picked.c.seq).select_from(both)
+        .add_cte(new_code).add_cte(audit)
+    )
+    for cte in _identifier_inserts(new_customer, count):
+        statement = statement.add_cte(cte)
+    return statement
 
 
 def _claim_and_register(count: int) -> Executable:
