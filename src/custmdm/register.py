@@ -103,9 +103,8 @@ class Register:
         industry: str | None = None, grade: str | None = None, count: int = 5,
     ) -> list[str]:
         """The next codes the rule would give; consumes nothing."""
-        rule = coding.rule_for_preview(self.ctx, name)
-        code_ctx = coding.sample_context(rule, kind, region, industry, grade, self.ctx.today())
-        return coding.preview_codes(self.ctx, name, code_ctx, count)
+        return coding.preview_codes(self.ctx, name, kind=kind, region=region,
+                                    industry=industry, grade=grade, count=count)
 
     # -- customers ---------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from custmdm import CustomerDraft, CustomerFilter, Identifier
 from custmdm.demo.generator import DemoGenerator, make_uscc
@@ -12,11 +12,12 @@ from custmdm.errors import (
     InvalidChecksum,
     InvalidComponent,
     NotFound,
+    RuleViolation,
     UnknownReference,
     ValidationError,
 )
 from custmdm.register import Register
-from custmdm.store.tables import audit_entry, customer, customer_code, identifier
+from custmdm.store.tables import audit_entry, code_counter, customer, customer_code, identifier
 
 USCC = make_uscc("9", "1", "440305", 1)
 OTHER_USCC = make_uscc("9", "1", "110105", 2)
@@ -193,9 +194,13 @@ def test_bulk_registration_is_consistent_with_single_registration(coded: Registe
     report = coded.check_codes()
     assert report.ok, report.problems
     assert report.counts == {"active": 600}
-    # A later single registration continues the same counters.
+    # A later single registration continues the same counters, after the batch's numbers.
+    with coded.store.read() as conn:
+        taken = conn.execute(select(func.max(customer_code.c.seq))
+                             .where(customer_code.c.scope_key == "CE44")).scalar_one()
     single = coded.register(ent("深圳市华盛电子科技有限公司", region="440305"))
-    assert coded.find(single.code).customer.id == single.id
+    assert single.code[4:10] == f"{taken + 1:06d}"
+    assert coded.check_codes().ok
 
 
 def test_bulk_stops_at_the_first_bad_draft_with_its_position(coded: Register) -> None:
@@ -211,3 +216,60 @@ def test_bulk_refuses_identifiers_already_taken(coded: Register) -> None:
     with pytest.raises(Conflict, match=first.code):
         coded.register_many([ent("Y", OTHER_USCC), ent("Z", USCC)])
     assert count(coded, customer) == 1
+
+
+def test_change_to_an_explicit_code_must_suit_the_customer(reg: Register) -> None:
+    reg.add_rule("ent", "C{kind}{seq:4}", kind="enterprise")
+    reg.add_rule("ind", "C{kind}{seq:4}", kind="individual")
+    person = reg.register(CustomerDraft("individual", "张伟", region="110105"))
+    assert person.code == "CP0001"
+    with pytest.raises(RuleViolation, match="CE0005 is not one of them"):
+        reg.change_code(person.code, "wrong series", to="CE0005")
+    with pytest.raises(RuleViolation, match="applies to kind=enterprise"):
+        reg.change_code(person.code, "wrong rule", rule="ent")
+    assert reg.register(ent("A")).code == "CE0001"
+
+
+def test_customers_cannot_be_registered_retired(coded: Register) -> None:
+    with pytest.raises(InvalidComponent, match="cannot be registered as retired"):
+        coded.register(CustomerDraft("enterprise", "X", region="440305", lifecycle="retired"))
+    assert count(coded, customer) == 0
+
+
+def test_list_filter_by_county_is_exact(coded: Register) -> None:
+    coded.register(ent("坪山", region="440310"))
+    coded.register(ent("光明", region="440311"))
+    assert [r.legal_name for r in coded.customers(CustomerFilter(region="440310"))] == ["坪山"]
+    assert len(coded.customers(CustomerFilter(region="440000"))) == 2
+    with pytest.raises(InvalidComponent, match="unknown kind"):
+        coded.customers(CustomerFilter(kind="firm"))
+
+
+def test_reserved_codes_are_claimed_or_voided_never_lost(coded: Register) -> None:
+    codes = [coded.register(ent(f"企业{n}", region="440305")).code for n in range(5)]
+    assert len(set(codes)) == 5
+    coded.close()  # voids whatever this process reserved and did not use
+    report = coded.check_codes()
+    assert report.ok, report.problems
+    assert report.counts["active"] == 5
+    if coded.store.reserves_separately:
+        # Blocks of 1, 2, 4 were reserved for the series: 7 numbers, 5 used, 2 voided.
+        assert report.counts["void"] == 2
+        with coded.store.read() as conn:
+            actions = [r.action for r in conn.execute(select(audit_entry))]
+        assert actions.count("code.reserve") == 3 and actions.count("code.void") == 1
+    else:
+        assert "void" not in report.counts
+
+
+def test_check_codes_finds_a_counter_below_its_codes_and_gapless_holes(reg: Register) -> None:
+    reg.add_rule("g", "G{seq:4}", gapless=True)
+    for n in range(3):
+        reg.register(ent(f"g{n}"))
+    assert reg.check_codes().ok
+    with reg.store.write() as conn:  # simulate damage a bug or a hand edit could do
+        conn.execute(update(code_counter).values(next_value=2))
+    assert any("would collide" in p for p in reg.check_codes().problems)
+    with reg.store.write() as conn:
+        conn.execute(update(code_counter).values(next_value=6))
+    assert any("there are holes" in p for p in reg.check_codes().problems)

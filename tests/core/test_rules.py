@@ -5,8 +5,17 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from custmdm import CustomerDraft
-from custmdm.errors import Conflict, CounterExhausted, NotFound, PatternSyntaxError
+from custmdm import CustomerDraft, open_register
+from custmdm.errors import (
+    Conflict,
+    CounterExhausted,
+    InvalidFormat,
+    NotFound,
+    PatternSyntaxError,
+    RuleViolation,
+    UnknownReference,
+    ValidationError,
+)
 from custmdm.register import Register
 from custmdm.store.tables import audit_entry, code_counter, customer
 
@@ -44,7 +53,7 @@ def test_first_matching_rule_by_priority_applies(reg: Register) -> None:
 
 def test_no_rule_is_a_clear_error_and_registers_nothing(reg: Register) -> None:
     reg.add_rule("gov", "G{seq:4}", kind="government")
-    with pytest.raises(Exception, match="no coding rule applies"):
+    with pytest.raises(RuleViolation, match="no coding rule applies"):
         reg.register(enterprise())
     with reg.store.read() as conn:
         assert conn.execute(select(customer)).first() is None
@@ -62,9 +71,9 @@ def test_overlapping_rules_are_refused(reg: Register) -> None:
 
 
 def test_conditions_must_name_real_reference_data(reg: Register) -> None:
-    with pytest.raises(Exception, match="unknown region"):
+    with pytest.raises(UnknownReference, match="unknown region"):
         reg.add_rule("x", "X{seq:4}", region_prefix="99")
-    with pytest.raises(Exception, match="unknown industry"):
+    with pytest.raises(UnknownReference, match="unknown industry"):
         reg.add_rule("x", "X{seq:4}", industry="Z")
 
 
@@ -116,3 +125,49 @@ def test_rule_changes_are_audited(reg: Register) -> None:
     with reg.store.read() as conn:
         actions = [r.action for r in conn.execute(select(audit_entry).order_by(audit_entry.c.id))]
     assert actions == ["rule.add", "rule.update"]
+
+
+def test_update_keeps_the_options_it_is_not_given(reg: Register) -> None:
+    reg.add_rule("gov", "G{region:2}{seq:4}", kind="government", gapless=True, priority=5)
+    updated = reg.update_rule("gov", "G{region:4}{seq:4}")
+    assert updated.version == 2 and updated.gapless and updated.priority == 5
+    assert updated.conditions.kind == "government"
+    assert reg.update_rule("gov", "G{region:4}{seq:4}", gapless=False).gapless is False
+
+
+def test_codes_longer_than_the_register_stores_are_refused(reg: Register) -> None:
+    with pytest.raises(InvalidFormat, match="at most 64"):
+        reg.add_rule("long", "X" * 60 + "{seq:6}")
+
+
+def test_preview_checks_its_customer_against_the_rule(reg: Register) -> None:
+    reg.add_rule("gov", "G{region:2}{seq:4}", kind="government")
+    assert reg.preview("gov", region="440305", count=1) == ["G440001"]
+    assert reg.preview("gov", kind="Government", region="440305", count=1) == ["G440001"]
+    with pytest.raises(RuleViolation, match="applies to kind=government"):
+        reg.preview("gov", kind="enterprise", region="440305")
+    with pytest.raises(ValidationError, match="1 to 1000"):
+        reg.preview("gov", region="440305", count=0)
+
+
+def test_rules_changed_by_another_process_apply(db_url: str) -> None:
+    first = open_register(db_url, actor="a")
+    first.init()
+    first.add_rule("std", "C{seq:4}", kind="enterprise")
+    assert first.register(enterprise()).code == "C0001"  # the rules are now cached
+    other = open_register(db_url, actor="b")
+    # A new version applies at once: the cached one is refused when the code is written.
+    other.update_rule("std", "K{seq:6}")
+    assert first.register(enterprise("广州市天成物流有限公司")).code == "K000001"
+    # A new rule for customers no cached rule covers applies at once too.
+    other.add_rule("ind", "P{seq:4}", kind="individual")
+    assert first.register(CustomerDraft("individual", "张伟", region="110105")).code == "P0001"
+    # A new rule that outranks a cached one applies once the cache expires (2 s).
+    other.add_rule("big", "B{seq:4}", kind="enterprise", grade="vip", priority=1)
+    first.ctx.rules_loaded_at -= 60
+    vip = first.register(CustomerDraft("enterprise", "深圳市大客户有限公司", region="440305",
+                                       grade="vip"))
+    assert vip.code == "B0001"
+    assert first.check_codes().ok
+    first.close()
+    other.close()

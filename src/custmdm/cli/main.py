@@ -16,7 +16,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from custmdm.core.customers import CustomerDraft, CustomerRecord
 from custmdm.core.registry import CustomerFilter, Resolution
@@ -89,6 +89,9 @@ def register(*, needs_schema: bool = True) -> Iterator[Register]:
         fail(error.message, error.exit_code)
     except OperationalError as error:
         fail(f"database error: {str(error.orig).strip().splitlines()[0]}", 7)
+    except SQLAlchemyError as error:  # a last resort: still one line, never a traceback
+        detail = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        fail(f"database error: {detail}", 7)
     finally:
         reg.close()
 
@@ -333,12 +336,9 @@ def customer_list(
 ) -> None:
     """List customers, oldest first."""
     with register() as reg:
-        try:
-            filters = CustomerFilter(kind=kind, region=region, industry=industry,
-                                     status=status, owner=owner, limit=limit, offset=offset)
-            records = reg.customers(filters)
-        except ValueError as error:
-            fail(str(error), 2)
+        records = reg.customers(CustomerFilter(kind=kind, region=region, industry=industry,
+                                               status=status, owner=owner, limit=limit,
+                                               offset=offset))
     if as_json:
         emit_json([r.to_dict() for r in records])
         return

@@ -10,6 +10,7 @@ it ``void``. Either way every number ever taken is in ``customer_code`` with its
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -21,7 +22,7 @@ from sqlalchemy import Connection, Executable, func, insert, select, update
 from custmdm.core.audit import audit_row, write_audit
 from custmdm.core.context import Context
 from custmdm.domain.codes import CodeContext
-from custmdm.domain.customer import CodeStatus
+from custmdm.domain.customer import CodeStatus, Grade, Kind, parse_choice
 from custmdm.domain.rules import CodingRule, CounterScope, RuleConditions
 from custmdm.errors import Conflict, CounterExhausted, NotFound, RuleViolation, ValidationError
 from custmdm.standards.countries import get_country
@@ -351,6 +352,11 @@ class StaleRule(Conflict):
         super().__init__(f"coding rule {name!r} was changed meanwhile; try again")
 
 
+#: How long a process trusts its list of current rules before reading it again, so
+#: rules added elsewhere apply within this time (changed versions apply at once).
+RULES_CACHE_SECONDS = 2.0
+
+
 def cached_rules(ctx: Context) -> list[CodingRule]:
     """The current rules as this process last saw them; loads them the first time.
 
@@ -358,9 +364,11 @@ def cached_rules(ctx: Context) -> list[CodingRule]:
     still current in the same statement, so a stale guess costs a retry, never a code
     from a superseded version.
     """
-    if ctx.current_rules is None:
+    now = time.monotonic()
+    if ctx.current_rules is None or now - ctx.rules_loaded_at > RULES_CACHE_SECONDS:
         with ctx.store.autocommit() as conn:
             ctx.current_rules = current_rules(ctx, conn)
+        ctx.rules_loaded_at = now
     return ctx.current_rules
 
 
@@ -440,6 +448,9 @@ def reserve_codes(
             insert(customer_code).returning(customer_code.c.id, sort_by_parameter_order=True),
             rows,
         ).scalars().all()
+        write_audit(ctx.store, conn, [audit_row(
+            ctx.actor.name, "code.reserve", "coding_rule", rule.name,
+            {"codes": values, "version": rule.version}, now)])
     return [Reservation(int(i), v, rule) for i, v in zip(ids, values, strict=True)]
 
 
@@ -492,29 +503,47 @@ class ReservationPool:
     def release(self, ctx: Context, reason: str, rule_id: int | None = None) -> int:
         """Void the reserved codes (of one rule version, or all); returns how many."""
         keys = [k for k in self._blocks if rule_id is None or k[0] == rule_id]
-        ids = [r.code_id for k in keys for r in self._blocks.pop(k)]
+        unused = [r for k in keys for r in self._blocks.pop(k)]
         for k in keys:
             self._sizes.pop(k, None)
-        if ids:
+        if unused:
+            now = ctx.now()
             with ctx.store.write() as conn:
                 conn.execute(
                     update(customer_code)
-                    .where(customer_code.c.id.in_(ids),
+                    .where(customer_code.c.id.in_([r.code_id for r in unused]),
                            customer_code.c.status == CodeStatus.RESERVED.value)
-                    .values(status=CodeStatus.VOID.value, ended_at=ctx.now(), reason=reason)
+                    .values(status=CodeStatus.VOID.value, ended_at=now, reason=reason)
                 )
-        return len(ids)
+                write_audit(ctx.store, conn, [audit_row(
+                    ctx.actor.name, "code.void", "customer_code", unused[0].value,
+                    {"codes": [r.value for r in unused], "reason": reason}, now)])
+        return len(unused)
+
+
+#: The most codes one preview shows.
+MAX_PREVIEW = 1000
 
 
 # -- preview -----------------------------------------------------------------------------
 
 
-def preview_codes(ctx: Context, name: str, code_ctx: CodeContext, count: int = 5) -> list[str]:
-    """The next ``count`` codes the rule would give this customer; consumes nothing."""
-    if count < 1:
-        raise ValidationError("preview needs a count of at least 1")
+def preview_codes(
+    ctx: Context, name: str, *, kind: str | None = None, region: str | None = None,
+    industry: str | None = None, grade: str | None = None, count: int = 5,
+) -> list[str]:
+    """The next ``count`` codes the rule would give such a customer; consumes nothing.
+    Facts not given come from the rule's own conditions."""
+    if not 1 <= count <= MAX_PREVIEW:
+        raise ValidationError(f"preview shows 1 to {MAX_PREVIEW} codes, not {count}")
     with ctx.store.read() as conn:
         rule = _current_rule(ctx, conn, name)
+        code_ctx = sample_context(rule, kind, region, industry, grade, ctx.today())
+        if not rule.conditions.matches(code_ctx):
+            raise RuleViolation(
+                f"rule {rule.name!r} applies to {rule.conditions.describe()}; preview it "
+                "for such a customer (--kind, --region, --industry, --grade)"
+            )
         scope_key = rule.counter_key(code_ctx)
         next_value = conn.execute(
             select(code_counter.c.next_value).where(
@@ -540,20 +569,14 @@ def sample_context(
     country, region_code = resolve_region(region)
     _, section, division = resolve_industry(industry or cond.industry)
     return CodeContext(
-        kind=kind or cond.kind or "enterprise",
+        kind=parse_choice(Kind, kind, "kind").value if kind else cond.kind or "enterprise",
         issued_on=issued_on,
         region=region_code,
         country=country,
         industry_section=section,
         industry_division=division,
-        grade=grade or cond.grade,
+        grade=parse_choice(Grade, grade, "grade").value if grade else cond.grade,
     )
-
-
-def rule_for_preview(ctx: Context, name: str) -> CodingRule:
-    """The current version of the named rule."""
-    with ctx.store.read() as conn:
-        return _current_rule(ctx, conn, name)
 
 
 def rule_fitting(rules: Sequence[CodingRule], value: str) -> CodingRule:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import getpass
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from custmdm.core.approval import ApprovalPolicy, NoApprovalNeeded
+from custmdm.errors import ValidationError
 from custmdm.store.database import Store
 
 if TYPE_CHECKING:
@@ -31,6 +34,19 @@ class Actor:
             return cls("local:unknown")
 
 
+def business_timezone() -> tzinfo | None:
+    """``$CUSTMDM_TIMEZONE`` as a zone; None means the machine's local zone."""
+    name = os.environ.get("CUSTMDM_TIMEZONE")
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(
+            f"CUSTMDM_TIMEZONE={name!r} is not a time zone; use a name like Asia/Shanghai"
+        ) from None
+
+
 def utc_now() -> datetime:
     """The current time in UTC; every stored timestamp is UTC."""
     return datetime.now(UTC)
@@ -48,6 +64,7 @@ class Context:
     rule_cache: dict[int, Any] = field(default_factory=dict)
     #: The current rules as last loaded: a first guess, re-checked on use.
     current_rules: list[Any] | None = None
+    rules_loaded_at: float = 0.0
     #: Where this process last saw each gapless counter: (rule, scope) -> next value.
     counter_hints: dict[tuple[str, str], int] = field(default_factory=dict)
     _reservations: ReservationPool | None = None
@@ -72,5 +89,6 @@ class Context:
         return self._writer
 
     def today(self) -> date:
-        """The day of issue used by ``{yyyy}``, ``{yy}`` and ``{mm}``."""
-        return self.now().date()
+        """The day of issue used by ``{yyyy}``, ``{yy}`` and ``{mm}``: the business
+        day in ``$CUSTMDM_TIMEZONE`` (e.g. Asia/Shanghai), else the machine's zone."""
+        return self.now().astimezone(business_timezone()).date()

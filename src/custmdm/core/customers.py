@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Row, select
 from custmdm.domain.codes import CodeContext
 from custmdm.domain.customer import Grade, Kind, Lifecycle, Size, parse_choice
 from custmdm.domain.identifiers import Identifier, validate_identifier
-from custmdm.errors import InvalidFormat, ValidationError
+from custmdm.errors import InvalidComponent, InvalidFormat, ValidationError
 from custmdm.standards.countries import get_country
 from custmdm.standards.industries import get_industry
 from custmdm.standards.regions import get_region
@@ -139,9 +139,24 @@ def validate_draft(draft: CustomerDraft, default_owner: str | None = None) -> Va
         size=parse_choice(Size, draft.size, "size").value if draft.size else None,
         grade=parse_choice(Grade, draft.grade, "grade").value if draft.grade else None,
         owner=draft.owner or default_owner,
-        lifecycle=parse_choice(Lifecycle, draft.lifecycle, "lifecycle").value,
+        lifecycle=_registrable_lifecycle(draft.lifecycle),
         identifiers=identifiers,
     )
+
+
+#: A customer is registered in one of these states; merged and retired are reached
+#: only through their own use cases, which keep codes and identifiers consistent.
+REGISTRABLE = (Lifecycle.PROSPECT, Lifecycle.ACTIVE, Lifecycle.DORMANT, Lifecycle.CHURNED)
+
+
+def _registrable_lifecycle(value: str) -> str:
+    status = parse_choice(Lifecycle, value, "status")
+    if status not in REGISTRABLE:
+        choices = ", ".join(s.value for s in REGISTRABLE)
+        raise InvalidComponent(
+            f"a customer cannot be registered as {status.value}; choose one of {choices}"
+        )
+    return status.value
 
 
 def _validate_identifiers(

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from custmdm.core.coding import rule_versions
 from custmdm.core.context import Context
@@ -51,34 +50,23 @@ def check_codes(ctx: Context) -> CodeCheckReport:
         for value, n in duplicates:
             report.problems.append(f"code {value} is recorded {n} times")
 
-        # Per (rule name, scope): highest, lowest and how many distinct numbers issued.
-        usage = conn.execute(
-            select(coding_rule.c.name, customer_code.c.scope_key,
-                   func.max(customer_code.c.seq), func.min(customer_code.c.seq),
-                   func.count(func.distinct(customer_code.c.seq)))
+        # Every number ever taken (whatever its status) must be below its counter.
+        highest = conn.execute(
+            select(coding_rule.c.name, customer_code.c.scope_key, func.max(customer_code.c.seq))
             .join(coding_rule, coding_rule.c.id == customer_code.c.rule_id)
             .where(customer_code.c.seq.is_not(None))
             .group_by(coding_rule.c.name, customer_code.c.scope_key)
         ).all()
         counters = {(r.rule_name, r.scope_key): int(r.next_value)
                     for r in conn.execute(select(code_counter))}
-        gapless = {name for (name,) in conn.execute(
-            select(coding_rule.c.name).where(coding_rule.c.is_current, coding_rule.c.gapless))}
-        for name, scope, highest, lowest, distinct in usage:
-            label = f"rule {name!r}" + (f" scope {scope!r}" if scope else "")
+        for name, scope, top in highest:
             next_value = counters.get((name, scope or ""))
-            if next_value is None or next_value <= highest:
+            if next_value is None or next_value <= top:
                 report.problems.append(
-                    f"{label}: counter is {next_value} but number {highest} was issued; "
-                    "the next code would collide"
+                    f"{_label(name, scope)}: counter is {next_value} but number {top} was "
+                    "taken; the next code would collide"
                 )
-            if name in gapless and next_value is not None and (
-                lowest != 1 or distinct != highest or next_value != highest + 1
-            ):
-                report.problems.append(
-                    f"{label} is gapless but holds {distinct} numbers between {lowest} and "
-                    f"{highest} with counter {next_value}: there are holes"
-                )
+        report.problems.extend(_gapless_holes(conn, counters))
 
         unowned = conn.execute(
             select(customer_code.c.value, customer_code.c.status)
@@ -127,10 +115,40 @@ def check_codes(ctx: Context) -> CodeCheckReport:
     return report
 
 
-def counters_by_rule(ctx: Context) -> dict[str, dict[str, int]]:
-    """Every counter's next value, by rule and scope (for reports)."""
-    result: dict[str, dict[str, int]] = defaultdict(dict)
-    with ctx.store.read() as conn:
-        for row in conn.execute(select(code_counter)):
-            result[row.rule_name][row.scope_key] = int(row.next_value)
-    return dict(result)
+def _label(name: str, scope: str | None) -> str:
+    return f"rule {name!r}" + (f" scope {scope!r}" if scope else "")
+
+
+def _gapless_holes(conn: Connection, counters: dict[tuple[str, str], int]) -> list[str]:
+    """Holes in gapless series: from the first number a gapless version issued (number
+    1 unless the rule allowed gaps before), every number up to the counter must belong
+    to a customer (active, superseded or retired)."""
+    gapless_versions = select(coding_rule.c.id).where(coding_rule.c.gapless)
+    starts = conn.execute(
+        select(coding_rule.c.name, customer_code.c.scope_key, func.min(customer_code.c.seq))
+        .join(coding_rule, coding_rule.c.id == customer_code.c.rule_id)
+        .where(customer_code.c.rule_id.in_(gapless_versions))
+        .group_by(coding_rule.c.name, customer_code.c.scope_key)
+    ).all()
+    problems = []
+    for name, scope, first in starts:
+        in_scope = (
+            select(func.count(func.distinct(customer_code.c.seq)))
+            .join(coding_rule, coding_rule.c.id == customer_code.c.rule_id)
+            .where(coding_rule.c.name == name, customer_code.c.scope_key == scope)
+        )
+        earlier_gaps = conn.execute(
+            in_scope.where(coding_rule.c.gapless.is_(False))
+        ).scalar_one()
+        start = first if earlier_gaps else 1
+        held = conn.execute(
+            in_scope.where(customer_code.c.seq >= start,
+                           customer_code.c.status.in_(RESOLVING))
+        ).scalar_one()
+        next_value = counters.get((name, scope or ""), 1)
+        if held != next_value - start:
+            problems.append(
+                f"{_label(name, scope)} is gapless but only {held} of the numbers {start} to "
+                f"{next_value - 1} belong to customers: there are holes"
+            )
+    return problems

@@ -35,7 +35,7 @@ from custmdm.core.customers import (
     validate_draft,
 )
 from custmdm.domain.codes import CodeContext
-from custmdm.domain.customer import CodeStatus, Kind, Lifecycle
+from custmdm.domain.customer import CodeStatus, Kind, Lifecycle, parse_choice
 from custmdm.domain.identifiers import Identifier
 from custmdm.domain.rules import CodingRule, choose_rule
 from custmdm.errors import (
@@ -62,11 +62,12 @@ def register_customer(ctx: Context, draft: CustomerDraft) -> CustomerRecord:
     """Register one customer and give it its code; all or nothing."""
     valid = validate_draft(draft, default_owner=ctx.actor.name)
     code_ctx = valid.code_context(ctx.today())
-    rule = choose_rule(cached_rules(ctx), code_ctx)
     try:
+        rule = choose_rule(cached_rules(ctx), code_ctx)
         return _register_one(ctx, valid, code_ctx, rule)
-    except StaleRule:
-        # Another process changed the rules since this one cached them: choose again.
+    except (StaleRule, RuleViolation):
+        # Another process may have changed or added rules since this one loaded them:
+        # choose again from fresh rules (a real "no rule applies" is raised again).
         rule = choose_rule(refresh_rules(ctx), code_ctx)
         return _register_one(ctx, valid, code_ctx, rule)
 
@@ -89,7 +90,8 @@ def _register_one(
         except BaseException:
             ctx.reservations.give_back(reservation)  # the statement failed as a whole
             raise
-        if customer_id is None:
+        if customer_id is None:  # the rule version changed: void this series' codes
+            ctx.reservations.give_back(reservation)
             ctx.reservations.release(ctx, "its coding rule was changed", rule.id)
             raise StaleRule(rule.name)
         code = reservation.value
@@ -419,11 +421,13 @@ def list_customers(ctx: Context, filters: CustomerFilter) -> list[CustomerRecord
         raise ValidationError("limit must be between 1 and 10000")
     query = select(customer.c.id).order_by(customer.c.id)
     if filters.kind:
-        query = query.where(customer.c.kind == Kind(filters.kind.lower()).value)
+        query = query.where(customer.c.kind == parse_choice(Kind, filters.kind, "kind").value)
     if filters.region:
         region = filters.region.strip().upper()
         if region.isdigit():
-            query = query.where(customer.c.region.startswith(region.rstrip("0") or region))
+            while len(region) > 2 and region.endswith("00"):  # 440000 is province 44
+                region = region[:-2]
+            query = query.where(customer.c.region.startswith(region))
         else:
             query = query.where(customer.c.country == region)
     if filters.industry:
@@ -431,7 +435,8 @@ def list_customers(ctx: Context, filters: CustomerFilter) -> list[CustomerRecord
         query = query.where(customer.c.industry.startswith(ind) if ind.isdigit()
                             else customer.c.industry_section == ind)
     if filters.status:
-        query = query.where(customer.c.lifecycle == Lifecycle(filters.status.lower()).value)
+        status = parse_choice(Lifecycle, filters.status, "status")
+        query = query.where(customer.c.lifecycle == status.value)
     if filters.owner:
         query = query.where(customer.c.owner == filters.owner)
     with ctx.store.read() as conn:

@@ -226,9 +226,14 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A read transaction (a consistent snapshot on both databases)."""
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
+        """A read transaction that sees one consistent snapshot: SQLite's deferred
+        transaction does; PostgreSQL needs REPEATABLE READ (read-only, so it never
+        fails on a conflict)."""
+        with self.engine.connect() as conn:
+            if not self.is_sqlite:
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
 
     @contextmanager
     def autocommit(self) -> Iterator[Connection]:

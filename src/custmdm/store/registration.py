@@ -38,10 +38,10 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
-from sqlalchemy.sql.elements import Grouping
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import Grouping
 
 from custmdm.store.database import Store
 from custmdm.store.tables import (
@@ -86,7 +86,8 @@ _CLAIM_IF_RULE_CURRENT = (
     update(customer_code)
     .where(customer_code.c.id == bindparam("code_id"), customer_code.c.status == "reserved",
            _rule_is_current())
-    .values(status="active", customer_id=bindparam("customer_id"))
+    .values(status="active", customer_id=bindparam("customer_id"),
+            issued_at=bindparam("k_issued_at", type_=customer_code.c.issued_at.type))
 )
 
 
@@ -150,6 +151,7 @@ class RegistrationWriter:
                 customer_id = self.insert_customer(conn, values, identifiers)
                 claimed = conn.execute(_CLAIM_IF_RULE_CURRENT, {
                     "code_id": code_id, "customer_id": customer_id, "k_rule_id": rule_id,
+                    "k_issued_at": audit["at"],
                 }).rowcount
                 if claimed != 1:
                     raise _NotClaimed  # rolls the customer back
@@ -233,7 +235,7 @@ class PostgresRegistrationWriter(RegistrationWriter):
         count = len(identifiers)
         audit = {k: v for k, v in audit.items() if k != "entity_id"}  # the new id, in SQL
         params = {**_params_of("c_", values), **_params_of("a_", audit),
-                  "code_id": code_id, "k_rule_id": rule_id}
+                  "code_id": code_id, "k_rule_id": rule_id, "k_issued_at": audit["at"]}
         for n, ident in enumerate(identifiers):
             params[f"i{n}_scheme"] = ident["scheme"]
             params[f"i{n}_value"] = ident["value"]
@@ -356,7 +358,8 @@ def _claim_and_register(count: int) -> Executable:
         update(customer_code)
         .where(customer_code.c.id == bindparam("code_id"),
                customer_code.c.status == "reserved", _rule_is_current())
-        .values(status="active", customer_id=select(new_id.c.id).scalar_subquery())
+        .values(status="active", customer_id=select(new_id.c.id).scalar_subquery(),
+                issued_at=bindparam("k_issued_at", type_=customer_code.c.issued_at.type))
         .returning(customer_code.c.customer_id)
         .cte("claimed")
     )
