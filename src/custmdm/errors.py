@@ -68,11 +68,6 @@ class PatternSyntaxError(ValidationError):
         self.pattern = pattern
         self.position = position
 
-    @property
-    def pointer(self) -> str:
-        """The pattern with a caret under the offending position, for wide displays."""
-        return f"{self.pattern}\n{' ' * self.position}^"
-
 
 class RuleViolation(ValidationError):
     """A configured rule (coding, naming, validation) refuses the input; names the rule."""

@@ -285,7 +285,7 @@ def _refuse_issued_collisions(
         query = query.where((coding_rule.c.name != rule.name) | coding_rule.c.name.is_(None))
     for value, owner_rule in conn.execute(query):
         if rule.pattern.fits(value):
-            source = f"rule {owner_rule!r}" if owner_rule else "an explicit assignment"
+            source = f"rule {owner_rule!r}"
             raise Conflict(
                 f"pattern {rule.pattern.text} could render {value}, a code already issued "
                 f"by {source}; codes are never reused — choose a pattern that cannot "

@@ -18,7 +18,6 @@ from custmdm.standards.countries import get_country
 from custmdm.standards.industries import get_industry
 from custmdm.standards.regions import get_region
 from custmdm.store.tables import (
-    CUSTOMER_COLUMNS,
     coding_rule,
     customer,
     customer_code,
@@ -77,10 +76,6 @@ class ValidCustomer:
             industry_division=self.industry_division,
             grade=self.grade,
         )
-
-    def row(self, now: datetime) -> dict[str, Any]:
-        """The ``customer`` table row."""
-        return dict(zip(CUSTOMER_COLUMNS, self.values(now), strict=True))
 
     def values(self, now: datetime) -> tuple[Any, ...]:
         """The row's values in :data:`CUSTOMER_COLUMNS` order (for bulk inserts)."""

@@ -10,7 +10,7 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, select, tuple_, update
+from sqlalchemy import Connection, and_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from custmdm.core.audit import audit_row, write_audit
@@ -181,15 +181,9 @@ def _registration_audit(
     return audit_row(ctx.actor.name, "customer.register", "customer", customer_id, detail, now)
 
 
-_INSERT_CUSTOMER = insert(customer).returning(customer.c.id)
-
-
 def _insert_customers(
     ctx: Context, conn: Connection, valid: Sequence[ValidCustomer], now: datetime
 ) -> list[int]:
-    if len(valid) == 1:
-        row = valid[0].row(now)
-        return [int(conn.execute(_INSERT_CUSTOMER, row).scalar_one())]
     ids = ctx.store.reserve_ids(conn, customer, len(valid))
     ctx.store.insert_many(conn, customer, ("id", *CUSTOMER_COLUMNS),
                           [(i, *v.values(now)) for i, v in zip(ids, valid, strict=True)])

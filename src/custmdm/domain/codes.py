@@ -151,10 +151,6 @@ class Pattern:
         return f"Pattern({self.text!r})"
 
     @property
-    def seq_width(self) -> int:
-        return self.seq.width
-
-    @property
     def max_seq(self) -> int:
         """The largest sequence number the counter may give; it never wraps."""
         return int("9" * self.seq.width)

@@ -82,19 +82,6 @@ _INSERT_CODE_IF_RULE_CURRENT = (
                  select(*_params("k_", CODE_COLUMNS, customer_code)).where(_rule_is_current()))
     .returning(customer_code.c.id)
 )
-_CLAIM_IF_RULE_CURRENT = (
-    update(customer_code)
-    .where(customer_code.c.id == bindparam("code_id"), customer_code.c.status == "reserved",
-           _rule_is_current())
-    .values(status="active", customer_id=bindparam("customer_id"),
-            issued_at=bindparam("k_issued_at", type_=customer_code.c.issued_at.type))
-)
-
-
-class _NotClaimed(Exception):
-    pass
-
-
 def insert_code_if_rule_current(conn: Connection, code: Row) -> int | None:
     """Record a code row if its rule version is still current; its id, else None."""
     found = conn.execute(_INSERT_CODE_IF_RULE_CURRENT, _params_of("k_", code)).scalar()
@@ -144,23 +131,8 @@ class RegistrationWriter:
         self, code_id: int, rule_id: int, values: Row, identifiers: Sequence[Row],
         audit: Row,
     ) -> int | None:
-        """Register a customer on a reserved code, atomically; None if the code is no
-        longer reserved or its rule version is no longer current."""
-        try:
-            with self.store.write() as conn:
-                customer_id = self.insert_customer(conn, values, identifiers)
-                claimed = conn.execute(_CLAIM_IF_RULE_CURRENT, {
-                    "code_id": code_id, "customer_id": customer_id, "k_rule_id": rule_id,
-                    "k_issued_at": audit["at"],
-                }).rowcount
-                if claimed != 1:
-                    raise _NotClaimed  # rolls the customer back
-                audit = {**audit, "entity_id": str(customer_id)}
-                self.store.insert_many(conn, audit_entry, AUDIT_COLUMNS,
-                                       [tuple(audit[c] for c in AUDIT_COLUMNS)])
-        except _NotClaimed:
-            return None
-        return customer_id
+        """See :meth:`PostgresRegistrationWriter.claim_and_register`."""
+        raise NotImplementedError("codes are reserved ahead only where the store says so")
 
 
 class PostgresRegistrationWriter(RegistrationWriter):
@@ -232,6 +204,9 @@ class PostgresRegistrationWriter(RegistrationWriter):
         self, code_id: int, rule_id: int, values: Row, identifiers: Sequence[Row],
         audit: Row,
     ) -> int | None:
+        """Register a customer on a reserved code in one atomic statement; None (and
+        nothing written) if the code is no longer reserved or its rule version is no
+        longer current."""
         count = len(identifiers)
         audit = {k: v for k, v in audit.items() if k != "entity_id"}  # the new id, in SQL
         params = {**_params_of("c_", values), **_params_of("a_", audit),
