@@ -13,4 +13,4 @@ trap 'scripts/pg.sh stop "$pgdir"; rm -rf "$pgdir"' EXIT
 export PG_SETTINGS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 CUSTMDM_TEST_PG_URL=$(scripts/pg.sh start "$pgdir" "$($PY scripts/free-port.py)")
 export CUSTMDM_TEST_PG_URL CUSTMDM_REQUIRE_PG=1
-$PY -m pytest "$@"
+$PY -m pytest --cov=custmdm --cov-report=term:skip-covered --cov-fail-under=85 "$@"
