@@ -6,13 +6,13 @@ the CLI, and later the API and web UI, call exactly these.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from custmdm.core import coding, integrity, registry
 from custmdm.core.approval import ApprovalPolicy, NoApprovalNeeded
 from custmdm.core.coding import RuleSummary
 from custmdm.core.context import Actor, Context
-from custmdm.core.customers import CustomerDraft, CustomerRecord
+from custmdm.core.customers import CustomerDraft, CustomerRecord, ValidCustomer
 from custmdm.core.integrity import CodeCheckReport
 from custmdm.core.registry import BulkResult, CustomerFilter, Resolution
 from custmdm.domain.rules import CodingRule, CounterScope
@@ -115,6 +115,12 @@ class Register:
     def register_many(self, drafts: Iterable[CustomerDraft], batch_size: int = 5000) -> BulkResult:
         """Register many customers; each batch of ``batch_size`` is one transaction."""
         return registry.register_customers(self.ctx, drafts, batch_size)
+
+    def register_validated(self, customers: Sequence[ValidCustomer]) -> BulkResult:
+        """Register one batch of already validated customers in one transaction."""
+        codes = registry.register_valid_batch(self.ctx, customers)
+        return BulkResult(len(codes), codes[0] if codes else None,
+                          codes[-1] if codes else None)
 
     def find(self, code: str) -> Resolution:
         """The customer holding (or having held) ``code``."""

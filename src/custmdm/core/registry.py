@@ -271,7 +271,7 @@ def register_customers(
             except ValidationError as error:
                 raise error.prefixed(f"customer {position}: ").suffixed(
                     f" ({total} registered before it)") from error
-        codes = _register_batch(ctx, valid)
+        codes = register_valid_batch(ctx, valid)
         total += len(codes)
         first = first or codes[0]
         last = codes[-1]
@@ -284,7 +284,10 @@ def _batches(items: Iterable[CustomerDraft], size: int) -> Iterator[list[Custome
         yield batch
 
 
-def _register_batch(ctx: Context, valid: Sequence[ValidCustomer]) -> list[str]:
+def register_valid_batch(ctx: Context, valid: Sequence[ValidCustomer]) -> list[str]:
+    """Register validated customers in one transaction; returns their codes in order."""
+    if not valid:
+        return []
     idents = [i for v in valid for i in v.identifiers]
     if len({(i.scheme, i.value) for i in idents}) != len(idents):
         raise Conflict("the same identifier appears twice in one bulk registration")

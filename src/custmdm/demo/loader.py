@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from custmdm.core.customers import CustomerDraft
+from custmdm.core.customers import ValidCustomer, validate_draft
 from custmdm.core.registry import BulkResult
 from custmdm.demo.generator import DEMO_RULES, DemoGenerator
 from custmdm.register import Register
@@ -45,27 +49,58 @@ def install_demo_rules(reg: Register) -> list[str]:
 def load_demo(
     reg: Register, count: int, *, seed: int = 2026, if_empty: bool = False,
     batch_size: int = 5000, progress: Callable[[int], None] | None = None,
+    helpers: int | None = None,
 ) -> DemoLoad:
     """Install the demo rules and register ``count`` generated customers.
 
     Customers continue the generator's sequence after those already present, so
     running it twice adds new customers instead of clashing on identifiers.
+
+    Generating and validating cost about as much as writing, so ``helpers`` processes
+    (default: one fewer than the cores) generate and validate batches while this one
+    writes the previous batch. They only compute: the database is written here.
     """
     present = customer_count(reg)
     if if_empty and present:
         return DemoLoad([], None, skipped_because_not_empty=True)
     added = install_demo_rules(reg) if not reg.rules() else []
-    generator = DemoGenerator(seed)
-    drafts = generator.customers(count, start=present)
-    if progress is not None:
-        drafts = _reporting(drafts, progress, batch_size)
-    return DemoLoad(added, reg.register_many(drafts, batch_size=batch_size))
+    owner = reg.ctx.actor.name
+    starts = range(present, present + count, batch_size)
+    tasks = [(seed, start, min(batch_size, present + count - start), owner) for start in starts]
+    if helpers is None:
+        helpers = max((os.cpu_count() or 1) - 1, 0)
+    total, first, last = 0, None, None
+    for batch in _validated_batches(tasks, helpers):
+        result = reg.register_validated(batch)
+        total += result.registered
+        first, last = first or result.first_code, result.last_code
+        if progress is not None:
+            progress(len(batch))
+    return DemoLoad(added, BulkResult(total, first, last))
 
 
-def _reporting(
-    drafts: Iterator[CustomerDraft], progress: Callable[[int], None], every: int
-) -> Iterator[CustomerDraft]:
-    for n, draft in enumerate(drafts, 1):
-        yield draft
-        if n % every == 0:
-            progress(every)
+def generate_valid_batch(task: tuple[int, int, int, str]) -> list[ValidCustomer]:
+    """Generate and validate one batch of demo customers (runs in helper processes)."""
+    seed, start, count, owner = task
+    return [validate_draft(d, default_owner=owner)
+            for d in DemoGenerator(seed).customers(count, start=start)]
+
+
+def _validated_batches(
+    tasks: list[tuple[int, int, int, str]], helpers: int
+) -> Iterator[list[ValidCustomer]]:
+    """Batches in order; with helpers, at most ``helpers + 1`` computed ahead."""
+    if helpers == 0 or len(tasks) < 2:
+        for task in tasks:
+            yield generate_valid_batch(task)
+        return
+    # fork: the helpers inherit the loaded reference data and never touch the database.
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=helpers, mp_context=context) as pool:
+        pending: deque[Future[list[ValidCustomer]]] = deque()
+        for task in tasks:
+            pending.append(pool.submit(generate_valid_batch, task))
+            if len(pending) > helpers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
