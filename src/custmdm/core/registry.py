@@ -271,7 +271,7 @@ def register_customers(
             except ValidationError as error:
                 raise error.prefixed(f"customer {position}: ").suffixed(
                     f" ({total} registered before it)") from error
-        codes = register_valid_batch(ctx, valid)
+        codes = register_valid_batch(ctx, valid, position - len(valid) + 1)
         total += len(codes)
         first = first or codes[0]
         last = codes[-1]
@@ -284,8 +284,11 @@ def _batches(items: Iterable[CustomerDraft], size: int) -> Iterator[list[Custome
         yield batch
 
 
-def register_valid_batch(ctx: Context, valid: Sequence[ValidCustomer]) -> list[str]:
-    """Register validated customers in one transaction; returns their codes in order."""
+def register_valid_batch(
+    ctx: Context, valid: Sequence[ValidCustomer], first_position: int = 1
+) -> list[str]:
+    """Register validated customers in one transaction; returns their codes in order.
+    ``first_position`` numbers the customers in error messages."""
     if not valid:
         return []
     idents = [i for v in valid for i in v.identifiers]
@@ -297,7 +300,7 @@ def register_valid_batch(ctx: Context, valid: Sequence[ValidCustomer]) -> list[s
         now = ctx.now()
         ids = _insert_customers(ctx, conn, valid, now)
         _insert_identifiers(ctx, conn, zip(ids, (v.identifiers for v in valid), strict=True), now)
-        codes = _allocate_batch(ctx, conn, contexts)
+        codes = _allocate_batch(ctx, conn, contexts, first_position)
         active = CodeStatus.ACTIVE.value
         ctx.store.insert_many(
             conn, customer_code,
@@ -313,13 +316,19 @@ def register_valid_batch(ctx: Context, valid: Sequence[ValidCustomer]) -> list[s
 
 
 def _allocate_batch(
-    ctx: Context, conn: Connection, contexts: Sequence[CodeContext]
+    ctx: Context, conn: Connection, contexts: Sequence[CodeContext], first_position: int
 ) -> list[tuple[str, CodingRule, str, int]]:
     """Codes for a batch: one counter statement for all (rule, scope) pairs, inside the
     batch's transaction (so even gap-allowed rules leave no gap in bulk)."""
     rules = current_rules(ctx, conn, lock=True)
-    chosen = [choose_rule(rules, c) for c in contexts]
-    keys = [rule.counter_key(c) for rule, c in zip(chosen, contexts, strict=True)]
+    chosen, keys = [], []
+    for index, code_ctx in enumerate(contexts):
+        try:
+            rule = choose_rule(rules, code_ctx)
+            keys.append(rule.counter_key(code_ctx))
+        except ValidationError as error:
+            raise error.prefixed(f"customer {first_position + index}: ") from None
+        chosen.append(rule)
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
     for index, (rule, key) in enumerate(zip(chosen, keys, strict=True)):
         groups[(rule.name, key)].append(index)
