@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from typing import Self
 
 
 class CustMDMError(Exception):
@@ -23,15 +24,15 @@ class CustMDMError(Exception):
     def __str__(self) -> str:
         return self.message
 
-    def prefixed(self, context: str) -> CustMDMError:
+    def prefixed(self, context: str) -> Self:
         """The same error (same class) with ``context`` in front of its message."""
         return self._with_message(f"{context}{self.message}")
 
-    def suffixed(self, context: str) -> CustMDMError:
+    def suffixed(self, context: str) -> Self:
         """The same error (same class) with ``context`` after its message."""
         return self._with_message(f"{self.message}{context}")
 
-    def _with_message(self, message: str) -> CustMDMError:
+    def _with_message(self, message: str) -> Self:
         clone = copy.copy(self)
         clone.message = message
         clone.args = (message,)

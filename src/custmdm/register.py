@@ -112,9 +112,13 @@ class Register:
         """Register one customer and give it its code."""
         return registry.register_customer(self.ctx, draft)
 
-    def register_many(self, drafts: Iterable[CustomerDraft], batch_size: int = 5000) -> BulkResult:
-        """Register many customers; each batch of ``batch_size`` is one transaction."""
-        return registry.register_customers(self.ctx, drafts, batch_size)
+    def register_many(
+        self, drafts: Iterable[CustomerDraft], batch_size: int = 5000,
+        validators: int = 0,
+    ) -> BulkResult:
+        """Register many customers; each batch of ``batch_size`` is one transaction.
+        ``validators`` helper processes may validate the next batches meanwhile."""
+        return registry.register_customers(self.ctx, drafts, batch_size, validators)
 
     def register_validated(self, customers: Sequence[ValidCustomer]) -> BulkResult:
         """Register one batch of already validated customers in one transaction."""

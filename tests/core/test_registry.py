@@ -203,12 +203,16 @@ def test_bulk_registration_is_consistent_with_single_registration(coded: Registe
     assert coded.check_codes().ok
 
 
-def test_bulk_stops_at_the_first_bad_draft_with_its_position(coded: Register) -> None:
+@pytest.mark.parametrize("validators", [0, 1])
+def test_bulk_stops_at_the_first_bad_draft_with_its_position(
+    coded: Register, validators: int
+) -> None:
     drafts = list(DemoGenerator(seed=7).customers(30))
     drafts[24] = CustomerDraft("enterprise", "", region="440305")
     with pytest.raises(ValidationError, match=r"customer 25: .*\(20 registered before it\)"):
-        coded.register_many(drafts, batch_size=10)
+        coded.register_many(drafts, batch_size=10, validators=validators)
     assert count(coded, customer) == 20
+    assert coded.check_codes().ok
 
 
 def test_bulk_refuses_identifiers_already_taken(coded: Register) -> None:

@@ -34,6 +34,7 @@ from custmdm.core.customers import (
     new_record,
     validate_draft,
 )
+from custmdm.core.parallel import ordered_map
 from custmdm.domain.codes import CodeContext
 from custmdm.domain.customer import CodeStatus, Kind, Lifecycle, parse_choice
 from custmdm.domain.identifiers import Identifier
@@ -252,30 +253,53 @@ class BulkResult:
 
 
 def register_customers(
-    ctx: Context, drafts: Iterable[CustomerDraft], batch_size: int = 5000
+    ctx: Context, drafts: Iterable[CustomerDraft], batch_size: int = 5000,
+    validators: int = 0,
 ) -> BulkResult:
     """Register many customers fast; each batch is one transaction.
 
     A crash loses at most the batch in flight, never half a customer: counters, codes,
     identifiers and audit entries of a batch commit together. The first invalid draft
-    stops the load with its position; earlier batches stay registered.
+    stops the load with its position; earlier batches stay registered. With
+    ``validators`` > 0, that many forked helper processes validate the next batches
+    while this one writes (it paid off on the 2-vCPU benchmark machine only when
+    generation moved there too, as in the demo loader; see docs/benchmarks.md).
     """
     total, first, last = 0, None, None
-    position = 0
-    for batch in _batches(drafts, batch_size):
-        valid = []
-        for draft in batch:
-            position += 1
-            try:
-                valid.append(validate_draft(draft, default_owner=ctx.actor.name))
-            except ValidationError as error:
-                raise error.prefixed(f"customer {position}: ").suffixed(
-                    f" ({total} registered before it)") from error
-        codes = register_valid_batch(ctx, valid, position - len(valid) + 1)
+    owner = ctx.actor.name
+    numbered = ((start, batch, owner) for start, batch in _numbered_batches(drafts, batch_size))
+    for start, outcome in ordered_map(validate_batch, numbered, validators):
+        if isinstance(outcome, ValidationError):
+            raise outcome.suffixed(f" ({total} registered before it)")
+        codes = register_valid_batch(ctx, outcome, start + 1)
         total += len(codes)
         first = first or codes[0]
         last = codes[-1]
     return BulkResult(total, first, last)
+
+
+def validate_batch(
+    task: tuple[int, Sequence[CustomerDraft], str],
+) -> tuple[int, list[ValidCustomer] | ValidationError]:
+    """Validate one numbered batch: its customers, or the first error with the draft's
+    position in the whole load. Module-level, so helper processes can run it."""
+    start, drafts, owner = task
+    valid = []
+    for index, draft in enumerate(drafts):
+        try:
+            valid.append(validate_draft(draft, default_owner=owner))
+        except ValidationError as error:
+            return start, error.prefixed(f"customer {start + index + 1}: ")
+    return start, valid
+
+
+def _numbered_batches(
+    items: Iterable[CustomerDraft], size: int
+) -> Iterator[tuple[int, list[CustomerDraft]]]:
+    start = 0
+    for batch in _batches(items, size):
+        yield start, batch
+        start += len(batch)
 
 
 def _batches(items: Iterable[CustomerDraft], size: int) -> Iterator[list[CustomerDraft]]:

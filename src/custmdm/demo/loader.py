@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
 from custmdm.core.customers import ValidCustomer, validate_draft
+from custmdm.core.parallel import ordered_map
 from custmdm.core.registry import BulkResult
 from custmdm.demo.generator import DEMO_RULES, DemoGenerator
 from custmdm.register import Register
@@ -67,10 +64,8 @@ def load_demo(
     owner = reg.ctx.actor.name
     starts = range(present, present + count, batch_size)
     tasks = [(seed, start, min(batch_size, present + count - start), owner) for start in starts]
-    if helpers is None:
-        helpers = max((os.cpu_count() or 1) - 1, 0)
     total, first, last = 0, None, None
-    for batch in _validated_batches(tasks, helpers):
+    for batch in ordered_map(generate_valid_batch, tasks, helpers):
         result = reg.register_validated(batch)
         total += result.registered
         first, last = first or result.first_code, result.last_code
@@ -84,23 +79,3 @@ def generate_valid_batch(task: tuple[int, int, int, str]) -> list[ValidCustomer]
     seed, start, count, owner = task
     return [validate_draft(d, default_owner=owner)
             for d in DemoGenerator(seed).customers(count, start=start)]
-
-
-def _validated_batches(
-    tasks: list[tuple[int, int, int, str]], helpers: int
-) -> Iterator[list[ValidCustomer]]:
-    """Batches in order; with helpers, at most ``helpers + 1`` computed ahead."""
-    if helpers == 0 or len(tasks) < 2:
-        for task in tasks:
-            yield generate_valid_batch(task)
-        return
-    # fork: the helpers inherit the loaded reference data and never touch the database.
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=helpers, mp_context=context) as pool:
-        pending: deque[Future[list[ValidCustomer]]] = deque()
-        for task in tasks:
-            pending.append(pool.submit(generate_valid_batch, task))
-            if len(pending) > helpers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
