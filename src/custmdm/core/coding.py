@@ -1,11 +1,14 @@
 """Coding rules and code allocation: the use cases behind ``custmdm rule …``.
 
-Allocation has two paths. A **gapless** rule takes its counter inside the registering
-transaction, as its last statement before the code row, so the counter row is locked
-briefly and a rollback gives the number back. Other rules may leave gaps; on PostgreSQL
-they reserve the code in a short transaction of their own (recorded as ``reserved``), so
-the counter is never held while the customer is written; a failed registration marks
-it ``void``. Either way every number ever taken is in ``customer_code`` with its status.
+A **gapless** rule takes its number inside the registering transaction (on PostgreSQL
+inside one statement that also writes the customer), so a rollback gives the number
+back. Other rules may leave gaps; on PostgreSQL a process reserves their codes ahead in
+short transactions of their own (recorded as ``reserved``), so their counters are never
+held while a customer is written; unused reservations are voided. On SQLite, and in
+bulk loads, every rule takes its numbers inside the writing transaction. Either way
+every number ever taken is in ``customer_code`` with its status, and a code is written
+only while its rule version is current (share-locked on PostgreSQL, so a new version
+waits for codes in flight and then sees them).
 """
 
 from __future__ import annotations
