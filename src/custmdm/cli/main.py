@@ -223,13 +223,19 @@ def rule_list(as_json: JsonOption = False) -> None:
     if as_json:
         emit_json([s.to_dict() for s in summaries])
         return
-    table = Table("rule", "ver", "pattern", "applies to", "prio", "gapless", "counter",
-                  "issued", title="Coding rules 编码规则")
+    table = Table(title="Coding rules 编码规则")
+    table.add_column("rule", no_wrap=True)
+    table.add_column("pattern", overflow="fold")
+    table.add_column("applies to", min_width=14)
+    table.add_column("prio", justify="right", min_width=4)
+    table.add_column("numbering", min_width=12)
+    table.add_column("issued", justify="right", min_width=6)
     for s in summaries:
         r = s.rule
-        table.add_row(r.name, str(r.version), r.pattern.text, r.conditions.describe(),
-                      str(r.priority), "yes" if r.gapless else "no", r.counter_scope,
-                      str(s.codes_issued))
+        numbering = ("gapless" if r.gapless else "gaps allowed") + (
+            ", one counter" if r.counter_scope == "rule" else "")
+        table.add_row(f"{r.name} v{r.version}", r.pattern.text, r.conditions.describe(),
+                      str(r.priority), numbering, str(s.codes_issued))
     out.print(table)
 
 
