@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from custmdm.core import coding, integrity, registry
+from custmdm.core import bulk, coding, integrity, registry
 from custmdm.core.approval import ApprovalPolicy, NoApprovalNeeded
+from custmdm.core.bulk import BulkResult
 from custmdm.core.coding import RuleSummary
 from custmdm.core.context import Actor, Context
 from custmdm.core.customers import CustomerDraft, CustomerRecord, ValidCustomer
 from custmdm.core.integrity import CodeCheckReport
-from custmdm.core.registry import BulkResult, CustomerFilter, Resolution
+from custmdm.core.registry import CustomerFilter, Resolution
 from custmdm.domain.rules import CodingRule, CounterScope
 from custmdm.errors import ValidationError
 from custmdm.store import schema
@@ -118,11 +119,11 @@ class Register:
     ) -> BulkResult:
         """Register many customers; each batch of ``batch_size`` is one transaction.
         ``validators`` helper processes may validate the next batches meanwhile."""
-        return registry.register_customers(self.ctx, drafts, batch_size, validators)
+        return bulk.register_customers(self.ctx, drafts, batch_size, validators)
 
     def register_validated(self, customers: Sequence[ValidCustomer]) -> BulkResult:
         """Register one batch of already validated customers in one transaction."""
-        codes = registry.register_valid_batch(self.ctx, customers)
+        codes = bulk.register_valid_batch(self.ctx, customers)
         return BulkResult(len(codes), codes[0] if codes else None,
                           codes[-1] if codes else None)
 

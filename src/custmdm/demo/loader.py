@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from custmdm.core.bulk import BulkResult
 from custmdm.core.customers import ValidCustomer, validate_draft
 from custmdm.core.parallel import ordered_map
-from custmdm.core.registry import BulkResult
 from custmdm.demo.generator import DEMO_RULES, DemoGenerator
 from custmdm.register import Register
 from custmdm.store.tables import customer
