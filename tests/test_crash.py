@@ -99,3 +99,34 @@ def test_sigkill_during_single_registrations_leaves_every_gap_explained(reg: Reg
     assert taken == sum(counts.values())
     if not reg.store.reserves_separately:
         assert "reserved" not in counts
+
+
+@pytest.mark.slow
+def test_killing_the_demo_loader_leaves_no_helper_behind(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The demo loader's helper process dies with it, and no batch is half-written."""
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    cli = "import sys; from custmdm.cli.main import app; sys.argv[0] = 'custmdm'; app()"
+    subprocess.run([sys.executable, "-c", cli, "--db", url, "init"], check=True,
+                   capture_output=True)
+    loader = subprocess.Popen([sys.executable, "-c", cli, "--db", url, "demo", "-n",
+                               "2000000"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    from custmdm import open_register
+
+    reg = open_register(url)
+    deadline = time.monotonic() + 120
+    while _count(reg) < 10_000 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    helpers = subprocess.run(["ps", "-o", "pid=", "--ppid", str(loader.pid)],
+                             capture_output=True, text=True).stdout.split()
+    assert helpers, "the loader should have a helper process"
+    loader.send_signal(signal.SIGKILL)
+    loader.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    alive = helpers
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.1)
+        alive = [p for p in helpers if os.path.exists(f"/proc/{p}")]
+    assert alive == []
+    assert _count(reg) % 5000 == 0
+    assert reg.check_codes().ok
+    reg.close()

@@ -9,8 +9,10 @@ database (their copies of its connections are left alone and never closed).
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -46,7 +48,8 @@ def ordered_map(
         yield from map(compute, iterator)
         return
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=helpers, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=helpers, mp_context=context,
+                             initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
         pending: deque[Future[R]] = deque()
         for item in _chain(first, second, iterator):
             pending.append(pool.submit(compute, item))
@@ -54,6 +57,21 @@ def ordered_map(
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+
+
+def _die_with_parent(parent: int) -> None:
+    """A helper must not outlive a parent that was killed: it would wait for work for
+    ever. Linux delivers SIGKILL to it when the parent dies (prctl PR_SET_PDEATHSIG)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the pool's own clean-up must do
+        pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 def _chain(first: T, second: T, rest: Iterator[T]) -> Iterator[T]:
