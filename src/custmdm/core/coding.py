@@ -24,10 +24,18 @@ from sqlalchemy import Connection, Executable, func, insert, select, update
 
 from custmdm.core.audit import audit_row, write_audit
 from custmdm.core.context import Context
+from custmdm.core.customers import resolve_industry, resolve_region
 from custmdm.domain.codes import CodeContext
 from custmdm.domain.customer import CodeStatus, Grade, Kind, parse_choice
 from custmdm.domain.rules import CodingRule, CounterScope, RuleConditions
-from custmdm.errors import Conflict, CounterExhausted, NotFound, RuleViolation, ValidationError
+from custmdm.errors import (
+    Conflict,
+    CounterExhausted,
+    InvalidChecksum,
+    NotFound,
+    RuleViolation,
+    ValidationError,
+)
 from custmdm.standards.countries import get_country
 from custmdm.standards.industries import get_industry
 from custmdm.standards.regions import get_region
@@ -299,6 +307,16 @@ def _refuse_issued_collisions(
 # -- counters and allocation -------------------------------------------------------------
 
 
+def peek_counter(conn: Connection, rule: CodingRule, scope_key: str) -> int:
+    """The next number of a counter, without taking it (1 if it was never used)."""
+    next_value = conn.execute(
+        select(code_counter.c.next_value).where(
+            code_counter.c.rule_name == rule.name, code_counter.c.scope_key == scope_key
+        )
+    ).scalar()
+    return int(next_value or 1)
+
+
 def take_sequence(
     store: Store, conn: Connection, rule: CodingRule, scope_key: str, count: int = 1
 ) -> int:
@@ -548,12 +566,7 @@ def preview_codes(
                 "for such a customer (--kind, --region, --industry, --grade)"
             )
         scope_key = rule.counter_key(code_ctx)
-        next_value = conn.execute(
-            select(code_counter.c.next_value).where(
-                code_counter.c.rule_name == rule.name, code_counter.c.scope_key == scope_key
-            )
-        ).scalar()
-    first = int(next_value or 1)
+        first = peek_counter(conn, rule, scope_key)
     last = min(first + count - 1, rule.pattern.max_seq)
     if first > rule.pattern.max_seq:
         raise CounterExhausted(f"coding rule {rule.name!r} has no numbers left for {scope_key}")
@@ -565,8 +578,6 @@ def sample_context(
     grade: str | None, issued_on: date,
 ) -> CodeContext:
     """A customer context for previews: given values, else the rule's own conditions."""
-    from custmdm.core.customers import resolve_industry, resolve_region
-
     cond = rule.conditions
     region = region or cond.region_prefix
     country, region_code = resolve_region(region)
@@ -588,8 +599,6 @@ def rule_fitting(rules: Sequence[CodingRule], value: str) -> CodingRule:
     A value that fits a rule's shape but carries the wrong check character is a typing
     error, reported as such.
     """
-    from custmdm.errors import InvalidChecksum
-
     fitting = [r for r in rules if r.pattern.fits(value)]
     for rule in fitting:
         if rule.pattern.verify(value):

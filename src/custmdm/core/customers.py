@@ -224,6 +224,13 @@ class CustomerRecord:
     identifiers: tuple[Identifier, ...]
     codes: tuple[CodeRecord, ...]
 
+    def code_context(self, issued_on: date) -> CodeContext:
+        """What a coding rule sees of this registered customer (for a change of code)."""
+        _, section, division = resolve_industry(self.industry)
+        return CodeContext(kind=self.kind, issued_on=issued_on, region=self.region,
+                           country=self.country, industry_section=section,
+                           industry_division=division, grade=self.grade)
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape (a contract: ``code``, ``kind``, ``legal_name``, ``status``,
         ``codes`` with statuses)."""

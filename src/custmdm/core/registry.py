@@ -20,6 +20,7 @@ from custmdm.core.coding import (
     cached_rules,
     current_rules,
     issue_code,
+    peek_counter,
     refresh_rules,
     rule_fitting,
     rule_versions,
@@ -49,7 +50,6 @@ from custmdm.errors import (
 from custmdm.store.tables import (
     CODE_COLUMNS,
     CUSTOMER_COLUMNS,
-    code_counter,
     customer,
     customer_code,
     identifier,
@@ -148,18 +148,13 @@ def _register_on_counter(
     base = ctx.counter_hints.get(key)
     if base is None:
         with ctx.store.autocommit() as conn:
-            base = int(conn.execute(
-                select(code_counter.c.next_value).where(
-                    code_counter.c.rule_name == rule.name,
-                    code_counter.c.scope_key == scope_key)
-            ).scalar() or 1)
+            base = peek_counter(conn, rule, scope_key)
     last = min(base + SPECULATION_WINDOW - 1, rule.pattern.max_seq)
     if base > last:
         return None  # the counter is full: the ordinary path says so
     first = rule.pattern.render(code_ctx, base)
     candidates = [first] + [rule.pattern.with_seq(first, n) for n in range(base + 1, last + 1)]
-    audit = registration_audit(ctx, 0, "", valid, now)
-    audit["detail"].pop("code")  # the statement adds the code it picked
+    audit = registration_audit(ctx, 0, None, valid, now)  # the statement adds the code
     counter = {"rule_name": rule.name, "scope_key": scope_key, "rule_id": rule.id,
                "issued_at": now}
     with identifiers_guarded(ctx, valid.identifiers):
@@ -174,10 +169,13 @@ def _register_on_counter(
 
 
 def registration_audit(
-    ctx: Context, customer_id: int, code: str, valid: ValidCustomer, now: datetime
+    ctx: Context, customer_id: int, code: str | None, valid: ValidCustomer, now: datetime
 ) -> dict[str, Any]:
-    detail = {"code": code, "kind": valid.kind.value, "legal_name": valid.legal_name,
-              "region": valid.region or valid.country}
+    """The audit entry of a registration; without ``code`` when SQL adds it."""
+    detail: dict[str, Any] = {"kind": valid.kind.value, "legal_name": valid.legal_name,
+                              "region": valid.region or valid.country}
+    if code is not None:
+        detail = {"code": code, **detail}
     return audit_row(ctx.actor.name, "customer.register", "customer", customer_id, detail, now)
 
 
@@ -348,7 +346,7 @@ def change_code(
     ctx.approvals.check(ctx.actor.name, "customer.change_code",
                         {"code": record.code, "rule": rule_name, "to": new_value,
                          "reason": reason})
-    code_ctx = _record_context(record, ctx)
+    code_ctx = record.code_context(ctx.today())
     with ctx.store.write() as conn:
         now = ctx.now()
         old = _supersede_active_code(conn, record.id, record.version, reason, now)
@@ -380,15 +378,6 @@ def _require_reason(reason: str) -> str:
     if not reason or not reason.strip():
         raise ValidationError("give a reason (--reason); it goes into the audit trail")
     return reason.strip()
-
-
-def _record_context(record: CustomerRecord, ctx: Context) -> CodeContext:
-    from custmdm.core.customers import resolve_industry
-
-    _, section, division = resolve_industry(record.industry)
-    return CodeContext(kind=record.kind, issued_on=ctx.today(), region=record.region,
-                       country=record.country, industry_section=section,
-                       industry_division=division, grade=record.grade)
 
 
 def _supersede_active_code(
