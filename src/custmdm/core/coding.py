@@ -442,7 +442,11 @@ class Reservation:
 
 
 #: The largest block of gap-allowed codes one process reserves at a time.
-MAX_RESERVATION_BLOCK = 32
+MAX_RESERVATION_BLOCK = 256
+#: A block used up faster than this makes the next one twice as large; one that
+#: lasted ten times longer makes it half as large. So a busy writer touches the
+#: counter about once a second, and a quiet one leaves few codes to void at exit.
+RESERVATION_BLOCK_SECONDS = 1.0
 
 
 def reserve_codes(
@@ -460,19 +464,14 @@ def reserve_codes(
         if not _lock_if_current(conn, rule):
             raise StaleRule(rule.name)
         first = take_sequence(ctx.store, conn, rule, scope_key, count)
-        values = [rule.pattern.render(code_ctx, seq) for seq in range(first, first + count)]
-        rows = [{"value": value, "customer_id": None, "rule_id": rule.id,
-                 "scope_key": scope_key, "seq": first + n,
-                 "status": CodeStatus.RESERVED.value, "issued_at": now}
-                for n, value in enumerate(values)]
-        ids = conn.execute(
-            insert(customer_code).returning(customer_code.c.id, sort_by_parameter_order=True),
-            rows,
-        ).scalars().all()
-        write_audit(ctx.store, conn, [audit_row(
-            ctx.actor.name, "code.reserve", "coding_rule", rule.name,
-            {"codes": values, "version": rule.version}, now)])
-    return [Reservation(int(i), v, rule) for i, v in zip(ids, values, strict=True)]
+        values = [rule.pattern.render(code_ctx, first)]
+        values.extend(rule.pattern.with_seq(values[0], seq)
+                      for seq in range(first + 1, first + count))
+        audit = audit_row(ctx.actor.name, "code.reserve", "coding_rule", rule.name,
+                          {"codes": values, "version": rule.version}, now)
+        ids = ctx.writer.insert_reserved(conn, rule.id or 0, scope_key, first, values, now,
+                                         audit)
+    return [Reservation(i, v, rule) for i, v in zip(ids, values, strict=True)]
 
 
 def _lock_if_current(conn: Connection, rule: CodingRule) -> bool:
@@ -487,35 +486,47 @@ def _lock_if_current(conn: Connection, rule: CodingRule) -> bool:
 class ReservationPool:
     """Gap-allowed codes this process has reserved but not yet used.
 
-    A process that keeps registering reserves codes in growing blocks (1, 2, 4 … 32
-    per series), so the counter is touched once per block instead of once per
-    customer; a process that registers once reserves exactly one. Whatever is left
-    when the register is closed is voided; a crash leaves it ``reserved``.
+    A process that keeps registering reserves codes in growing blocks (1, 2, 4 …
+    up to 256 per series, see RESERVATION_BLOCK_SECONDS), so the counter is touched
+    once per block instead of once per customer; a process that registers once
+    reserves exactly one. Whatever is left when the register is closed is voided; a
+    crash leaves it ``reserved``.
     """
 
     def __init__(self) -> None:
         self._blocks: dict[tuple[int, str], deque[Reservation]] = {}
-        self._sizes: dict[tuple[int, str], int] = {}
+        self._sizes: dict[tuple[int, str], tuple[int, float]] = {}  # size, reserved at
 
     def take(self, ctx: Context, rule: CodingRule, code_ctx: CodeContext) -> Reservation:
         """The next reserved code for this customer's series."""
         key = (rule.id or 0, rule.pattern.series_key(code_ctx))
         queue = self._blocks.get(key)
         if not queue:
-            size = self._sizes.get(key, 1)
-            self._sizes[key] = min(size * 2, MAX_RESERVATION_BLOCK)
+            size = self._next_size(key)
             try:
                 block = reserve_codes(ctx, rule, code_ctx, size)
             except CounterExhausted:
                 if size == 1:
                     raise
                 # Near the end of the counter's width: take the last numbers one by one.
-                self._sizes[key] = 1
-                block = reserve_codes(ctx, rule, code_ctx, 1)
+                size, block = 1, reserve_codes(ctx, rule, code_ctx, 1)
+            self._sizes[key] = (size, time.monotonic())
             queue = self._blocks[key] = deque(block)
         reservation = queue.popleft()
         reservation.series = key
         return reservation
+
+    def _next_size(self, key: tuple[int, str]) -> int:
+        last = self._sizes.get(key)
+        if last is None:
+            return 1
+        size, reserved_at = last
+        lasted = time.monotonic() - reserved_at
+        if lasted < RESERVATION_BLOCK_SECONDS:
+            return min(size * 2, MAX_RESERVATION_BLOCK)
+        if lasted > 10 * RESERVATION_BLOCK_SECONDS:
+            return max(size // 2, 1)
+        return size
 
     def give_back(self, reservation: Reservation) -> None:
         """Return an unused code (its registration failed as a whole)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import getpass
 import os
 from collections.abc import Callable
@@ -36,7 +37,11 @@ class Actor:
 
 def business_timezone() -> tzinfo | None:
     """``$CUSTMDM_TIMEZONE`` as a zone; None means the machine's local zone."""
-    name = os.environ.get("CUSTMDM_TIMEZONE")
+    return _zone(os.environ.get("CUSTMDM_TIMEZONE"))
+
+
+@functools.lru_cache(maxsize=8)
+def _zone(name: str | None) -> tzinfo | None:
     if not name:
         return None
     try:
@@ -67,6 +72,8 @@ class Context:
     rules_loaded_at: float = 0.0
     #: Where this process last saw each gapless counter: (rule, scope) -> next value.
     counter_hints: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: Gapless codes rendered ahead: (rule id, series) -> (first number, codes).
+    codes_ahead: dict[tuple[int, str], tuple[int, list[str]]] = field(default_factory=dict)
     _reservations: ReservationPool | None = None
     _writer: RegistrationWriter | None = None
 

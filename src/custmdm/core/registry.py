@@ -152,8 +152,7 @@ def _register_on_counter(
     last = min(base + SPECULATION_WINDOW - 1, rule.pattern.max_seq)
     if base > last:
         return None  # the counter is full: the ordinary path says so
-    first = rule.pattern.render(code_ctx, base)
-    candidates = [first] + [rule.pattern.with_seq(first, n) for n in range(base + 1, last + 1)]
+    candidates = _codes_ahead(ctx, rule, code_ctx, base, last)
     audit = registration_audit(ctx, 0, None, valid, now)  # the statement adds the code
     counter = {"rule_name": rule.name, "scope_key": scope_key, "rule_id": rule.id,
                "issued_at": now}
@@ -166,6 +165,26 @@ def _register_on_counter(
     customer_id, seq = result
     ctx.counter_hints[key] = seq + 1
     return customer_id, candidates[seq - base]
+
+
+def _codes_ahead(
+    ctx: Context, rule: CodingRule, code_ctx: CodeContext, first: int, last: int
+) -> list[str]:
+    """The codes for numbers ``first`` … ``last`` of this customer's series, reusing
+    those rendered for the previous registration (the window slides a little each
+    time, and check characters cost more than the rest of the statement's input)."""
+    key = (rule.id or 0, rule.pattern.series_key(code_ctx))
+    known_from, known = ctx.codes_ahead.get(key, (first, []))
+    codes = known[first - known_from:] if known_from <= first else []
+    if not codes:
+        codes = [rule.pattern.render(code_ctx, first)]
+    seed = codes[0]
+    codes = codes[: last - first + 1]
+    codes.extend(rule.pattern.with_seq(seed, n) for n in range(first + len(codes), last + 1))
+    if len(ctx.codes_ahead) >= 1024:  # many series (say, one per county): start over
+        ctx.codes_ahead.clear()
+    ctx.codes_ahead[key] = (first, codes)
+    return codes
 
 
 def registration_audit(

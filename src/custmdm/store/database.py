@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from sqlalchemy import (
     Connection,
     Engine,
@@ -27,8 +29,9 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from custmdm.errors import ValidationError
 
@@ -80,6 +83,7 @@ class Store:
                 "postgresql://USER@HOST/DB"
             )
         self._autocommit_engine: Engine | None = None
+        self._hot = _HotPath()
         self._sqlite_path = parsed.database
         if self.dialect == "sqlite":
             self.engine = self._sqlite_engine_for(parsed.database)
@@ -117,6 +121,23 @@ class Store:
     ) -> Any:
         """Run a statement built once per store; the first column of its first row."""
         return conn.execute(self.statement(key, build), params).scalar()
+
+    def run_alone(
+        self, key: str, build: Callable[[Store], Executable], params: dict[str, Any]
+    ) -> tuple[Any, ...] | None:
+        """Run a statement built once as a transaction of its own; its first row.
+
+        This is the hot path of single registrations. On PostgreSQL the statement is
+        compiled once to native ``$n`` placeholders and runs as a server-side prepared
+        statement on a psycopg connection kept for it (one per thread), which skips
+        SQLAlchemy's per-call work: about a fifth of a registration's client CPU.
+        Errors are raised as SQLAlchemy's (``IntegrityError`` …), as on other paths.
+        """
+        if self.is_sqlite:
+            with self.autocommit() as conn:
+                row = conn.execute(self.statement(key, build), params).first()
+            return None if row is None else tuple(row)
+        return self._hot.run(self, key, build, params)
 
     def lock_rule_changes(self, conn: Connection) -> None:
         """Serialise coding-rule changes until this transaction ends.
@@ -252,6 +273,7 @@ class Store:
 
     def dispose(self) -> None:
         """Close every pooled connection (call in a child after fork, or at exit)."""
+        self._hot.close()
         self.engine.dispose()
         if self._autocommit_engine is not None:
             self._autocommit_engine.dispose()
@@ -272,6 +294,88 @@ class Store:
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
+
+
+#: Compiles statements with PostgreSQL's own placeholders, which psycopg's raw
+#: cursors pass through untouched (no per-call query rewriting).
+_NATIVE_PLACEHOLDERS = psycopg_dialect.dialect(  # type: ignore[no-untyped-call]
+    paramstyle="numeric_dollar")
+
+
+class _PreparedStatement:
+    """A statement compiled once: its SQL, parameter order, fixed values, converters."""
+
+    def __init__(self, statement: Executable) -> None:
+        compiled = statement.compile(dialect=_NATIVE_PLACEHOLDERS)  # type: ignore[attr-defined]
+        self.sql: str = compiled.string
+        self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
+        self.fixed = {name: bind.value for name, bind in compiled.binds.items()
+                      if bind.value is not None}
+        self.converters = [
+            (n, process) for n, name in enumerate(self.names)
+            if (process := compiled.binds[name].type.dialect_impl(_NATIVE_PLACEHOLDERS)
+                .bind_processor(_NATIVE_PLACEHOLDERS)) is not None
+        ]
+
+    def arguments(self, params: dict[str, Any]) -> list[Any]:
+        args = [params[name] if name in params else self.fixed[name] for name in self.names]
+        for n, process in self.converters:
+            args[n] = process(args[n])
+        return args
+
+
+class _HotPath:
+    """Autocommit psycopg connections (one per thread) with prepared statements."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._statements: dict[str, _PreparedStatement] = {}
+        self._owners: list[tuple[int, psycopg.Connection[Any]]] = []
+        self._lock = threading.Lock()
+
+    def run(
+        self, store: Store, key: str, build: Callable[[Store], Executable],
+        params: dict[str, Any],
+    ) -> tuple[Any, ...] | None:
+        prepared = self._statements.get(key)
+        if prepared is None:
+            prepared = self._statements[key] = _PreparedStatement(build(store))
+        cursor = self._cursor(store)
+        args = prepared.arguments(params)
+        try:
+            cursor.execute(prepared.sql, args, prepare=True)
+            return cursor.fetchone()
+        except psycopg.Error as error:
+            if cursor.connection.broken:
+                self._local.__dict__.clear()  # reconnect on the next call
+            raise DBAPIError.instance(prepared.sql, args, error, psycopg.Error) from error
+
+    def _cursor(self, store: Store) -> psycopg.RawCursor[Any]:
+        cursor: psycopg.RawCursor[Any] | None = getattr(self._local, "cursor", None)
+        if cursor is not None and getattr(self._local, "pid", None) == os.getpid():
+            return cursor
+        conninfo = make_url(store.url).set(drivername="postgresql")
+        connection = psycopg.connect(conninfo.render_as_string(hide_password=False),
+                                     autocommit=True)
+        with self._lock:
+            self._owners.append((os.getpid(), connection))
+        self._local.pid = os.getpid()
+        self._local.cursor = cursor = psycopg.RawCursor(connection)
+        return cursor
+
+    def close(self) -> None:
+        """Close this process's connections; a forked child only forgets its parent's."""
+        with self._lock:
+            owners, self._owners = self._owners, []
+        for pid, connection in owners:
+            if pid == os.getpid():
+                connection.close()
+            else:  # never finalised here: that would end the parent's session
+                _INHERITED_CONNECTIONS.append(connection)
+        self._local = threading.local()
+
+
+_INHERITED_CONNECTIONS: list[psycopg.Connection[Any]] = []
 
 
 def _memoised(process: Callable[[Any], Any]) -> Callable[[Any], Any]:

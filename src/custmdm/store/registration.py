@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -58,6 +59,9 @@ from custmdm.store.tables import (
 )
 
 Row = Mapping[str, Any]
+
+#: Separates the candidate codes sent to a gapless registration (ASCII unit separator).
+CODE_SEPARATOR = "\x1f"
 
 
 def _params(prefix: str, table_columns: Sequence[str], table: Any) -> list[Any]:
@@ -127,6 +131,13 @@ class RegistrationWriter:
                                [tuple(audit[c] for c in AUDIT_COLUMNS)])
         return True
 
+    def insert_reserved(
+        self, conn: Connection, rule_id: int, scope_key: str, first: int,
+        codes: Sequence[str], reserved_at: datetime, audit: Row,
+    ) -> list[int]:
+        """See :meth:`PostgresRegistrationWriter.insert_reserved`."""
+        raise NotImplementedError("codes are reserved ahead only where the store says so")
+
     def claim_and_register(
         self, code_id: int, rule_id: int, values: Row, identifiers: Sequence[Row],
         audit: Row,
@@ -146,59 +157,60 @@ class PostgresRegistrationWriter(RegistrationWriter):
     ) -> tuple[int, int] | None:
         """A gapless registration as one atomic statement; ``(customer id, seq)``.
 
-        The statement takes the next number of the counter (``counter`` gives
-        ``rule_name``, ``scope_key``, ``rule_id``, ``issued_at``), picks the code for it
-        from ``candidates`` (the codes for ``base``, ``base + 1`` …, rendered ahead by
-        the caller, since check characters are computed in Python) and writes the
-        customer, identifiers, code and audit entry. The counter row is locked only
-        inside the statement, never while the client works, which is what keeps many
-        gapless writers moving on few cores. If the number falls outside the candidates
-        or the rule version is no longer current, the code value is NULL, its NOT NULL
-        constraint fails the whole statement, nothing is written (the counter
-        included), and None is returned: the caller then takes the ordinary path.
+        The statement writes the customer and its identifiers, then takes the next
+        number of the counter (``counter`` gives ``rule_name``, ``scope_key``,
+        ``rule_id``, ``issued_at``), picks the code for it from ``candidates`` (the
+        codes for ``base``, ``base + 1`` …, rendered ahead by the caller, since check
+        characters are computed in Python) and writes the code and the audit entry.
+        The counter row is locked as late as possible and only inside the statement,
+        never while the client works, which is what keeps many gapless writers moving
+        on few cores. If the number falls outside the candidates or the rule version
+        is no longer current, the code value is NULL, its NOT NULL constraint fails
+        the whole statement, nothing is written (the counter included), and None is
+        returned: the caller then takes the ordinary path.
         """
-        count = len(identifiers)
         params: dict[str, Any] = {
             **_params_of("c_", values), **_params_of("k_", counter),
-            "codes": list(candidates), "base": base,
-            "a_at": audit["at"], "a_actor": audit["actor"], "a_action": audit["action"],
-            "a_entity": audit["entity"], "a_detail": json.dumps(audit["detail"],
-                                                               ensure_ascii=False),
+            **_identifier_arrays(identifiers),
+            "codes": CODE_SEPARATOR.join(candidates), "base": base,
+            **_params_of("a_", audit), "a_detail": _json(audit["detail"]),
         }
-        for n, ident in enumerate(identifiers):
-            params[f"i{n}_scheme"] = ident["scheme"]
-            params[f"i{n}_value"] = ident["value"]
         try:
-            with self.store.autocommit() as conn:
-                row = conn.execute(
-                    self.store.statement(f"pg:register_on_counter:{count}",
-                                         lambda _: _register_on_counter(count)),
-                    params,
-                ).one()
+            row = self.store.run_alone("pg:register_on_counter", _register_on_counter, params)
         except IntegrityError as error:
             message = self.store.violated_constraint(error)
             if "null value" in message and "customer_code" in message:
                 return None
             raise
+        assert row is not None  # one row, or an error for the whole statement
         return int(row[0]), int(row[1])
 
     def insert_customer(
         self, conn: Connection, values: Row, identifiers: Sequence[Row]
     ) -> int:
-        params = _params_of("c_", values)
-        for n, ident in enumerate(identifiers):
-            params[f"i{n}_scheme"] = ident["scheme"]
-            params[f"i{n}_value"] = ident["value"]
-        count = len(identifiers)
-        return int(self.store.execute_scalar(
-            conn, f"pg:insert_customer:{count}", lambda _: _customer_with_identifiers(count),
-            params))
+        params = {**_params_of("c_", values), **_identifier_arrays(identifiers)}
+        return int(self.store.execute_scalar(conn, "pg:insert_customer",
+                                             lambda _: _customer_with_identifiers(), params))
 
     def insert_code_and_audit(self, conn: Connection, code: Row, audit: Row) -> bool:
         params = {**_params_of("k_", code), **_params_of("a_", audit)}
         found = self.store.execute_scalar(conn, "pg:code_and_audit",
                                           lambda _: _code_and_audit(), params)
         return found is not None
+
+    def insert_reserved(
+        self, conn: Connection, rule_id: int, scope_key: str, first: int,
+        codes: Sequence[str], reserved_at: datetime, audit: Row,
+    ) -> list[int]:
+        """Record ``codes`` (numbers ``first`` …) as reserved, with their audit entry,
+        in one statement; the new rows' ids in the order of ``codes``."""
+        params = {"k_codes": list(codes), "k_first": first, "k_rule_id": rule_id,
+                  "k_scope_key": scope_key, "k_issued_at": reserved_at,
+                  **_params_of("a_", audit)}
+        rows = conn.execute(self.store.statement("pg:insert_reserved", _insert_reserved),
+                            params).all()
+        ids = {int(seq): int(code_id) for code_id, seq in rows}
+        return [ids[first + n] for n in range(len(codes))]
 
     def claim_and_register(
         self, code_id: int, rule_id: int, values: Row, identifiers: Sequence[Row],
@@ -207,19 +219,13 @@ class PostgresRegistrationWriter(RegistrationWriter):
         """Register a customer on a reserved code in one atomic statement; None (and
         nothing written) if the code is no longer reserved or its rule version is no
         longer current."""
-        count = len(identifiers)
         audit = {k: v for k, v in audit.items() if k != "entity_id"}  # the new id, in SQL
         params = {**_params_of("c_", values), **_params_of("a_", audit),
+                  **_identifier_arrays(identifiers), "a_detail": _json(audit["detail"]),
                   "code_id": code_id, "k_rule_id": rule_id, "k_issued_at": audit["at"]}
-        for n, ident in enumerate(identifiers):
-            params[f"i{n}_scheme"] = ident["scheme"]
-            params[f"i{n}_value"] = ident["value"]
         # One statement is one atomic transaction of its own: no BEGIN, no COMMIT.
-        with self.store.autocommit() as conn:
-            found = self.store.execute_scalar(
-                conn, f"pg:claim_and_register:{count}", lambda _: _claim_and_register(count),
-                params)
-        return None if found is None else int(found)
+        row = self.store.run_alone("pg:claim_and_register", _claim_and_register, params)
+        return None if row is None else int(row[0])
 
 
 def registration_writer(store: Store) -> RegistrationWriter:
@@ -227,33 +233,48 @@ def registration_writer(store: Store) -> RegistrationWriter:
     return RegistrationWriter(store) if store.is_sqlite else PostgresRegistrationWriter(store)
 
 
+def _json(detail: Any) -> str:
+    return json.dumps(detail, ensure_ascii=False)
+
+
+def _identifier_arrays(identifiers: Sequence[Row]) -> dict[str, list[str]]:
+    """Identifiers as two parallel arrays, so one statement serves any number."""
+    return {"i_schemes": [i["scheme"] for i in identifiers],
+            "i_values": [i["value"] for i in identifiers]}
+
+
 # -- PostgreSQL statements ------------------------------------------------------------------
 
 
-def _identifier_inserts(new_customer: Any, count: int) -> list[Any]:
-    return [
-        insert(identifier).from_select(
-            list(IDENTIFIER_COLUMNS),
-            select(new_customer.c.id,
-                   bindparam(f"i{n}_scheme", type_=identifier.c.scheme.type),
-                   bindparam(f"i{n}_value", type_=identifier.c.value.type),
-                   true(), bindparam("c_created_at", type_=identifier.c.created_at.type)),
-        ).cte(f"new_identifier_{n}")
-        for n in range(count)
-    ]
+def _identifier_insert(new_customer: Any) -> Any:
+    """Insert the customer's identifiers (unnested from two arrays); one row per
+    identifier, with its customer's id."""
+    given = func.unnest(
+        bindparam("i_schemes", type_=ARRAY(String)), bindparam("i_values", type_=ARRAY(String))
+    ).table_valued("scheme", "value").render_derived()
+    return insert(identifier).from_select(
+        list(IDENTIFIER_COLUMNS),
+        select(new_customer.c.id, given.c.scheme, given.c.value, true(),
+               bindparam("c_created_at", type_=identifier.c.created_at.type))
+        .select_from(new_customer).join(given, true()),
+    ).returning(identifier.c.customer_id).cte("new_identifiers")
 
 
-def _customer_with_identifiers(count: int) -> Executable:
-    new_customer = (
-        insert(customer)
-        .from_select(list(CUSTOMER_COLUMNS), select(*_params("c_", CUSTOMER_COLUMNS, customer)))
-        .returning(customer.c.id)
-        .cte("new_customer")
-    )
-    statement: Select[Any] = select(new_customer.c.id)
-    for cte in _identifier_inserts(new_customer, count):
-        statement = statement.add_cte(cte)
-    return statement
+def _new_customer(source: Any = None, with_id: Any = None) -> Any:
+    columns = list(CUSTOMER_COLUMNS)
+    values = _params("c_", CUSTOMER_COLUMNS, customer)
+    if with_id is not None:
+        columns, values = ["id", *columns], [with_id, *values]
+    chosen = select(*values)
+    if source is not None:
+        chosen = chosen.select_from(source)
+    return (insert(customer).from_select(columns, chosen).returning(customer.c.id)
+            .cte("new_customer"))
+
+
+def _customer_with_identifiers() -> Executable:
+    new_customer = _new_customer()
+    return select(new_customer.c.id).add_cte(_identifier_insert(new_customer))
 
 
 def _audit_insert(source: Select[Any]) -> Insert:
@@ -269,11 +290,18 @@ def _code_and_audit() -> Executable:
     return select(new_code.c.id).add_cte(audit)
 
 
-def _register_on_counter(count: int) -> Executable:
-    taken = postgresql.insert(code_counter).values(
-        rule_name=bindparam("k_rule_name", type_=String),
-        scope_key=bindparam("k_scope_key", type_=String),
-        next_value=2,
+def _register_on_counter(_store: Store) -> Executable:
+    new_customer = _new_customer()
+    new_identifiers = _identifier_insert(new_customer)
+    # The counter is taken from rows of new_customer and after new_identifiers has
+    # run (a data dependency, which PostgreSQL must honour), so its row lock is held
+    # only for the code, the audit entry and the commit.
+    written = select(func.count()).select_from(new_identifiers).scalar_subquery()
+    taken = postgresql.insert(code_counter).from_select(
+        ["rule_name", "scope_key", "next_value"],
+        select(bindparam("k_rule_name", type_=String), bindparam("k_scope_key", type_=String),
+               literal(2, BigInteger))
+        .select_from(new_customer).where(written >= 0),
     )
     counter = (
         taken.on_conflict_do_update(
@@ -283,20 +311,16 @@ def _register_on_counter(count: int) -> Executable:
         .returning((code_counter.c.next_value - 1).label("seq"))
         .cte("counter")
     )
-    # Parenthesised, since PostgreSQL does not accept $1::VARCHAR[][i].
-    candidates = type_coerce(Grouping(bindparam("codes", type_=ARRAY(String))), ARRAY(String))
+    # One text parameter rather than an array: cheaper to send. Codes never contain
+    # the separator (see domain.codes.LITERAL_CHARACTERS).
+    candidates = type_coerce(
+        Grouping(func.string_to_array(bindparam("codes", type_=String), CODE_SEPARATOR)),
+        ARRAY(String))
     offset = counter.c.seq - bindparam("base", type_=BigInteger) + 1
     picked = select(
         counter.c.seq,
         case((_rule_is_current(), candidates[offset]), else_=null()).label("value"),
     ).cte("picked")
-    new_customer = (
-        insert(customer)
-        .from_select(list(CUSTOMER_COLUMNS),
-                     select(*_params("c_", CUSTOMER_COLUMNS, customer)).select_from(picked))
-        .returning(customer.c.id)
-        .cte("new_customer")
-    )
     both = new_customer.join(picked, true())
     new_code = insert(customer_code).from_select(
         list(CODE_COLUMNS),
@@ -316,16 +340,27 @@ def _register_on_counter(count: int) -> Executable:
                  for c in ("at", "actor", "action", "entity")),
                cast(new_customer.c.id, String), detail).select_from(both)
     ).cte("new_audit")
-    statement: Select[Any] = (
+    return (
         select(new_customer.c.id, picked.c.seq).select_from(both)
-        .add_cte(new_code).add_cte(audit)
+        .add_cte(new_identifiers).add_cte(new_code).add_cte(audit)
     )
-    for cte in _identifier_inserts(new_customer, count):
-        statement = statement.add_cte(cte)
-    return statement
 
 
-def _claim_and_register(count: int) -> Executable:
+def _insert_reserved(_store: Store) -> Executable:
+    given = func.unnest(bindparam("k_codes", type_=ARRAY(String))).table_valued(
+        "value", with_ordinality="n").render_derived()
+    new_codes = insert(customer_code).from_select(
+        list(CODE_COLUMNS),
+        select(given.c.value, null(), bindparam("k_rule_id", type_=BigInteger),
+               bindparam("k_scope_key", type_=String),
+               bindparam("k_first", type_=BigInteger) + given.c.n - 1, literal("reserved"),
+               bindparam("k_issued_at", type_=customer_code.c.issued_at.type)),
+    ).returning(customer_code.c.id, customer_code.c.seq).cte("new_codes")
+    audit = _audit_insert(select(*_params("a_", AUDIT_COLUMNS, audit_entry))).cte("new_audit")
+    return select(new_codes.c.id, new_codes.c.seq).add_cte(audit)
+
+
+def _claim_and_register(_store: Store) -> Executable:
     new_id = select(
         func.nextval(func.pg_get_serial_sequence("customer", "id")).label("id")
     ).cte("new_id")
@@ -338,21 +373,13 @@ def _claim_and_register(count: int) -> Executable:
         .returning(customer_code.c.customer_id)
         .cte("claimed")
     )
-    new_customer = (
-        insert(customer)
-        .from_select(["id", *CUSTOMER_COLUMNS],
-                     select(claimed.c.customer_id, *_params("c_", CUSTOMER_COLUMNS, customer)))
-        .returning(customer.c.id)
-        .cte("new_customer")
-    )
+    new_customer = _new_customer(claimed, with_id=claimed.c.customer_id)
     audit_values = [
         cast(new_customer.c.id, String) if c == "entity_id"
+        else cast(bindparam("a_detail", type_=String), JSON) if c == "detail"
         else bindparam(f"a_{c}", type_=audit_entry.c[c].type)
         for c in AUDIT_COLUMNS
     ]
     audit = _audit_insert(select(*audit_values).select_from(new_customer)).cte("new_audit")
-    statement: Select[Any] = select(new_customer.c.id).add_cte(audit)
-    for cte in _identifier_inserts(new_customer, count):
-        statement = statement.add_cte(cte)
-    return statement
-
+    return (select(new_customer.c.id)
+            .add_cte(audit).add_cte(_identifier_insert(new_customer)))
