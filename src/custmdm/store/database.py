@@ -155,6 +155,14 @@ class Store:
             return sqlite.insert(table)
         return postgresql.insert(table)
 
+    def serial_sequence(self, table: Table) -> str:
+        """PostgreSQL: the schema-qualified name of the sequence behind ``table.id``."""
+        with self.autocommit() as conn:
+            name = conn.execute(select(func.pg_get_serial_sequence(table.name, "id"))).scalar()
+        if not name:
+            raise AssertionError(f"{table.name}.id has no sequence")
+        return str(name).replace("'", "''")
+
     def reserve_ids(self, conn: Connection, table: Table, count: int) -> list[int]:
         """``count`` new primary-key values for ``table``, so that bulk inserts need no
         RETURNING (which SQLite can only honour row by row).

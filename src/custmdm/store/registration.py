@@ -33,6 +33,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     null,
     select,
     true,
@@ -62,6 +63,9 @@ Row = Mapping[str, Any]
 
 #: Separates the candidate codes sent to a gapless registration (ASCII unit separator).
 CODE_SEPARATOR = "\x1f"
+#: First key of the advisory locks on which gapless writers of one counter queue
+#: (two-key advisory locks never clash with the one-key RULE_CHANGES_LOCK).
+COUNTER_LOCK_CLASS = 0x434D44  # "CMD"
 
 
 def _params(prefix: str, table_columns: Sequence[str], table: Any) -> list[Any]:
@@ -297,11 +301,22 @@ def _register_on_counter(_store: Store) -> Executable:
     # run (a data dependency, which PostgreSQL must honour), so its row lock is held
     # only for the code, the audit entry and the commit.
     written = select(func.count()).select_from(new_identifiers).scalar_subquery()
+    # Writers of one counter first queue on an advisory lock for it: the lock manager
+    # wakes them one at a time, where waiters on the row itself would all wake at
+    # each commit and compete (measured: about a quarter of the server's CPU).
+    queued = (
+        select(func.pg_advisory_xact_lock(
+            literal(COUNTER_LOCK_CLASS),
+            func.hashtext(bindparam("k_rule_name", type_=String).concat(CODE_SEPARATOR)
+                          .concat(bindparam("k_scope_key", type_=String)))).label("queued"))
+        .select_from(new_customer).where(written >= 0)
+        .cte("queued")
+    )
     taken = postgresql.insert(code_counter).from_select(
         ["rule_name", "scope_key", "next_value"],
         select(bindparam("k_rule_name", type_=String), bindparam("k_scope_key", type_=String),
                literal(2, BigInteger))
-        .select_from(new_customer).where(written >= 0),
+        .select_from(queued),
     )
     counter = (
         taken.on_conflict_do_update(
@@ -360,10 +375,10 @@ def _insert_reserved(_store: Store) -> Executable:
     return select(new_codes.c.id, new_codes.c.seq).add_cte(audit)
 
 
-def _claim_and_register(_store: Store) -> Executable:
-    new_id = select(
-        func.nextval(func.pg_get_serial_sequence("customer", "id")).label("id")
-    ).cte("new_id")
+def _claim_and_register(store: Store) -> Executable:
+    # The sequence is named in the SQL, not looked up on every call.
+    sequence: Any = literal_column(f"'{store.serial_sequence(customer)}'::regclass")
+    new_id = select(func.nextval(sequence).label("id")).cte("new_id")
     claimed = (
         update(customer_code)
         .where(customer_code.c.id == bindparam("code_id"),
