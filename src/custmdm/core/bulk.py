@@ -1,32 +1,49 @@
 """Registering many customers at once: one transaction per batch.
 
-Validation can run in helper processes (:mod:`custmdm.core.parallel`); codes for a
-whole batch come from one counter statement, and rows go in with the driver's
-executemany (:meth:`custmdm.store.database.Store.insert_many`).
+A batch goes through two steps. :func:`prepare_batch` does everything that does not
+need the database (validation, choosing each customer's rule, the audit detail) and
+turns the batch into plain rows; it can run in helper processes
+(:mod:`custmdm.core.parallel`), and its result is cheap to send between processes.
+:func:`write_batch` then takes the numbers for the whole batch in one counter
+statement, finishes the codes and writes the rows with the driver's executemany
+(:meth:`custmdm.store.database.Store.insert_many`), all in one transaction.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+import json
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from functools import partial
 from itertools import islice
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection
-
-from custmdm.core.audit import write_audit
-from custmdm.core.coding import current_rules, take_sequences
+from custmdm.core.coding import (
+    StaleRule,
+    cached_rules,
+    current_rules,
+    refresh_rules,
+    take_sequences,
+)
 from custmdm.core.context import Context
 from custmdm.core.customers import CustomerDraft, ValidCustomer, validate_draft
 from custmdm.core.parallel import ordered_map
-from custmdm.core.registry import identifiers_guarded, registration_audit
-from custmdm.domain.codes import CodeContext
+from custmdm.core.registry import identifiers_guarded
 from custmdm.domain.customer import CodeStatus
 from custmdm.domain.identifiers import Identifier
 from custmdm.domain.rules import CodingRule, choose_rule
 from custmdm.errors import Conflict, ValidationError
-from custmdm.store.tables import CUSTOMER_COLUMNS, customer, customer_code, identifier
+from custmdm.store.tables import (
+    CUSTOMER_COLUMNS,
+    audit_entry,
+    customer,
+    customer_code,
+    identifier,
+)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -38,6 +55,128 @@ class BulkResult:
     last_code: str | None
 
 
+@dataclass(frozen=True)
+class PreparedBatch:
+    """Validated customers as plain rows, ready to be written.
+
+    Codes are finished when the batch is written: ``templates`` holds each customer's
+    code for sequence number 1, and the code it gets differs only in its number and
+    check character.
+    """
+
+    #: The ids of the current rule versions the rules were chosen among.
+    rule_ids: frozenset[int]
+    #: Customer rows in CUSTOMER_COLUMNS order, without the two timestamps.
+    customers: list[tuple[Any, ...]]
+    #: (customer's index in the batch, scheme, value).
+    identifiers: list[tuple[int, str, str]]
+    #: Per customer: (rule id, counter key, code for sequence number 1).
+    series: list[tuple[int, str, str]]
+    #: Per customer: the audit detail as JSON text, without its leading "{".
+    audit_details: list[str] = field(default_factory=list)
+
+
+def prepare_batch(
+    valid: Sequence[ValidCustomer], rules: Sequence[CodingRule], today: date,
+    first_position: int = 1,
+) -> PreparedBatch:
+    """Turn validated customers into rows; choose each one's rule among ``rules``.
+    ``first_position`` numbers the customers in error messages."""
+    customers: list[tuple[Any, ...]] = []
+    identifiers: list[tuple[int, str, str]] = []
+    series: list[tuple[int, str, str]] = []
+    details: list[str] = []
+    for index, v in enumerate(valid):
+        code_ctx = v.code_context(today)
+        try:
+            rule = choose_rule(rules, code_ctx)
+        except ValidationError as error:
+            raise error.prefixed(f"customer {first_position + index}: ") from None
+        customers.append(v.values_before_timestamps())
+        identifiers.extend((index, i.scheme, i.value) for i in v.identifiers)
+        series.append((rule.id or 0, rule.counter_key(code_ctx), rule.pattern.render(code_ctx, 1)))
+        # The detail of registration_audit; the code is put in front when it is known.
+        details.append(json.dumps({"kind": v.kind.value, "legal_name": v.legal_name,
+                                   "region": v.region or v.country}, ensure_ascii=False)[1:])
+    return PreparedBatch(frozenset(r.id or 0 for r in rules), customers, identifiers, series,
+                         details)
+
+
+def write_batch(ctx: Context, batch: PreparedBatch) -> list[str]:
+    """Write a prepared batch in one transaction; returns the codes in order.
+
+    Raises :class:`StaleRule` (and writes nothing) if the current rules are no longer
+    those the batch was prepared with: prepare it again.
+    """
+    count = len(batch.customers)
+    if not count:
+        return []
+    idents = [Identifier(scheme, value) for _, scheme, value in batch.identifiers]
+    if len({(i.scheme, i.value) for i in idents}) != len(idents):
+        raise Conflict("the same identifier appears twice in one bulk registration")
+    store = ctx.store
+    with identifiers_guarded(ctx, idents), store.write() as conn:
+        rules = {r.id or 0: r for r in current_rules(ctx, conn, lock=True)}
+        if rules.keys() != batch.rule_ids:
+            raise StaleRule("a coding rule changed while the batch was prepared")
+        now = ctx.now()
+        ids = store.reserve_ids(conn, customer, count)
+        store.insert_many(conn, customer, ("id", *CUSTOMER_COLUMNS[:-2]),
+                          [(i, *row) for i, row in zip(ids, batch.customers, strict=True)],
+                          same={"created_at": now, "updated_at": now})
+        store.insert_many(conn, identifier, ("customer_id", "scheme", "value"),
+                          [(ids[n], scheme, value) for n, scheme, value in batch.identifiers],
+                          same={"active": True, "created_at": now})
+        codes, seqs = _number(ctx, conn, rules, batch.series)
+        store.insert_many(conn, customer_code, ("value", "customer_id", "rule_id", "scope_key",
+                                                "seq"), [
+            (code, cid, rule_id, key, seq)
+            for code, cid, (rule_id, key, _), seq in zip(codes, ids, batch.series, seqs,
+                                                          strict=True)
+        ], same={"status": CodeStatus.ACTIVE.value, "issued_at": now})
+        store.insert_many(conn, audit_entry, ("entity_id", "detail"), [
+            (str(cid), f'{{"code": {json.dumps(code)}, {detail}')
+            for cid, code, detail in zip(ids, codes, batch.audit_details, strict=True)
+        ], json_text=("detail",), same={"at": now, "actor": ctx.actor.name,
+                                        "action": "customer.register", "entity": "customer"})
+    return codes
+
+
+def _number(
+    ctx: Context, conn: Any, rules: dict[int, CodingRule], series: Sequence[tuple[int, str, str]]
+) -> tuple[list[str], list[int]]:
+    """Take the numbers for a batch (one counter statement for all its counters, inside
+    the batch's transaction, so even gap-allowed rules leave no gap in bulk) and
+    finish the codes."""
+    groups: dict[tuple[int, str], list[int]] = defaultdict(list)
+    for index, (rule_id, key, _) in enumerate(series):
+        groups[(rule_id, key)].append(index)
+    firsts = take_sequences(ctx.store, conn,
+                            [(rules[rule_id], key, len(m)) for (rule_id, key), m in groups.items()])
+    codes, seqs = [""] * len(series), [0] * len(series)
+    for first, ((rule_id, _), members) in zip(firsts, groups.items(), strict=True):
+        with_seq = rules[rule_id].pattern.with_seq
+        for offset, index in enumerate(members):
+            seqs[index] = seq = first + offset
+            codes[index] = with_seq(series[index][2], seq)
+    return codes, seqs
+
+
+def write_prepared(
+    ctx: Context, batch: PreparedBatch, prepare_again: Callable[[list[CodingRule]], PreparedBatch],
+) -> list[str]:
+    """:func:`write_batch`, preparing the batch again here if the rules changed."""
+    for _ in range(3):
+        try:
+            return write_batch(ctx, batch)
+        except StaleRule:
+            batch = prepare_again(refresh_rules(ctx))
+    return write_batch(ctx, batch)
+
+
+# -- many drafts --------------------------------------------------------------------------
+
+
 def register_customers(
     ctx: Context, drafts: Iterable[CustomerDraft], batch_size: int = 5000,
     validators: int = 0,
@@ -47,127 +186,86 @@ def register_customers(
     A crash loses at most the batch in flight, never half a customer: counters, codes,
     identifiers and audit entries of a batch commit together. The first invalid draft
     stops the load with its position; earlier batches stay registered. With
-    ``validators`` > 0, that many forked helper processes validate the next batches
-    while this one writes (it paid off on the 2-vCPU benchmark machine only when
-    generation moved there too, as in the demo loader; see docs/benchmarks.md).
+    ``validators`` > 0, that many forked helper processes prepare the next batches
+    while this one writes (see docs/benchmarks.md).
     """
+    owner, today = ctx.actor.name, ctx.today()
+    rules = cached_rules(ctx)
+    tasks = ((start, batch, owner, rules, today)
+             for start, batch in _numbered_batches(drafts, batch_size))
     total, first, last = 0, None, None
-    owner = ctx.actor.name
-    numbered = ((start, batch, owner) for start, batch in _numbered_batches(drafts, batch_size))
-    for start, outcome in ordered_map(validate_batch, numbered, validators):
+    for task, outcome in ordered_map_with_items(prepare_drafts, tasks, validators):
         if isinstance(outcome, ValidationError):
             raise outcome.suffixed(f" ({total} registered before it)")
-        codes = register_valid_batch(ctx, outcome, start + 1)
+        codes = write_prepared(ctx, outcome, partial(_prepare_drafts_again, task))
         total += len(codes)
         first = first or codes[0]
         last = codes[-1]
     return BulkResult(total, first, last)
 
 
-def validate_batch(
-    task: tuple[int, Sequence[CustomerDraft], str],
-) -> tuple[int, list[ValidCustomer] | ValidationError]:
-    """Validate one numbered batch: its customers, or the first error with the draft's
-    position in the whole load. Module-level, so helper processes can run it."""
-    start, drafts, owner = task
+def prepare_drafts(
+    task: tuple[int, Sequence[CustomerDraft], str, Sequence[CodingRule], date],
+) -> PreparedBatch | ValidationError:
+    """Validate and prepare one numbered batch of drafts; the first error instead, with
+    the draft's position in the whole load. Module-level, so helpers can run it."""
+    start, drafts, owner, rules, today = task
     valid = []
     for index, draft in enumerate(drafts):
         try:
             valid.append(validate_draft(draft, default_owner=owner))
         except ValidationError as error:
-            return start, error.prefixed(f"customer {start + index + 1}: ")
-    return start, valid
+            return error.prefixed(f"customer {start + index + 1}: ")
+    try:
+        return prepare_batch(valid, rules, today, start + 1)
+    except ValidationError as error:
+        return error
+
+
+def _prepare_drafts_again(
+    task: tuple[int, Sequence[CustomerDraft], str, Sequence[CodingRule], date],
+    rules: list[CodingRule],
+) -> PreparedBatch:
+    start, drafts, owner, _, today = task
+    outcome = prepare_drafts((start, drafts, owner, rules, today))
+    if isinstance(outcome, ValidationError):
+        raise outcome
+    return outcome
+
+
+def ordered_map_with_items(
+    compute: Callable[[T], Any], items: Iterable[T], helpers: int | None
+) -> Iterator[tuple[T, Any]]:
+    """:func:`ordered_map`, yielding each item with its result."""
+    taken: deque[T] = deque()
+
+    def remembered() -> Iterator[T]:
+        for item in items:
+            taken.append(item)
+            yield item
+
+    for result in ordered_map(compute, remembered(), helpers):
+        yield taken.popleft(), result
 
 
 def _numbered_batches(
     items: Iterable[CustomerDraft], size: int
 ) -> Iterator[tuple[int, list[CustomerDraft]]]:
+    iterator = iter(items)
     start = 0
-    for batch in _batches(items, size):
+    while batch := list(islice(iterator, size)):
         yield start, batch
         start += len(batch)
 
 
-def _batches(items: Iterable[CustomerDraft], size: int) -> Iterator[list[CustomerDraft]]:
-    iterator = iter(items)
-    while batch := list(islice(iterator, size)):
-        yield batch
-
-
-def register_valid_batch(
-    ctx: Context, valid: Sequence[ValidCustomer], first_position: int = 1
-) -> list[str]:
-    """Register validated customers in one transaction; returns their codes in order.
-    ``first_position`` numbers the customers in error messages."""
-    if not valid:
-        return []
-    idents = [i for v in valid for i in v.identifiers]
-    if len({(i.scheme, i.value) for i in idents}) != len(idents):
-        raise Conflict("the same identifier appears twice in one bulk registration")
+def register_valid_batch(ctx: Context, valid: Sequence[ValidCustomer]) -> list[str]:
+    """Register validated customers in one transaction; returns their codes in order."""
     today = ctx.today()
-    contexts = [v.code_context(today) for v in valid]
-    with identifiers_guarded(ctx, idents), ctx.store.write() as conn:
-        now = ctx.now()
-        ids = _insert_customers(ctx, conn, valid, now)
-        _insert_identifiers(ctx, conn, zip(ids, (v.identifiers for v in valid), strict=True), now)
-        codes = _allocate_batch(ctx, conn, contexts, first_position)
-        active = CodeStatus.ACTIVE.value
-        ctx.store.insert_many(
-            conn, customer_code,
-            ("value", "customer_id", "rule_id", "scope_key", "seq", "status", "issued_at"),
-            [(code, cid, rule.id, key, seq, active, now)
-             for cid, (code, rule, key, seq) in zip(ids, codes, strict=True)],
-        )
-        write_audit(ctx.store, conn, (
-            registration_audit(ctx, cid, code[0], v, now)
-            for cid, code, v in zip(ids, codes, valid, strict=True)
-        ))
-    return [c[0] for c in codes]
+    return write_prepared(ctx, prepare_batch(valid, cached_rules(ctx), today),
+                          partial(_prepare_valid_again, valid, today))
 
 
-def _allocate_batch(
-    ctx: Context, conn: Connection, contexts: Sequence[CodeContext], first_position: int
-) -> list[tuple[str, CodingRule, str, int]]:
-    """Codes for a batch: one counter statement for all (rule, scope) pairs, inside the
-    batch's transaction (so even gap-allowed rules leave no gap in bulk)."""
-    rules = current_rules(ctx, conn, lock=True)
-    chosen, keys = [], []
-    for index, code_ctx in enumerate(contexts):
-        try:
-            rule = choose_rule(rules, code_ctx)
-            keys.append(rule.counter_key(code_ctx))
-        except ValidationError as error:
-            raise error.prefixed(f"customer {first_position + index}: ") from None
-        chosen.append(rule)
-    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for index, (rule, key) in enumerate(zip(chosen, keys, strict=True)):
-        groups[(rule.name, key)].append(index)
-    requests = [(chosen[m[0]], key, len(m)) for (_, key), m in groups.items()]
-    firsts = take_sequences(ctx.store, conn, requests)
-    seqs = [0] * len(contexts)
-    for first, members in zip(firsts, groups.values(), strict=True):
-        for offset, index in enumerate(members):
-            seqs[index] = first + offset
-    return [
-        (rule.pattern.render(c, seq), rule, key, seq)
-        for rule, c, key, seq in zip(chosen, contexts, keys, seqs, strict=True)
-    ]
-
-
-def _insert_customers(
-    ctx: Context, conn: Connection, valid: Sequence[ValidCustomer], now: datetime
-) -> list[int]:
-    ids = ctx.store.reserve_ids(conn, customer, len(valid))
-    ctx.store.insert_many(conn, customer, ("id", *CUSTOMER_COLUMNS),
-                          [(i, *v.values(now)) for i, v in zip(ids, valid, strict=True)])
-    return ids
-
-
-def _insert_identifiers(
-    ctx: Context, conn: Connection, owned: Iterable[tuple[int, Sequence[Identifier]]],
-    now: datetime,
-) -> None:
-    ctx.store.insert_many(
-        conn, identifier, ("customer_id", "scheme", "value", "active", "created_at"),
-        [(cid, i.scheme, i.value, True, now) for cid, idents in owned for i in idents],
-    )
+def _prepare_valid_again(
+    valid: Sequence[ValidCustomer], today: date, rules: list[CodingRule]
+) -> PreparedBatch:
+    return prepare_batch(valid, rules, today)

@@ -78,10 +78,14 @@ class ValidCustomer:
         )
 
     def values(self, now: datetime) -> tuple[Any, ...]:
-        """The row's values in :data:`CUSTOMER_COLUMNS` order (for bulk inserts)."""
+        """The row's values in :data:`CUSTOMER_COLUMNS` order."""
+        return (*self.values_before_timestamps(), now, now)
+
+    def values_before_timestamps(self) -> tuple[Any, ...]:
+        """The row's values in :data:`CUSTOMER_COLUMNS` order, but ``created_at`` and
+        ``updated_at`` (the last two), which are set when the row is written."""
         return (self.kind.value, self.legal_name, self.country, self.region, self.industry,
-                self.industry_section, self.size, self.grade, self.lifecycle, self.owner, 1,
-                now, now)
+                self.industry_section, self.size, self.grade, self.lifecycle, self.owner, 1)
 
 
 def validate_legal_name(name: str) -> str:

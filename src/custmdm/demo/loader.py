@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
+from functools import partial
 
 from sqlalchemy import func, select
 
-from custmdm.core.bulk import BulkResult
-from custmdm.core.customers import ValidCustomer, validate_draft
-from custmdm.core.parallel import ordered_map
+from custmdm.core.bulk import (
+    BulkResult,
+    PreparedBatch,
+    ordered_map_with_items,
+    prepare_batch,
+    write_prepared,
+)
+from custmdm.core.coding import cached_rules
+from custmdm.core.customers import validate_draft
 from custmdm.demo.generator import DEMO_RULES, DemoGenerator
+from custmdm.domain.rules import CodingRule
 from custmdm.register import Register
 from custmdm.store.tables import customer
 
@@ -61,21 +70,33 @@ def load_demo(
     if if_empty and present:
         return DemoLoad([], None, skipped_because_not_empty=True)
     added = install_demo_rules(reg) if not reg.rules() else []
-    owner = reg.ctx.actor.name
+    ctx = reg.ctx
+    owner, today, rules = ctx.actor.name, ctx.today(), cached_rules(ctx)
     starts = range(present, present + count, batch_size)
-    tasks = [(seed, start, min(batch_size, present + count - start), owner) for start in starts]
+    tasks = [(seed, start, min(batch_size, present + count - start), owner, rules, today)
+             for start in starts]
     total, first, last = 0, None, None
-    for batch in ordered_map(generate_valid_batch, tasks, helpers):
-        result = reg.register_validated(batch)
-        total += result.registered
-        first, last = first or result.first_code, result.last_code
+    for task, batch in ordered_map_with_items(generate_prepared_batch, tasks, helpers):
+        codes = write_prepared(ctx, batch, partial(_generate_again, task))
+        total += len(codes)
+        first, last = first or codes[0], codes[-1]
         if progress is not None:
-            progress(len(batch))
+            progress(len(codes))
     return DemoLoad(added, BulkResult(total, first, last))
 
 
-def generate_valid_batch(task: tuple[int, int, int, str]) -> list[ValidCustomer]:
-    """Generate and validate one batch of demo customers (runs in helper processes)."""
-    seed, start, count, owner = task
-    return [validate_draft(d, default_owner=owner)
-            for d in DemoGenerator(seed).customers(count, start=start)]
+def _generate_again(
+    task: tuple[int, int, int, str, Sequence[CodingRule], date], rules: list[CodingRule]
+) -> PreparedBatch:
+    seed, start, count, owner, _, today = task
+    return generate_prepared_batch((seed, start, count, owner, rules, today))
+
+
+def generate_prepared_batch(
+    task: tuple[int, int, int, str, Sequence[CodingRule], date],
+) -> PreparedBatch:
+    """Generate, validate and prepare one batch of demo customers (runs in helpers)."""
+    seed, start, count, owner, rules, today = task
+    valid = [validate_draft(d, default_owner=owner)
+             for d in DemoGenerator(seed).customers(count, start=start)]
+    return prepare_batch(valid, rules, today, start + 1)

@@ -176,7 +176,7 @@ audit_entry = Table(
     Column("detail", JSON, nullable=False),
     comment="Who changed what, when; written in the same transaction as the change.",
 )
-Index(None, audit_entry.c.entity, audit_entry.c.entity_id)
+# No index on (entity, entity_id) until a query needs one (see migration 0002).
 
 
 #: Column orders used by bulk and single-statement inserts.
