@@ -277,3 +277,63 @@ def test_check_codes_finds_a_counter_below_its_codes_and_gapless_holes(reg: Regi
     with reg.store.write() as conn:
         conn.execute(update(code_counter).values(next_value=6))
     assert any("there are holes" in p for p in reg.check_codes().problems)
+
+
+def test_bulk_audit_entries_carry_the_code_and_the_customer(coded: Register) -> None:
+    drafts = list(DemoGenerator(seed=7).customers(20))
+    coded.register_many(drafts, batch_size=8)
+    with coded.store.read() as conn:
+        entries = conn.execute(select(audit_entry)
+                               .where(audit_entry.c.action == "customer.register")).all()
+        codes = {cid: value for cid, value in conn.execute(
+            select(customer_code.c.customer_id, customer_code.c.value))}
+        created = {cid: at for cid, at in conn.execute(
+            select(customer.c.id, customer.c.created_at))}
+    assert len(entries) == 20
+    for entry in entries:
+        customer_id = int(entry.entity_id)
+        assert entry.detail["code"] == codes[customer_id]
+        assert entry.detail["legal_name"] and entry.detail["kind"]
+        assert entry.actor == "tester" and entry.at == created[customer_id]
+
+
+def test_a_bulk_batch_prepared_under_old_rules_is_prepared_again(coded: Register) -> None:
+    from custmdm.core.bulk import prepare_batch, write_batch, write_prepared
+    from custmdm.core.coding import StaleRule, cached_rules
+    from custmdm.core.customers import validate_draft
+
+    valid = [validate_draft(ent(f"企业{n}", region="440305"), default_owner="tester")
+             for n in range(3)]
+    today = coded.ctx.today()
+    batch = prepare_batch(valid, cached_rules(coded.ctx), today)
+    # Another process adds a rule that now wins for these customers.
+    coded.add_rule("shenzhen", "SZ{seq:5}", region_prefix="4403", priority=10)
+    with pytest.raises(StaleRule):
+        write_batch(coded.ctx, batch)
+    assert count(coded, customer) == 0
+    codes = write_prepared(coded.ctx, batch,
+                           lambda rules: prepare_batch(valid, rules, today))
+    assert codes == ["SZ00001", "SZ00002", "SZ00003"]
+    assert coded.check_codes().ok
+
+
+def test_reservation_blocks_follow_the_pace_of_registration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from custmdm.core import coding
+
+    clock = [0.0]
+    monkeypatch.setattr(coding.time, "monotonic", lambda: clock[0])
+    pool = coding.ReservationPool()
+    key = (1, "CE")
+    assert pool._next_size(key) == 1
+    sizes = []
+    for _ in range(10):  # each block used up within a second: double, up to the cap
+        pool._sizes[key] = (pool._next_size(key), clock[0])
+        sizes.append(pool._sizes[key][0])
+        clock[0] += 0.5
+    assert sizes == [1, 2, 4, 8, 16, 32, 64, 128, 256, 256]
+    clock[0] += 5  # lasted a few seconds: keep the size
+    assert pool._next_size(key) == 256
+    clock[0] += 60  # lasted a minute: halve
+    assert pool._next_size(key) == 128

@@ -59,6 +59,8 @@ def compact(number: str) -> str:
     >>> compact('110105 19491231 002x')
     '11010519491231002X'
     """
+    if number.isascii() and number.isalnum():  # already compact: the common case, fast
+        return number.upper()
     return clean(unicodedata.normalize("NFKC", number), " -").upper().strip()
 
 

@@ -1,0 +1,57 @@
+"""The store's hot path and bulk inserts (both databases where they differ)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from custmdm.register import Register
+from custmdm.store.tables import code_counter
+
+
+def backend_pid(_store: object) -> object:
+    return select(func.pg_backend_pid())
+
+
+def test_the_hot_path_reconnects_after_the_server_ends_its_session(reg: Register) -> None:
+    store = reg.store
+    if store.is_sqlite:
+        pytest.skip("SQLite has no server session")
+    pid = store.run_alone("test:pid", backend_pid, {})
+    assert pid is not None
+    with store.autocommit() as conn:
+        assert conn.execute(select(func.pg_terminate_backend(pid[0]))).scalar()
+    with pytest.raises(DBAPIError):
+        store.run_alone("test:pid", backend_pid, {})
+    again = store.run_alone("test:pid", backend_pid, {})
+    assert again is not None and again[0] != pid[0]
+
+
+def test_hot_path_errors_are_sqlalchemy_errors_and_leave_nothing(reg: Register) -> None:
+    def insert_counter(_store: object) -> object:
+        return code_counter.insert().values(rule_name="r", scope_key="", next_value=0)
+
+    with pytest.raises(IntegrityError):  # next_value >= 1 is a CHECK constraint
+        reg.store.run_alone("test:bad-counter", insert_counter, {})
+    with reg.store.read() as conn:
+        assert conn.execute(select(func.count()).select_from(code_counter)).scalar() == 0
+
+
+def test_insert_many_takes_constant_columns_and_json_text(reg: Register) -> None:
+    from datetime import UTC, datetime
+
+    from custmdm.store.tables import audit_entry
+
+    at = datetime(2026, 11, 23, 8, 30, tzinfo=UTC)
+    with reg.store.write() as conn:
+        reg.store.insert_many(conn, audit_entry, ("entity_id", "detail"),
+                              [("1", '{"code": "A1", "n": 1}'), ("2", '{"code": "A2"}')],
+                              json_text=("detail",),
+                              same={"at": at, "actor": "t", "action": "x", "entity": "e"})
+    with reg.store.read() as conn:
+        rows = conn.execute(select(audit_entry).order_by(audit_entry.c.entity_id)).all()
+    # SQLite keeps timestamps without their zone (always UTC here).
+    assert [(r.entity_id, r.detail, r.actor, r.at.replace(tzinfo=r.at.tzinfo or UTC))
+            for r in rows] == [
+        ("1", {"code": "A1", "n": 1}, "t", at), ("2", {"code": "A2"}, "t", at)]
