@@ -25,7 +25,7 @@ from enum import StrEnum
 from functools import cache
 
 import opencc
-from pypinyin import Style, lazy_pinyin
+from pypinyin import lazy_pinyin
 
 from custmdm.standards.regions import Region, all_regions
 
@@ -357,7 +357,7 @@ def pinyin(text: str) -> str:
     >>> pinyin("华为技术")
     'huaweijishu'
     """
-    return "".join(lazy_pinyin(_letters(text), errors="default"))
+    return "".join(syllable for syllable, _ in _syllables(_letters(text), None))
 
 
 def initials(text: str) -> str:
@@ -366,9 +366,69 @@ def initials(text: str) -> str:
     >>> initials("华为技术")
     'hwjs'
     """
-    return "".join(lazy_pinyin(_letters(text), style=Style.FIRST_LETTER,
-                               errors="default"))
+    return "".join(first for _, first in _syllables(_letters(text), None))
 
 
 def _letters(text: str) -> str:
     return normalise(text).replace("(", "").replace(")", "")
+
+
+@cache
+def _segment_syllables(segment: str) -> tuple[tuple[str, str], ...]:
+    """(pinyin, initial) per syllable of a normalised segment; text that is not
+    Chinese stays as it is, whole."""
+    out = []
+    for item in lazy_pinyin(segment, errors=lambda chars: _AS_IS + chars):
+        if item.startswith(_AS_IS):  # not Chinese: kept whole
+            out.append((item[1:], item[1:]))
+        else:
+            out.append((item, item[:1]))
+    return tuple(out)
+
+
+_AS_IS = "\x00"
+
+
+def _syllables(text: str, parts: NameParts | None) -> list[tuple[str, str]]:
+    """Pinyin syllables of a normalised name, worked out per part of its structure.
+
+    pypinyin segments text into phrases (重庆 is chongqing) at about 7 µs a character;
+    region names, industry words and legal forms recur in millions of names, so the
+    syllables of each part are cached.
+    """
+    parts = parse_name(text) if parts is None else parts
+    form = parts.legal_form.text if parts.legal_form is not None else ""
+    pieces = [parts.region_text, parts.trade_name, parts.industry, parts.branch]
+    if form and text.endswith(form.replace(" ", "")) and "".join(pieces) + form == text:
+        pieces.append(form)
+    if "".join(pieces) != text:  # a structure not recognised: the whole text
+        pieces = [text]
+    return [syllable for piece in pieces if piece for syllable in _segment_syllables(piece)]
+
+
+# -- all derived forms at once --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NameForms:
+    """What is stored beside a name for matching and search."""
+
+    normalised: str
+    core: str
+    pinyin: str
+    initials: str
+
+
+def forms_of(text: str) -> NameForms:
+    """Every derived form of a name, working the structure out once.
+
+    >>> forms_of("深圳市華盛電子科技有限公司")
+    NameForms(normalised='深圳市华盛电子科技有限公司', core='华盛电子科技', \
+pinyin='shenzhenshihuashengdianzikejiyouxiangongsi', initials='szshsdzkjyxgs')
+    """
+    normalised = normalise(text)
+    letters = normalised.replace("(", "").replace(")", "")
+    parts = parse_name(text)
+    syllables = _syllables(letters, parts if letters == normalised else None)
+    return NameForms(normalised, parts.core, "".join(s for s, _ in syllables),
+                     "".join(f for _, f in syllables))
