@@ -337,3 +337,22 @@ def test_reservation_blocks_follow_the_pace_of_registration(
     assert pool._next_size(key) == 256
     clock[0] += 60  # lasted a minute: halve
     assert pool._next_size(key) == 128
+
+
+@pytest.mark.parametrize("gapless", [False, True])
+def test_every_registration_path_records_the_legal_name(reg: Register, gapless: bool) -> None:
+    from custmdm.store.tables import customer_name
+
+    reg.add_rule("std", "C{kind}{seq:6}", gapless=gapless)
+    single = reg.register(ent("深圳市華盛電子科技有限公司", USCC))
+    reg.register_many(list(DemoGenerator(seed=7).customers(30)), batch_size=12)
+    with reg.store.read() as conn:
+        rows = conn.execute(select(customer_name)).all()
+        customers = conn.execute(select(customer.c.id, customer.c.legal_name)).all()
+    assert sorted((r.customer_id, r.text) for r in rows) == sorted(
+        (c.id, c.legal_name) for c in customers)
+    assert all(r.kind == "legal" and r.valid_to is None and r.source == "registration"
+               for r in rows)
+    first = next(r for r in rows if r.customer_id == single.id)
+    assert (first.normalised, first.core, first.initials) == (
+        "深圳市华盛电子科技有限公司", "华盛电子科技", "szshsdzkjyxgs")

@@ -39,9 +39,11 @@ from custmdm.domain.rules import CodingRule, choose_rule
 from custmdm.errors import Conflict, ValidationError
 from custmdm.store.tables import (
     CUSTOMER_COLUMNS,
+    NAME_COLUMNS,
     audit_entry,
     customer,
     customer_code,
+    customer_name,
     identifier,
 )
 
@@ -76,6 +78,8 @@ class PreparedBatch:
     series: list[tuple[int, str, str]]
     #: Per customer: the audit detail as JSON text, without its leading "{".
     audit_details: list[str] = field(default_factory=list)
+    #: Per customer: the legal name's row, NAME_COLUMNS from ``kind`` to ``initials``.
+    names: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 def prepare_batch(
@@ -88,6 +92,7 @@ def prepare_batch(
     identifiers: list[tuple[int, str, str]] = []
     series: list[tuple[int, str, str]] = []
     details: list[str] = []
+    names: list[tuple[Any, ...]] = []
     for index, v in enumerate(valid):
         code_ctx = v.code_context(today)
         try:
@@ -95,13 +100,14 @@ def prepare_batch(
         except ValidationError as error:
             raise error.prefixed(f"customer {first_position + index}: ") from None
         customers.append(v.values_before_timestamps())
+        names.append(v.legal_name_row())
         identifiers.extend((index, i.scheme, i.value) for i in v.identifiers)
         series.append((rule.id or 0, rule.counter_key(code_ctx), rule.pattern.render(code_ctx, 1)))
         # The detail of registration_audit; the code is put in front when it is known.
         details.append(json.dumps({"kind": v.kind.value, "legal_name": v.legal_name,
                                    "region": v.region or v.country}, ensure_ascii=False)[1:])
     return PreparedBatch(frozenset(r.id or 0 for r in rules), customers, identifiers, series,
-                         details)
+                         details, names)
 
 
 def write_batch(ctx: Context, batch: PreparedBatch) -> list[str]:
@@ -129,6 +135,9 @@ def write_batch(ctx: Context, batch: PreparedBatch) -> list[str]:
         store.insert_many(conn, identifier, ("customer_id", "scheme", "value"),
                           [(ids[n], scheme, value) for n, scheme, value in batch.identifiers],
                           same={"active": True, "created_at": now})
+        store.insert_many(conn, customer_name, NAME_COLUMNS[:7],
+                          [(i, *row) for i, row in zip(ids, batch.names, strict=True)],
+                          same={"source": "registration", "created_at": now})
         codes, seqs = _number(ctx, conn, rules, batch.series)
         store.insert_many(conn, customer_code, ("value", "customer_id", "rule_id", "scope_key",
                                                 "seq"), [

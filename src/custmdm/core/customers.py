@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Row, select
 from custmdm.domain.codes import CodeContext
 from custmdm.domain.customer import Grade, Kind, Lifecycle, Size, parse_choice
 from custmdm.domain.identifiers import Identifier, validate_identifier
+from custmdm.domain.names import NameForms, NameKind, forms_of
 from custmdm.errors import InvalidComponent, InvalidFormat, ValidationError
 from custmdm.standards.countries import get_country
 from custmdm.standards.industries import get_industry
@@ -64,6 +65,8 @@ class ValidCustomer:
     owner: str | None
     lifecycle: str
     identifiers: tuple[Identifier, ...] = field(default=())
+    #: The legal name's forms for matching and search (see domain.names).
+    name_forms: NameForms | None = None
 
     def code_context(self, issued_on: date) -> CodeContext:
         """What a coding rule sees of this customer."""
@@ -80,6 +83,12 @@ class ValidCustomer:
     def values(self, now: datetime) -> tuple[Any, ...]:
         """The row's values in :data:`CUSTOMER_COLUMNS` order."""
         return (*self.values_before_timestamps(), now, now)
+
+    def legal_name_row(self) -> tuple[Any, ...]:
+        """The legal name's row in NAME_COLUMNS order, from ``kind`` to ``initials``."""
+        forms = self.name_forms or forms_of(self.legal_name)
+        return (NameKind.LEGAL.value, self.legal_name, forms.normalised, forms.core,
+                forms.pinyin, forms.initials)
 
     def values_before_timestamps(self) -> tuple[Any, ...]:
         """The row's values in :data:`CUSTOMER_COLUMNS` order, but ``created_at`` and
@@ -127,9 +136,10 @@ def validate_draft(draft: CustomerDraft, default_owner: str | None = None) -> Va
     if region is None and country == "CN":
         region = _region_from_identifiers(identifiers)
     industry, section, division = resolve_industry(draft.industry)
+    legal_name = validate_legal_name(draft.legal_name)
     return ValidCustomer(
         kind=kind,
-        legal_name=validate_legal_name(draft.legal_name),
+        legal_name=legal_name,
         country=country,
         region=region,
         industry=industry,
@@ -140,6 +150,7 @@ def validate_draft(draft: CustomerDraft, default_owner: str | None = None) -> Va
         owner=draft.owner or default_owner,
         lifecycle=_registrable_lifecycle(draft.lifecycle),
         identifiers=identifiers,
+        name_forms=forms_of(legal_name),
     )
 
 

@@ -50,6 +50,7 @@ from custmdm.errors import (
 from custmdm.store.tables import (
     CODE_COLUMNS,
     CUSTOMER_COLUMNS,
+    NAME_COLUMNS,
     customer,
     customer_code,
     identifier,
@@ -79,6 +80,8 @@ def _register_one(
     values = dict(zip(CUSTOMER_COLUMNS, valid.values(now), strict=True))
     idents = [{"scheme": i.scheme, "value": i.value, "active": True, "created_at": now}
               for i in valid.identifiers]
+    name = {**dict(zip(NAME_COLUMNS[1:7], valid.legal_name_row(), strict=True)),
+            "valid_from": None, "valid_to": None, "source": "registration"}
     if ctx.store.reserves_separately and not rule.gapless:
         # Gap-allowed on PostgreSQL: a code reserved ahead, claimed in one statement.
         reservation = ctx.reservations.take(ctx, rule, code_ctx)
@@ -86,7 +89,7 @@ def _register_one(
         try:
             with identifiers_guarded(ctx, valid.identifiers):
                 customer_id = ctx.writer.claim_and_register(
-                    reservation.code_id, rule.id or 0, values, idents, audit)
+                    reservation.code_id, rule.id or 0, values, idents, name, audit)
         except BaseException:
             ctx.reservations.give_back(reservation)  # the statement failed as a whole
             raise
@@ -98,23 +101,25 @@ def _register_one(
     else:
         registered = None
         if rule.gapless and ctx.writer.registers_on_counter:
-            registered = _register_on_counter(ctx, valid, code_ctx, rule, values, idents, now)
+            registered = _register_on_counter(ctx, valid, code_ctx, rule, values, idents,
+                                              name, now)
         if registered is not None:
             customer_id, code = registered
         else:
             customer_id, code = _register_in_transaction(ctx, valid, code_ctx, rule, values,
-                                                         idents, now)
+                                                         idents, name, now)
     return new_record(customer_id, valid, code, rule, now)
 
 
 def _register_in_transaction(
     ctx: Context, valid: ValidCustomer, code_ctx: CodeContext, rule: CodingRule,
-    values: dict[str, Any], idents: list[dict[str, Any]], now: datetime,
+    values: dict[str, Any], idents: list[dict[str, Any]], name: dict[str, Any],
+    now: datetime,
 ) -> tuple[int, str]:
     """Customer, identifiers, then (last, so the counter lock is short) the number,
     the code and the audit entry, in one transaction."""
     with identifiers_guarded(ctx, valid.identifiers), ctx.store.write() as conn:
-        customer_id = ctx.writer.insert_customer(conn, values, idents)
+        customer_id = ctx.writer.insert_customer(conn, values, idents, name)
         scope_key = rule.counter_key(code_ctx)
         seq = take_sequence(ctx.store, conn, rule, scope_key)
         code = rule.pattern.render(code_ctx, seq)
@@ -133,7 +138,8 @@ SPECULATION_WINDOW = 24
 
 def _register_on_counter(
     ctx: Context, valid: ValidCustomer, code_ctx: CodeContext, rule: CodingRule,
-    values: dict[str, Any], idents: list[dict[str, Any]], now: datetime,
+    values: dict[str, Any], idents: list[dict[str, Any]], name: dict[str, Any],
+    now: datetime,
 ) -> tuple[int, str] | None:
     """A gapless registration in one statement, the counter locked only inside it.
 
@@ -158,7 +164,7 @@ def _register_on_counter(
                "issued_at": now}
     with identifiers_guarded(ctx, valid.identifiers):
         result = ctx.writer.register_on_counter(counter, candidates, base, values, idents,
-                                                audit)
+                                                name, audit)
     if result is None:
         ctx.counter_hints.pop(key, None)
         return None

@@ -51,11 +51,13 @@ from custmdm.store.tables import (
     CODE_COLUMNS,
     CUSTOMER_COLUMNS,
     IDENTIFIER_COLUMNS,
+    NAME_COLUMNS,
     audit_entry,
     code_counter,
     coding_rule,
     customer,
     customer_code,
+    customer_name,
     identifier,
 )
 
@@ -112,19 +114,22 @@ class RegistrationWriter:
 
     def register_on_counter(
         self, counter: Row, candidates: Sequence[str], base: int, values: Row,
-        identifiers: Sequence[Row], audit: Row,
+        identifiers: Sequence[Row], name: Row, audit: Row,
     ) -> tuple[int, int] | None:
         """See :meth:`PostgresRegistrationWriter.register_on_counter`."""
         raise NotImplementedError("only where registers_on_counter is true")
 
     def insert_customer(
-        self, conn: Connection, values: Row, identifiers: Sequence[Row]
+        self, conn: Connection, values: Row, identifiers: Sequence[Row], name: Row
     ) -> int:
-        """Insert the customer and its identifiers; returns the customer id."""
+        """Insert the customer, its identifiers and its legal name (``name``: the
+        NAME_COLUMNS from ``kind`` to ``source``); returns the customer id."""
         customer_id = int(conn.execute(_INSERT_CUSTOMER, dict(values)).scalar_one())
         self.store.insert_many(conn, identifier, IDENTIFIER_COLUMNS, [
             (customer_id, *(i[c] for c in IDENTIFIER_COLUMNS[1:])) for i in identifiers
         ])
+        self.store.insert_many(conn, customer_name, NAME_COLUMNS, [
+            (customer_id, *(name[c] for c in NAME_COLUMNS[1:-1]), values["created_at"])])
         return customer_id
 
     def insert_code_and_audit(self, conn: Connection, code: Row, audit: Row) -> bool:
@@ -144,7 +149,7 @@ class RegistrationWriter:
 
     def claim_and_register(
         self, code_id: int, rule_id: int, values: Row, identifiers: Sequence[Row],
-        audit: Row,
+        name: Row, audit: Row,
     ) -> int | None:
         """See :meth:`PostgresRegistrationWriter.claim_and_register`."""
         raise NotImplementedError("codes are reserved ahead only where the store says so")
@@ -157,7 +162,7 @@ class PostgresRegistrationWriter(RegistrationWriter):
 
     def register_on_counter(
         self, counter: Row, candidates: Sequence[str], base: int, values: Row,
-        identifiers: Sequence[Row], audit: Row,
+        identifiers: Sequence[Row], name: Row, audit: Row,
     ) -> tuple[int, int] | None:
         """A gapless registration as one atomic statement; ``(customer id, seq)``.
 
@@ -175,7 +180,7 @@ class PostgresRegistrationWriter(RegistrationWriter):
         """
         params: dict[str, Any] = {
             **_params_of("c_", values), **_params_of("k_", counter),
-            **_identifier_arrays(identifiers),
+            **_identifier_arrays(identifiers), **_params_of("n_", name),
             "codes": CODE_SEPARATOR.join(candidates), "base": base,
             **_params_of("a_", audit), "a_detail": _json(audit["detail"]),
         }
@@ -190,9 +195,10 @@ class PostgresRegistrationWriter(RegistrationWriter):
         return int(row[0]), int(row[1])
 
     def insert_customer(
-        self, conn: Connection, values: Row, identifiers: Sequence[Row]
+        self, conn: Connection, values: Row, identifiers: Sequence[Row], name: Row
     ) -> int:
-        params = {**_params_of("c_", values), **_identifier_arrays(identifiers)}
+        params = {**_params_of("c_", values), **_identifier_arrays(identifiers),
+                  **_params_of("n_", name)}
         return int(self.store.execute_scalar(conn, "pg:insert_customer",
                                              lambda _: _customer_with_identifiers(), params))
 
@@ -218,14 +224,15 @@ class PostgresRegistrationWriter(RegistrationWriter):
 
     def claim_and_register(
         self, code_id: int, rule_id: int, values: Row, identifiers: Sequence[Row],
-        audit: Row,
+        name: Row, audit: Row,
     ) -> int | None:
         """Register a customer on a reserved code in one atomic statement; None (and
         nothing written) if the code is no longer reserved or its rule version is no
         longer current."""
         audit = {k: v for k, v in audit.items() if k != "entity_id"}  # the new id, in SQL
         params = {**_params_of("c_", values), **_params_of("a_", audit),
-                  **_identifier_arrays(identifiers), "a_detail": _json(audit["detail"]),
+                  **_identifier_arrays(identifiers), **_params_of("n_", name),
+                  "a_detail": _json(audit["detail"]),
                   "code_id": code_id, "k_rule_id": rule_id, "k_issued_at": audit["at"]}
         # One statement is one atomic transaction of its own: no BEGIN, no COMMIT.
         row = self.store.run_alone("pg:claim_and_register", _claim_and_register, params)
@@ -264,6 +271,19 @@ def _identifier_insert(new_customer: Any) -> Any:
     ).returning(identifier.c.customer_id).cte("new_identifiers")
 
 
+def _name_insert(new_customer: Any) -> Any:
+    """Insert the customer's legal name (its forms computed in Python)."""
+    return insert(customer_name).from_select(
+        [*NAME_COLUMNS[:-3], "source", "created_at"],
+        select(new_customer.c.id,
+               *(bindparam(f"n_{c}", type_=customer_name.c[c].type)
+                 for c in NAME_COLUMNS[1:-3]),
+               bindparam("n_source", type_=customer_name.c.source.type),
+               bindparam("c_created_at", type_=customer_name.c.created_at.type))
+        .select_from(new_customer),
+    ).returning(customer_name.c.customer_id).cte("new_name")
+
+
 def _new_customer(source: Any = None, with_id: Any = None) -> Any:
     columns = list(CUSTOMER_COLUMNS)
     values = _params("c_", CUSTOMER_COLUMNS, customer)
@@ -278,7 +298,8 @@ def _new_customer(source: Any = None, with_id: Any = None) -> Any:
 
 def _customer_with_identifiers() -> Executable:
     new_customer = _new_customer()
-    return select(new_customer.c.id).add_cte(_identifier_insert(new_customer))
+    return (select(new_customer.c.id).add_cte(_identifier_insert(new_customer))
+            .add_cte(_name_insert(new_customer)))
 
 
 def _audit_insert(source: Select[Any]) -> Insert:
@@ -297,10 +318,12 @@ def _code_and_audit() -> Executable:
 def _register_on_counter(_store: Store) -> Executable:
     new_customer = _new_customer()
     new_identifiers = _identifier_insert(new_customer)
-    # The counter is taken from rows of new_customer and after new_identifiers has
-    # run (a data dependency, which PostgreSQL must honour), so its row lock is held
-    # only for the code, the audit entry and the commit.
-    written = select(func.count()).select_from(new_identifiers).scalar_subquery()
+    new_name = _name_insert(new_customer)
+    # The counter is taken from rows of new_customer and after new_identifiers and
+    # new_name have run (a data dependency, which PostgreSQL must honour), so its row
+    # lock is held only for the code, the audit entry and the commit.
+    written = (select(func.count()).select_from(new_identifiers).scalar_subquery()
+               + select(func.count()).select_from(new_name).scalar_subquery())
     # Writers of one counter first queue on an advisory lock for it: the lock manager
     # wakes them one at a time, where waiters on the row itself would all wake at
     # each commit and compete (measured: about a quarter of the server's CPU).
@@ -357,7 +380,7 @@ def _register_on_counter(_store: Store) -> Executable:
     ).cte("new_audit")
     return (
         select(new_customer.c.id, picked.c.seq).select_from(both)
-        .add_cte(new_identifiers).add_cte(new_code).add_cte(audit)
+        .add_cte(new_identifiers).add_cte(new_name).add_cte(new_code).add_cte(audit)
     )
 
 
@@ -397,4 +420,5 @@ def _claim_and_register(store: Store) -> Executable:
     ]
     audit = _audit_insert(select(*audit_values).select_from(new_customer)).cte("new_audit")
     return (select(new_customer.c.id)
-            .add_cte(audit).add_cte(_identifier_insert(new_customer)))
+            .add_cte(audit).add_cte(_identifier_insert(new_customer))
+            .add_cte(_name_insert(new_customer)))

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
     text,
 )
 
@@ -164,6 +165,39 @@ Index(
     postgresql_where=identifier.c.active,
 )
 
+customer_name = Table(
+    "customer_name",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("customer_id", ForeignKey("customer.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("text", String(500), nullable=False, comment="exactly as entered"),
+    Column("normalised", String(500), nullable=False, comment="domain.names.normalise"),
+    Column("core", String(500), nullable=False, comment="trade name + industry, for matching"),
+    Column("pinyin", String(2000), nullable=False),
+    Column("initials", String(500), nullable=False),
+    Column("valid_from", Date, comment="NULL: since the customer was registered"),
+    Column("valid_to", Date, comment="NULL: still valid; else valid until this day"),
+    Column("source", String(100), comment="who or what gave the name"),
+    Column("created_at", Timestamp, nullable=False),
+    CheckConstraint(
+        "kind IN ('legal', 'short', 'alias', 'english', 'codename', 'former')", name="kind"
+    ),
+    CheckConstraint("valid_to IS NULL OR valid_from IS NULL OR valid_from < valid_to",
+                    name="valid_dates"),
+    comment="Every name of every customer, with its kind and validity; history is kept.",
+)
+Index(None, customer_name.c.customer_id)
+Index(None, customer_name.c.normalised)
+# Exactly one current legal name per customer, enforced by the database.
+Index(
+    "uq_customer_name_current_legal",
+    customer_name.c.customer_id,
+    unique=True,
+    sqlite_where=and_(customer_name.c.kind == "legal", customer_name.c.valid_to.is_(None)),
+    postgresql_where=and_(customer_name.c.kind == "legal", customer_name.c.valid_to.is_(None)),
+)
+
 audit_entry = Table(
     "audit_entry",
     metadata,
@@ -186,3 +220,5 @@ CUSTOMER_COLUMNS = ("kind", "legal_name", "country", "region", "industry", "indu
 IDENTIFIER_COLUMNS = ("customer_id", "scheme", "value", "active", "created_at")
 CODE_COLUMNS = ("value", "customer_id", "rule_id", "scope_key", "seq", "status", "issued_at")
 AUDIT_COLUMNS = ("at", "actor", "action", "entity", "entity_id", "detail")
+NAME_COLUMNS = ("customer_id", "kind", "text", "normalised", "core", "pinyin", "initials",
+                "valid_from", "valid_to", "source", "created_at")
