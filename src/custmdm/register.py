@@ -7,14 +7,16 @@ the CLI, and later the API and web UI, call exactly these.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
 
-from custmdm.core import bulk, coding, integrity, registry
+from custmdm.core import bulk, coding, integrity, names, registry
 from custmdm.core.approval import ApprovalPolicy, NoApprovalNeeded
 from custmdm.core.bulk import BulkResult
 from custmdm.core.coding import RuleSummary
 from custmdm.core.context import Actor, Context
 from custmdm.core.customers import CustomerDraft, CustomerRecord, ValidCustomer
 from custmdm.core.integrity import CodeCheckReport
+from custmdm.core.names import NameRecord
 from custmdm.core.registry import CustomerFilter, Resolution
 from custmdm.domain.rules import CodingRule, CounterScope
 from custmdm.errors import ValidationError
@@ -144,6 +146,30 @@ class Register:
     def retire(self, code: str, reason: str) -> CustomerRecord:
         """Retire a customer; its code is never freed."""
         return registry.retire_customer(self.ctx, code, reason)
+
+    # -- names ---------------------------------------------------------------------------
+
+    def add_name(
+        self, code: str, kind: str, text: str, *, valid_from: date | None = None,
+        source: str | None = None,
+    ) -> NameRecord:
+        """Give a customer a short name, alias, English name or code name."""
+        return names.add_name(self.ctx, code, kind, text, valid_from=valid_from,
+                              source=source)
+
+    def names(self, code: str, at: date | None = None) -> list[NameRecord]:
+        """A customer's names: all, history included, or those valid on ``at``."""
+        return names.names_of(self.ctx, code, at)
+
+    def legal_name_on(self, code: str, day: date) -> str:
+        """What the customer was legally called on ``day``."""
+        return names.legal_name_on(self.ctx, code, day)
+
+    def rename(
+        self, code: str, new_legal_name: str, reason: str, *, on: date | None = None
+    ) -> CustomerRecord:
+        """Change the legal name; the old one becomes a former name until ``on``."""
+        return names.rename(self.ctx, code, new_legal_name, reason, on=on)
 
     # -- checks ------------------------------------------------------------------------
 
