@@ -136,3 +136,23 @@ def test_every_command_has_help() -> None:
 
     walk(command, "custmdm")
     assert missing == []
+
+
+def test_names_from_the_command_line(run: Run) -> None:
+    ok(run("rule", "add", "std", "--pattern", "C{kind}{seq:6}"))
+    code = ok(run("customer", "add", "--kind", "enterprise", "--name", "深圳市华盛电子科技有限公司",
+                  "--region", "440305", "--json")).json()["code"]  # type: ignore[index]
+    added = ok(run("name", "add", code, "華盛電子", "--kind", "short", "--json")).json()
+    assert added == {**added, "kind": "short", "normalised": "华盛电子", "initials": "hsdz"}  # type: ignore[dict-item]
+    renamed = ok(run("customer", "rename", code, "深圳市华盛智能科技股份有限公司", "--on",
+                     "2026-01-01", "--reason", "更名登记", "--json")).json()
+    assert renamed["legal_name"] == "深圳市华盛智能科技股份有限公司"  # type: ignore[index]
+    names = ok(run("name", "list", code, "--json")).json()
+    assert [(n["kind"], n["valid_to"]) for n in names] == [  # type: ignore[index,union-attr]
+        ("legal", None), ("former", "2026-01-01"), ("short", None)]
+    then = ok(run("name", "list", code, "--at", "2025-12-31", "--json")).json()
+    assert [n["text"] for n in then] == ["深圳市华盛电子科技有限公司", "華盛電子"]  # type: ignore[index,union-attr]
+    refused = run("name", "add", code, "华盛", "--kind", "legal")
+    assert refused.exit_code != 0 and "customer rename" in refused.stderr
+    bad_day = run("name", "list", code, "--at", "31.12.2025")
+    assert bad_day.exit_code != 0 and "31.12.2025" in bad_day.stderr

@@ -85,6 +85,8 @@ def test_renames_follow_each_other_in_time(reg: Register, code: str) -> None:
     reg.rename(code, "深圳市华盛集团有限公司", "再次更名")
     assert [(n.kind, n.text) for n in reg.names(code)] == [
         ("legal", "深圳市华盛集团有限公司"), ("former", OLD), ("former", NEW)]
+    reg.add_name(code, "short", "华盛")
+    assert [n.kind for n in reg.names(code, at=first)] == ["former", "short"]
 
 
 @pytest.mark.parametrize(("name", "on", "reason", "error", "message"), [

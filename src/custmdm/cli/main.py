@@ -7,22 +7,29 @@ stderr and a non-zero exit code.
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from custmdm.cli import names
+from custmdm.cli.common import (
+    JsonOption,
+    State,
+    customer_app,
+    emit_json,
+    err,
+    fail,
+    out,
+    print_customer,
+    print_resolution,
+    register,
+)
 from custmdm.core.customers import CustomerDraft, CustomerRecord
-from custmdm.core.registry import CustomerFilter, Resolution
+from custmdm.core.registry import CustomerFilter
 from custmdm.domain.identifiers import parse_identifier_arg
 from custmdm.errors import CustMDMError
-from custmdm.register import Register, open_register
+from custmdm.register import Register
 
 app = typer.Typer(
     name="custmdm",
@@ -33,25 +40,11 @@ app = typer.Typer(
 )
 rule_app = typer.Typer(help="Coding rules (编码规则): the patterns codes are made from.",
                        no_args_is_help=True)
-customer_app = typer.Typer(help="Customers (客户): register, find, re-code, retire.",
-                           no_args_is_help=True)
 check_app = typer.Typer(help="Integrity checks.", no_args_is_help=True)
 app.add_typer(rule_app, name="rule")
 app.add_typer(customer_app, name="customer")
 app.add_typer(check_app, name="check")
-
-out = Console()
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
-
-class State:
-    """Global options, set by the callback."""
-
-    db: str | None = None
-    actor: str | None = None
-
+app.add_typer(names.name_app, name="name")
 
 @app.callback()
 def main(
@@ -66,38 +59,6 @@ def main(
     """Customer master data and customer coding."""
     State.db = db
     State.actor = actor
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    """One clear line on stderr, then exit non-zero."""
-    err.print(f"error: {message}", markup=False)
-    raise typer.Exit(code)
-
-
-@contextmanager
-def register(*, needs_schema: bool = True) -> Iterator[Register]:
-    """Open the register and translate library errors into CLI errors."""
-    try:
-        reg = open_register(State.db, actor=State.actor)
-    except CustMDMError as error:
-        fail(error.message, error.exit_code)
-    try:
-        if needs_schema:
-            reg.require_schema()
-        yield reg
-    except CustMDMError as error:
-        fail(error.message, error.exit_code)
-    except OperationalError as error:
-        fail(f"database error: {str(error.orig).strip().splitlines()[0]}", 7)
-    except SQLAlchemyError as error:  # a last resort: still one line, never a traceback
-        detail = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-        fail(f"database error: {detail}", 7)
-    finally:
-        reg.close()
-
-
-def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
 # -- set-up -------------------------------------------------------------------------
@@ -288,7 +249,7 @@ def customer_add(
             lifecycle=status,
         )
         record = reg.register(draft)
-    _print_customer(record, as_json)
+    print_customer(record, as_json)
 
 
 @customer_app.command("show")
@@ -299,7 +260,7 @@ def customer_show(
     """Show a customer by any of its codes, current or superseded."""
     with register() as reg:
         found = reg.find(code)
-    _print_resolution(found, as_json)
+    print_resolution(found, as_json)
 
 
 @customer_app.command("change-code")
@@ -313,7 +274,7 @@ def customer_change_code(
     """Give a customer a new code; the old one keeps resolving as superseded."""
     with register() as reg:
         found = reg.change_code(code, reason, rule=rule, to=to)
-    _print_resolution(found, as_json)
+    print_resolution(found, as_json)
 
 
 @customer_app.command("retire")
@@ -325,7 +286,7 @@ def customer_retire(
     """Retire a customer. Its code is never freed and still resolves."""
     with register() as reg:
         record = reg.retire(code, reason)
-    _print_customer(record, as_json)
+    print_customer(record, as_json)
 
 
 @customer_app.command("list")
@@ -358,31 +319,6 @@ def customer_table(records: list[CustomerRecord], title: str = "Customers 客户
         table.add_row(r.code, r.kind, r.legal_name, r.region or r.country, r.industry or "",
                       r.status)
     return table
-
-
-def _print_customer(record: CustomerRecord, as_json: bool) -> None:
-    if as_json:
-        emit_json(record.to_dict())
-        return
-    out.print(f"[bold]{record.code}[/bold]  {record.legal_name}", highlight=False)
-    out.print(f"  kind {record.kind} · status {record.status} · region "
-              f"{record.region or record.country} · industry {record.industry or '-'} · "
-              f"owner {record.owner or '-'} · version {record.version}", highlight=False)
-    for ident in record.identifiers:
-        out.print(f"  {ident.scheme} {ident.value}", highlight=False)
-    for code in record.codes:
-        out.print(f"  code {code.value} {code.status} ({code.rule or 'explicit'}) "
-                  f"{code.reason or ''}", highlight=False, markup=False)
-
-
-def _print_resolution(found: Resolution, as_json: bool) -> None:
-    if as_json:
-        emit_json(found.to_dict())
-        return
-    if not found.is_current:
-        out.print(f"[yellow]{found.requested_code} is {found.requested_status}; the current "
-                  f"code is {found.customer.code}[/yellow]")
-    _print_customer(found.customer, as_json=False)
 
 
 # -- demo and overview ----------------------------------------------------------------
@@ -474,6 +410,8 @@ def check_codes(as_json: JsonOption = False) -> None:
                   else f"[red]{len(report.problems)} problem(s)[/red]")
     if not report.ok:
         raise typer.Exit(1)
+
+
 
 
 def run() -> None:  # pragma: no cover - console entry point

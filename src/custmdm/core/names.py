@@ -91,7 +91,7 @@ def add_name(
 
 def names_of(ctx: Context, code: str, at: date | None = None) -> list[NameRecord]:
     """A customer's names: all of them, history included, or those valid on ``at``.
-    The legal name comes first, then by kind and validity."""
+    Legal names (current, then former) come first, then by kind and validity."""
     record = find_by_code(ctx, code).customer
     query = select(customer_name).where(customer_name.c.customer_id == record.id)
     if at is not None:
@@ -101,9 +101,13 @@ def names_of(ctx: Context, code: str, at: date | None = None) -> list[NameRecord
         )
     with ctx.store.read() as conn:
         rows = conn.execute(query).all()
-    order = {kind.value: n for n, kind in enumerate(NameKind)}
+    order = {kind.value: n for n, kind in enumerate(_LISTING_ORDER)}
     return sorted((_record(r) for r in rows),
                   key=lambda n: (order[n.kind], n.valid_from or date.min, n.id))
+
+
+_LISTING_ORDER = (NameKind.LEGAL, NameKind.FORMER, NameKind.SHORT, NameKind.ALIAS,
+                  NameKind.ENGLISH, NameKind.CODENAME)
 
 
 def legal_name_on(ctx: Context, code: str, day: date) -> str:

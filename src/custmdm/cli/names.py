@@ -1,0 +1,97 @@
+"""``custmdm name …`` and ``custmdm customer rename``: a customer's names."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from custmdm.cli.common import (
+    JsonOption,
+    customer_app,
+    emit_json,
+    fail,
+    out,
+    print_customer,
+    register,
+)
+from custmdm.core.names import NameRecord
+
+name_app: typer.Typer = typer.Typer(
+    help="Names (名称): short names, aliases, English names, code names.",
+    no_args_is_help=True)
+
+
+def _day(value: datetime | None) -> date | None:
+    return None if value is None else value.date()
+
+
+@name_app.command("add")
+def name_add(
+    code: Annotated[str, typer.Argument(help="The customer's code.")],
+    name: Annotated[str, typer.Argument(help="The name, exactly as written.")],
+    kind: Annotated[str, typer.Option(help="short, alias, english or codename.")],
+    valid_from: Annotated[datetime | None, typer.Option(
+        formats=["%Y-%m-%d"], help="Valid from this day (YYYY-MM-DD); default: always.")
+    ] = None,
+    source: Annotated[str | None, typer.Option(
+        help="Who or what gave the name (default: the actor).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Give a customer another name. To change the legal name, use `customer rename`."""
+    with register() as reg:
+        added = reg.add_name(code, kind, name, valid_from=_day(valid_from), source=source)
+    if as_json:
+        emit_json(added.to_dict())
+    else:
+        out.print(f"{code}: added {added.kind} name {added.text} "
+                  f"(pinyin {added.pinyin}, initials {added.initials})",
+                  highlight=False, markup=False)
+
+
+@name_app.command("list")
+def name_list(
+    code: Annotated[str, typer.Argument(help="Any code the customer has or had.")],
+    at: Annotated[datetime | None, typer.Option(
+        formats=["%Y-%m-%d"], help="Only the names valid on this day (YYYY-MM-DD).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A customer's names, former ones included (or those valid on --at)."""
+    with register() as reg:
+        names = reg.names(code, at=_day(at))
+    if as_json:
+        emit_json([n.to_dict() for n in names])
+        return
+    _print_names(names)
+
+
+def _print_names(names: list[NameRecord]) -> None:
+    table = Table("kind", "name", "valid from", "valid to", "pinyin initials", "source")
+    for n in names:
+        table.add_row(n.kind, n.text, _text(n.valid_from), _text(n.valid_to), n.initials,
+                      n.source or "")
+    out.print(table)
+
+
+def _text(day: date | None) -> str:
+    return "" if day is None else day.isoformat()
+
+
+@customer_app.command("rename")
+def customer_rename(
+    code: Annotated[str, typer.Argument(help="The customer's code.")],
+    new_legal_name: Annotated[str, typer.Argument(help="The new legal name, as registered.")],
+    reason: Annotated[str, typer.Option(help="Why; recorded in the audit trail.")],
+    on: Annotated[datetime | None, typer.Option(
+        formats=["%Y-%m-%d"], help="The day the new name takes effect (default: today).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change the legal name; the old one stays as a former name until --on."""
+    if not new_legal_name.strip():
+        fail("give the new legal name")
+    with register() as reg:
+        record = reg.rename(code, new_legal_name, reason, on=_day(on))
+    print_customer(record, as_json)
