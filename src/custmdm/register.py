@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
+from pathlib import Path
 
-from custmdm.core import bulk, coding, integrity, names, registry
+from custmdm.core import bulk, coding, integrity, names, registry, xref
 from custmdm.core.approval import ApprovalPolicy, NoApprovalNeeded
 from custmdm.core.bulk import BulkResult
 from custmdm.core.coding import RuleSummary
@@ -18,6 +19,7 @@ from custmdm.core.customers import CustomerDraft, CustomerRecord, ValidCustomer
 from custmdm.core.integrity import CodeCheckReport
 from custmdm.core.names import NameRecord
 from custmdm.core.registry import CustomerFilter, Resolution
+from custmdm.core.xref import ImportResult, KeyMapping, XrefMatch
 from custmdm.domain.rules import CodingRule, CounterScope
 from custmdm.errors import ValidationError
 from custmdm.store import schema
@@ -170,6 +172,42 @@ class Register:
     ) -> CustomerRecord:
         """Change the legal name; the old one becomes a former name until ``on``."""
         return names.rename(self.ctx, code, new_legal_name, reason, on=on)
+
+    # -- key mapping -----------------------------------------------------------------------
+
+    def add_system(self, name: str, description: str | None = None) -> str:
+        """Register another system (ERP, CRM, billing …)."""
+        return xref.add_system(self.ctx, name, description)
+
+    def systems(self) -> list[tuple[str, str | None]]:
+        """Every registered system: (name, description)."""
+        return xref.list_systems(self.ctx)
+
+    def add_xref(
+        self, code: str, system: str, external_id: str, external_name: str | None = None,
+        *, valid_from: date | None = None,
+    ) -> KeyMapping:
+        """Map a system's id (and name) to a customer."""
+        return xref.add_xref(self.ctx, code, system, external_id, external_name,
+                             valid_from=valid_from)
+
+    def find_xref(self, system: str, external_id: str) -> XrefMatch:
+        """Which customer the system means by ``external_id``."""
+        return xref.find_xref(self.ctx, system, external_id)
+
+    def xrefs(self, code: str, system: str | None = None) -> list[KeyMapping]:
+        """What other systems call this customer."""
+        return xref.xrefs_of(self.ctx, code, system)
+
+    def move_xref(
+        self, system: str, external_id: str, to: str, reason: str, *, on: date | None = None
+    ) -> KeyMapping:
+        """Move a mapping to another customer, explicitly and audited."""
+        return xref.move_xref(self.ctx, system, external_id, to, reason, on=on)
+
+    def import_xrefs(self, path: str | Path, system: str) -> ImportResult:
+        """Add or refresh a system's mappings from a CSV file, all or nothing."""
+        return xref.import_xrefs(self.ctx, path, system)
 
     # -- checks ------------------------------------------------------------------------
 

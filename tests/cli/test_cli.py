@@ -156,3 +156,25 @@ def test_names_from_the_command_line(run: Run) -> None:
     assert refused.exit_code != 0 and "customer rename" in refused.stderr
     bad_day = run("name", "list", code, "--at", "31.12.2025")
     assert bad_day.exit_code != 0 and "31.12.2025" in bad_day.stderr
+
+
+def test_key_mapping_from_the_command_line(run: Run, tmp_path: object) -> None:
+    from pathlib import Path
+
+    ok(run("rule", "add", "std", "--pattern", "C{kind}{seq:6}"))
+    code = ok(run("customer", "add", "--kind", "enterprise", "--name", "深圳市华盛电子科技有限公司",
+                  "--region", "440305", "--json")).json()["code"]  # type: ignore[index]
+    ok(run("system", "add", "ERP", "--description", "SAP"))
+    assert [s["name"] for s in ok(run("system", "list", "--json")).json()] == ["ERP"]  # type: ignore[index,union-attr]
+    ok(run("xref", "add", code, "--system", "ERP", "--external-id", "K-00123",
+           "--external-name", "华盛电子"))
+    found = ok(run("xref", "find", "--system", "ERP", "--external-id", "K-00123",
+                   "--json")).json()
+    assert found["code"] == code and found["customer"]["legal_name"].startswith("深圳")  # type: ignore[index]
+    csv = Path(str(tmp_path)) / "erp.csv"
+    csv.write_text(f"code,external_id,external_name\n{code},K-2,华盛\n", encoding="utf-8")
+    assert "1 added" in ok(run("xref", "import", str(csv), "--system", "ERP")).stdout
+    listed = ok(run("xref", "list", code, "--json")).json()
+    assert [m["external_id"] for m in listed] == ["K-00123", "K-2"]  # type: ignore[index,union-attr]
+    missing = run("xref", "find", "--system", "ERP", "--external-id", "nope")
+    assert missing.exit_code != 0 and "not mapped" in missing.stderr

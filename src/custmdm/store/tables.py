@@ -198,6 +198,42 @@ Index(
     postgresql_where=and_(customer_name.c.kind == "legal", customer_name.c.valid_to.is_(None)),
 )
 
+system = Table(
+    "system",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("description", String(500)),
+    Column("created_at", Timestamp, nullable=False),
+    comment="Other systems that know customers under their own ids (ERP, CRM, billing).",
+)
+
+xref = Table(
+    "xref",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("system_id", ForeignKey("system.id"), nullable=False),
+    Column("external_id", String(200), nullable=False, comment="the system's own id"),
+    Column("external_name", String(500), comment="what the system calls the customer"),
+    Column("customer_id", ForeignKey("customer.id"), nullable=False),
+    Column("valid_from", Date),
+    Column("valid_to", Date, comment="NULL: the mapping holds; else it ended that day"),
+    Column("created_at", Timestamp, nullable=False),
+    CheckConstraint("valid_to IS NULL OR valid_from IS NULL OR valid_from <= valid_to",
+                    name="valid_dates"),
+    comment="Key mapping (客户对应关系): a system's id and name for a customer.",
+)
+Index(None, xref.c.customer_id)
+# A system's id belongs to one customer among the mappings that hold.
+Index(
+    "uq_xref_current_system_external_id",
+    xref.c.system_id,
+    xref.c.external_id,
+    unique=True,
+    sqlite_where=xref.c.valid_to.is_(None),
+    postgresql_where=xref.c.valid_to.is_(None),
+)
+
 audit_entry = Table(
     "audit_entry",
     metadata,
