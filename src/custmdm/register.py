@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 
-from custmdm.core import bulk, coding, integrity, names, registry, xref
+from custmdm.core import bulk, coding, integrity, names, registry, search, xref
 from custmdm.core.approval import ApprovalPolicy, NoApprovalNeeded
 from custmdm.core.bulk import BulkResult
 from custmdm.core.coding import RuleSummary
@@ -19,6 +19,7 @@ from custmdm.core.customers import CustomerDraft, CustomerRecord, ValidCustomer
 from custmdm.core.integrity import CodeCheckReport
 from custmdm.core.names import NameRecord
 from custmdm.core.registry import CustomerFilter, Resolution
+from custmdm.core.search import SearchHit
 from custmdm.core.xref import ImportResult, KeyMapping, XrefMatch
 from custmdm.domain.rules import CodingRule, CounterScope
 from custmdm.errors import ValidationError
@@ -208,6 +209,13 @@ class Register:
     def import_xrefs(self, path: str | Path, system: str) -> ImportResult:
         """Add or refresh a system's mappings from a CSV file, all or nothing."""
         return xref.import_xrefs(self.ctx, path, system)
+
+    # -- search ----------------------------------------------------------------------------
+
+    def search(self, query: str, limit: int = 20) -> list[SearchHit]:
+        """Customers matching a code, identifier, external id, name, pinyin or initials,
+        typos tolerated; best first, each with why it matched."""
+        return search.search(self.ctx, query, limit)
 
     # -- checks ------------------------------------------------------------------------
 

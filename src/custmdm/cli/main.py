@@ -47,6 +47,7 @@ app.add_typer(check_app, name="check")
 app.add_typer(names.name_app, name="name")
 app.add_typer(xref.system_app, name="system")
 app.add_typer(xref.xref_app, name="xref")
+app.command("search")(names.search_command)
 
 @app.callback()
 def main(

@@ -95,3 +95,26 @@ def customer_rename(
     with register() as reg:
         record = reg.rename(code, new_legal_name, reason, on=_day(on))
     print_customer(record, as_json)
+
+
+def search_command(
+    text: Annotated[str, typer.Argument(help="A code, name or part of it, pinyin or its "
+                                             "initials, an identifier or another system's id.")],
+    limit: Annotated[int, typer.Option(help="At most this many customers.")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """Find customers by whatever you have at hand; typos tolerated."""
+    with register() as reg:
+        hits = reg.search(text, limit=limit)
+    if as_json:
+        emit_json([h.to_dict() for h in hits])
+        return
+    table = Table("code", "legal name", "status", "why", "matched")
+    for hit in hits:
+        table.add_row(hit.customer.code, hit.customer.legal_name, hit.customer.status,
+                      f"{hit.match} {hit.field}"
+                      + (f" ({hit.score:.0f})" if hit.match == "similar" else ""),
+                      hit.matched)
+    out.print(table)
+    if not hits:
+        out.print("no customer matches", highlight=False)

@@ -156,6 +156,7 @@ identifier = Table(
     comment="Official numbers; each belongs to at most one active customer.",
 )
 Index(None, identifier.c.customer_id)
+Index(None, identifier.c.value)
 Index(
     "uq_identifier_active_scheme_value",
     identifier.c.scheme,
@@ -189,6 +190,11 @@ customer_name = Table(
 )
 Index(None, customer_name.c.customer_id)
 Index(None, customer_name.c.normalised)
+Index(None, customer_name.c.core)
+Index(None, customer_name.c.pinyin)
+Index(None, customer_name.c.initials)
+# Trigram indexes for substring and fuzzy search are dialect-specific (an FTS5 table on
+# SQLite, pg_trgm on PostgreSQL): migration 0005 and store/search.py, not modelled here.
 # Exactly one current legal name per customer, enforced by the database.
 Index(
     "uq_customer_name_current_legal",
@@ -224,6 +230,7 @@ xref = Table(
     comment="Key mapping (客户对应关系): a system's id and name for a customer.",
 )
 Index(None, xref.c.customer_id)
+Index(None, xref.c.external_id)
 # A system's id belongs to one customer among the mappings that hold.
 Index(
     "uq_xref_current_system_external_id",
