@@ -55,6 +55,7 @@ def top(reg: Register, query: str) -> tuple[str, str, str]:
     ("szshsdz", "legal name", "prefix"),  # initials of the start of the legal name
     ("深圳市华晟电子科技有限公司", "legal name", "similar"),  # one character wrong
     ("huashengdainzi", "short name", "similar"),  # a typo in pinyin
+    ("华圣电子", "short name (sounds alike)", "similar"),  # 圣 sounds like 盛
 ])
 def test_found_by_whatever_is_at_hand(
     reg: Register, code: str, query: str, field: str, match: str

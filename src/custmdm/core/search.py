@@ -20,7 +20,7 @@ from sqlalchemy import Connection, or_, select
 
 from custmdm.core.context import Context
 from custmdm.core.customers import CustomerRecord, load_records
-from custmdm.domain.names import NameKind, core, normalise
+from custmdm.domain.names import NameKind, core, normalise, pinyin
 from custmdm.errors import ValidationError
 from custmdm.store.search import NameIndex
 from custmdm.store.tables import customer_code, customer_name, identifier, system, xref
@@ -125,24 +125,40 @@ def _names(ctx: Context, conn: Connection, text: str, offer: Any, limit: int) ->
     exact = conn.execute(select(customer_name).where(or_(*(c == text for c in columns)))
                          .limit(CANDIDATES)).all()
     for row in exact:
-        offer(row.customer_id, _Reason(EXACT_NAME, 100, _field(row), row.text))
+        offer(row.customer_id, _Reason(EXACT_NAME, _current(row, 100), _field(row), row.text))
     for col in columns:
         for row in conn.execute(select(customer_name).where(*_starts_with(col, text))
                                 .limit(CANDIDATES)):
-            offer(row.customer_id, _Reason(PREFIX, 100 * len(text) / max(len(row.normalised), 1),
-                                           _field(row), row.text))
+            share = 100 * len(text) / max(len(row.normalised), 1)
+            offer(row.customer_id, _Reason(PREFIX, _current(row, share), _field(row), row.text))
     index = NameIndex(ctx.store)
     for row in index.containing(conn, text, CANDIDATES):
         offer(row.customer_id, _Reason(CONTAINS, fuzz.partial_ratio(text, row.normalised),
                                        _field(row), row.text))
     query_core = core(text)
-    pinyin = text if text.isascii() and text.isalpha() else None
-    if len(query_core) >= 3 or pinyin:
-        for row in index.similar(conn, query_core, pinyin, CANDIDATES):
-            score = max(fuzz.ratio(text, row.normalised), fuzz.ratio(text, row.core),
+    latin = text.isascii() and text.isalpha()
+    sound = text if latin else pinyin(text)
+    if len(query_core) >= 3 or latin:
+        for row in index.similar(conn, query_core, sound if latin else None, CANDIDATES):
+            score = max(fuzz.ratio(text, row.normalised), fuzz.ratio(query_core, row.core),
                         fuzz.ratio(text, row.pinyin))
             if score >= SIMILARITY_CUTOFF:
                 offer(row.customer_id, _Reason(SIMILAR, score, _field(row), row.text))
+    if not latin and len(sound) >= 3:
+        # Characters that sound alike (腾迅 for 腾讯) are the commonest Chinese typo,
+        # and they leave no trigram of a short name intact: compare the sounds.
+        for row in index.containing(conn, sound, CANDIDATES):
+            if sound in row.pinyin:
+                # Contains the sound (partial 100); the closer the whole, the better.
+                score = 0.45 * (fuzz.partial_ratio(sound, row.pinyin)
+                                + fuzz.ratio(sound, row.pinyin))
+                offer(row.customer_id, _Reason(SIMILAR, score, _field(row) + " (sounds alike)",
+                                               row.text))
+
+
+def _current(row: Any, score: float) -> float:
+    """Former names rank a little below current ones matching as well."""
+    return score * 0.8 if row.kind == NameKind.FORMER.value else score
 
 
 def _starts_with(col: Any, prefix: str) -> list[Any]:
