@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 
-from custmdm.core import bulk, coding, integrity, names, registry, search, xref
+from custmdm.core import bulk, coding, integrity, names, naming, registry, search, xref
 from custmdm.core.approval import ApprovalPolicy, NoApprovalNeeded
 from custmdm.core.bulk import BulkResult
 from custmdm.core.coding import RuleSummary
@@ -21,6 +21,7 @@ from custmdm.core.names import NameRecord
 from custmdm.core.registry import CustomerFilter, Resolution
 from custmdm.core.search import SearchHit
 from custmdm.core.xref import ImportResult, KeyMapping, XrefMatch
+from custmdm.domain.naming import NamingRule
 from custmdm.domain.rules import CodingRule, CounterScope
 from custmdm.errors import ValidationError
 from custmdm.store import schema
@@ -173,6 +174,18 @@ class Register:
     ) -> CustomerRecord:
         """Change the legal name; the old one becomes a former name until ``on``."""
         return names.rename(self.ctx, code, new_legal_name, reason, on=on)
+
+    def add_naming_rule(self, rule: NamingRule) -> NamingRule:
+        """Save a naming rule; names given from now on must follow it."""
+        return naming.add_naming_rule(self.ctx, rule)
+
+    def naming_rules(self) -> list[NamingRule]:
+        """Every naming rule."""
+        return naming.naming_rules(self.ctx)
+
+    def remove_naming_rule(self, name: str) -> None:
+        """Remove a naming rule."""
+        naming.remove_naming_rule(self.ctx, name)
 
     # -- key mapping -----------------------------------------------------------------------
 

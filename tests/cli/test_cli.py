@@ -178,3 +178,19 @@ def test_key_mapping_from_the_command_line(run: Run, tmp_path: object) -> None:
     assert [m["external_id"] for m in listed] == ["K-00123", "K-2"]  # type: ignore[index,union-attr]
     missing = run("xref", "find", "--system", "ERP", "--external-id", "nope")
     assert missing.exit_code != 0 and "not mapped" in missing.stderr
+
+
+def test_naming_rules_and_search_from_the_command_line(run: Run) -> None:
+    ok(run("rule", "add", "std", "--pattern", "C{kind}{seq:6}"))
+    ok(run("naming-rule", "add", "ent", "--kind", "enterprise", "--require", "legal_form",
+           "--forbid", "中央", "--allow", "han,latin,digit,brackets"))
+    rules = ok(run("naming-rule", "list", "--json")).json()
+    assert rules[0]["required_parts"] == ["legal_form"]  # type: ignore[index]
+    refused = run("customer", "add", "--kind", "enterprise", "--name", "深圳市华盛电子")
+    assert refused.exit_code != 0 and "naming rule 'ent'" in refused.stderr
+    code = ok(run("customer", "add", "--kind", "enterprise", "--name", "深圳市华盛电子有限公司",
+                  "--region", "440305", "--json")).json()["code"]  # type: ignore[index]
+    hits = ok(run("search", "hsdz", "--json")).json()
+    assert hits[0]["code"] == code and hits[0]["why"]["match"] == "contains"  # type: ignore[index]
+    ok(run("naming-rule", "remove", "ent"))
+    assert ok(run("naming-rule", "list", "--json")).json() == []

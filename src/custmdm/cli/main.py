@@ -48,6 +48,7 @@ app.add_typer(names.name_app, name="name")
 app.add_typer(xref.system_app, name="system")
 app.add_typer(xref.xref_app, name="xref")
 app.command("search")(names.search_command)
+app.add_typer(names.naming_app, name="naming-rule")
 
 @app.callback()
 def main(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date, datetime
 from typing import Annotated
 
@@ -18,6 +19,7 @@ from custmdm.cli.common import (
     register,
 )
 from custmdm.core.names import NameRecord
+from custmdm.domain.naming import NamingRule
 
 name_app: typer.Typer = typer.Typer(
     help="Names (名称): short names, aliases, English names, code names.",
@@ -118,3 +120,67 @@ def search_command(
     out.print(table)
     if not hits:
         out.print("no customer matches", highlight=False)
+
+
+naming_app: typer.Typer = typer.Typer(
+    help="Naming rules (命名规则) that names must follow.", no_args_is_help=True)
+
+
+@naming_app.command("add")
+def naming_rule_add(
+    name: Annotated[str, typer.Argument(help="Rule name.")],
+    kind: Annotated[str | None, typer.Option(
+        help="Customer kind it applies to (default: every kind).")] = None,
+    name_kind: Annotated[list[str] | None, typer.Option(
+        "--name-kind", help="Name kind it applies to (repeatable; default: legal).")] = None,
+    require: Annotated[list[str] | None, typer.Option(
+        help="A part the name needs: legal_form, region, trade_name, industry. "
+             "Repeatable.")] = None,
+    forbid: Annotated[list[str] | None, typer.Option(
+        help="A word the name must not contain. Repeatable.")] = None,
+    min_length: Annotated[int | None, typer.Option(help="At least this many characters.")
+                          ] = None,
+    max_length: Annotated[int | None, typer.Option(help="At most this many characters.")
+                          ] = None,
+    allow: Annotated[str | None, typer.Option(
+        help="Allowed character classes, comma-separated: han, latin, digit, space, "
+             "brackets, punctuation (default: any).")] = None,
+    allow_extra: Annotated[str, typer.Option(help="Further allowed characters.")] = "",
+    description: Annotated[str, typer.Option(help="What the rule is for.")] = "",
+) -> None:
+    """Add a naming rule: names given from now on must follow it."""
+    with register() as reg:
+        rule = NamingRule(
+            name, kind, tuple(name_kind or ("legal",)), tuple(require or ()),
+            tuple(forbid or ()), min_length, max_length,
+            tuple(c.strip() for c in (allow or "").split(",") if c.strip()), allow_extra,
+            description)
+        reg.add_naming_rule(rule)
+    out.print(f"naming rule {name} added", highlight=False, markup=False)
+
+
+@naming_app.command("list")
+def naming_rule_list(as_json: JsonOption = False) -> None:
+    """Every naming rule."""
+    with register() as reg:
+        rules = reg.naming_rules()
+    if as_json:
+        emit_json([asdict(r) for r in rules])
+        return
+    table = Table("rule", "kind", "names", "requires", "forbids", "length", "characters")
+    for r in rules:
+        length = f"{r.min_length or ''}–{r.max_length or ''}" if (
+            r.min_length or r.max_length) else ""
+        table.add_row(r.name, r.kind or "all", ", ".join(r.name_kinds),
+                      ", ".join(r.required_parts), ", ".join(r.forbidden_words), length,
+                      ", ".join(r.allowed_characters) + (f" + {r.extra_characters}"
+                                                         if r.extra_characters else ""))
+    out.print(table)
+
+
+@naming_app.command("remove")
+def naming_rule_remove(name: Annotated[str, typer.Argument(help="Rule name.")]) -> None:
+    """Remove a naming rule."""
+    with register() as reg:
+        reg.remove_naming_rule(name)
+    out.print(f"naming rule {name} removed", highlight=False, markup=False)

@@ -31,10 +31,13 @@ from custmdm.core.coding import (
 )
 from custmdm.core.context import Context
 from custmdm.core.customers import CustomerDraft, ValidCustomer, validate_draft
+from custmdm.core.naming import cached_naming_rules
 from custmdm.core.parallel import ordered_map
 from custmdm.core.registry import identifiers_guarded
 from custmdm.domain.customer import CodeStatus
 from custmdm.domain.identifiers import Identifier
+from custmdm.domain.names import NameKind
+from custmdm.domain.naming import NamingRule, check_name
 from custmdm.domain.rules import CodingRule, choose_rule
 from custmdm.errors import Conflict, ValidationError
 from custmdm.store.tables import (
@@ -84,10 +87,11 @@ class PreparedBatch:
 
 def prepare_batch(
     valid: Sequence[ValidCustomer], rules: Sequence[CodingRule], today: date,
-    first_position: int = 1,
+    first_position: int = 1, naming_rules: Sequence[NamingRule] = (),
 ) -> PreparedBatch:
-    """Turn validated customers into rows; choose each one's rule among ``rules``.
-    ``first_position`` numbers the customers in error messages."""
+    """Turn validated customers into rows; choose each one's rule among ``rules``;
+    check legal names against ``naming_rules``. ``first_position`` numbers the
+    customers in error messages."""
     customers: list[tuple[Any, ...]] = []
     identifiers: list[tuple[int, str, str]] = []
     series: list[tuple[int, str, str]] = []
@@ -96,6 +100,7 @@ def prepare_batch(
     for index, v in enumerate(valid):
         code_ctx = v.code_context(today)
         try:
+            check_name(naming_rules, v.kind.value, NameKind.LEGAL.value, v.legal_name)
             rule = choose_rule(rules, code_ctx)
         except ValidationError as error:
             raise error.prefixed(f"customer {first_position + index}: ") from None
@@ -218,8 +223,8 @@ def register_customers(
     while this one writes (see docs/benchmarks.md).
     """
     owner, today = ctx.actor.name, ctx.today()
-    rules = cached_rules(ctx)
-    tasks = ((start, batch, owner, rules, today)
+    rules, names = cached_rules(ctx), tuple(cached_naming_rules(ctx))
+    tasks = ((start, batch, owner, rules, today, names)
              for start, batch in _numbered_batches(drafts, batch_size))
     total, first, last = 0, None, None
     for task, outcome in ordered_map_with_items(prepare_drafts, tasks, validators):
@@ -232,12 +237,14 @@ def register_customers(
     return BulkResult(total, first, last)
 
 
-def prepare_drafts(
-    task: tuple[int, Sequence[CustomerDraft], str, Sequence[CodingRule], date],
-) -> PreparedBatch | ValidationError:
+DraftTask = tuple[int, Sequence[CustomerDraft], str, Sequence[CodingRule], date,
+                  Sequence[NamingRule]]
+
+
+def prepare_drafts(task: DraftTask) -> PreparedBatch | ValidationError:
     """Validate and prepare one numbered batch of drafts; the first error instead, with
     the draft's position in the whole load. Module-level, so helpers can run it."""
-    start, drafts, owner, rules, today = task
+    start, drafts, owner, rules, today, names = task
     valid = []
     for index, draft in enumerate(drafts):
         try:
@@ -245,17 +252,14 @@ def prepare_drafts(
         except ValidationError as error:
             return error.prefixed(f"customer {start + index + 1}: ")
     try:
-        return prepare_batch(valid, rules, today, start + 1)
+        return prepare_batch(valid, rules, today, start + 1, names)
     except ValidationError as error:
         return error
 
 
-def _prepare_drafts_again(
-    task: tuple[int, Sequence[CustomerDraft], str, Sequence[CodingRule], date],
-    rules: list[CodingRule],
-) -> PreparedBatch:
-    start, drafts, owner, _, today = task
-    outcome = prepare_drafts((start, drafts, owner, rules, today))
+def _prepare_drafts_again(task: DraftTask, rules: list[CodingRule]) -> PreparedBatch:
+    start, drafts, owner, _, today, names = task
+    outcome = prepare_drafts((start, drafts, owner, rules, today, names))
     if isinstance(outcome, ValidationError):
         raise outcome
     return outcome
@@ -288,12 +292,13 @@ def _numbered_batches(
 
 def register_valid_batch(ctx: Context, valid: Sequence[ValidCustomer]) -> list[str]:
     """Register validated customers in one transaction; returns their codes in order."""
-    today = ctx.today()
-    return write_prepared(ctx, prepare_batch(valid, cached_rules(ctx), today),
-                          partial(_prepare_valid_again, valid, today))
+    today, names = ctx.today(), tuple(cached_naming_rules(ctx))
+    return write_prepared(ctx, prepare_batch(valid, cached_rules(ctx), today, 1, names),
+                          partial(_prepare_valid_again, valid, today, names))
 
 
 def _prepare_valid_again(
-    valid: Sequence[ValidCustomer], today: date, rules: list[CodingRule]
+    valid: Sequence[ValidCustomer], today: date, names: Sequence[NamingRule],
+    rules: list[CodingRule],
 ) -> PreparedBatch:
-    return prepare_batch(valid, rules, today)
+    return prepare_batch(valid, rules, today, 1, names)

@@ -74,6 +74,9 @@ class Context:
     counter_hints: dict[tuple[str, str], int] = field(default_factory=dict)
     #: Gapless codes rendered ahead: (rule id, series) -> (first number, codes).
     codes_ahead: dict[tuple[int, str], tuple[int, list[str]]] = field(default_factory=dict)
+    #: Naming rules as last loaded (see core.naming).
+    naming_rules: list[Any] | None = None
+    naming_rules_loaded_at: float = 0.0
     _reservations: ReservationPool | None = None
     _writer: RegistrationWriter | None = None
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, or_, select, update
 
+from custmdm.core import naming
 from custmdm.core.audit import audit_row, write_audit
 from custmdm.core.context import Context
 from custmdm.core.customers import CustomerRecord, validate_legal_name
@@ -65,6 +66,7 @@ def add_name(
     name_kind = _addable_kind(kind)
     text = _valid_name(text)
     record = _changeable(ctx, code)
+    naming.check(ctx, record.kind, name_kind.value, text)
     forms = forms_of(text)
     with ctx.store.write() as conn:
         now = ctx.now()
@@ -133,6 +135,7 @@ def rename(
     if not reason or not reason.strip():
         raise ValidationError("give a reason (--reason); it goes into the audit trail")
     record = _changeable(ctx, code)
+    naming.check(ctx, record.kind, NameKind.LEGAL.value, new_legal_name)
     day = on or ctx.today()
     if day > ctx.today():
         raise ValidationError(f"a rename takes effect today or earlier, not on {day}; "

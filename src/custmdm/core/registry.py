@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
+from custmdm.core import naming
 from custmdm.core.audit import audit_row, write_audit
 from custmdm.core.coding import (
     StaleRule,
@@ -38,6 +39,7 @@ from custmdm.core.customers import (
 from custmdm.domain.codes import CodeContext
 from custmdm.domain.customer import CodeStatus, Kind, Lifecycle, parse_choice
 from custmdm.domain.identifiers import Identifier
+from custmdm.domain.names import NameKind
 from custmdm.domain.rules import CodingRule, choose_rule
 from custmdm.errors import (
     Conflict,
@@ -62,6 +64,7 @@ from custmdm.store.tables import (
 def register_customer(ctx: Context, draft: CustomerDraft) -> CustomerRecord:
     """Register one customer and give it its code; all or nothing."""
     valid = validate_draft(draft, default_owner=ctx.actor.name)
+    naming.check(ctx, valid.kind.value, NameKind.LEGAL.value, valid.legal_name)
     code_ctx = valid.code_context(ctx.today())
     try:
         rule = choose_rule(cached_rules(ctx), code_ctx)

@@ -18,7 +18,9 @@ from custmdm.core.bulk import (
 )
 from custmdm.core.coding import cached_rules
 from custmdm.core.customers import validate_draft
+from custmdm.core.naming import cached_naming_rules
 from custmdm.demo.generator import DEMO_RULES, DemoGenerator
+from custmdm.domain.naming import NamingRule
 from custmdm.domain.rules import CodingRule
 from custmdm.register import Register
 from custmdm.store.tables import customer
@@ -72,9 +74,10 @@ def load_demo(
     added = install_demo_rules(reg) if not reg.rules() else []
     ctx = reg.ctx
     owner, today, rules = ctx.actor.name, ctx.today(), cached_rules(ctx)
+    names = tuple(cached_naming_rules(ctx))
     starts = range(present, present + count, batch_size)
-    tasks = [(seed, start, min(batch_size, present + count - start), owner, rules, today)
-             for start in starts]
+    tasks = [(seed, start, min(batch_size, present + count - start), owner, rules, today,
+              names) for start in starts]
     total, first, last = 0, None, None
     for task, batch in ordered_map_with_items(generate_prepared_batch, tasks, helpers):
         codes = write_prepared(ctx, batch, partial(_generate_again, task))
@@ -85,18 +88,17 @@ def load_demo(
     return DemoLoad(added, BulkResult(total, first, last))
 
 
-def _generate_again(
-    task: tuple[int, int, int, str, Sequence[CodingRule], date], rules: list[CodingRule]
-) -> PreparedBatch:
-    seed, start, count, owner, _, today = task
-    return generate_prepared_batch((seed, start, count, owner, rules, today))
+DemoTask = tuple[int, int, int, str, Sequence[CodingRule], date, Sequence[NamingRule]]
 
 
-def generate_prepared_batch(
-    task: tuple[int, int, int, str, Sequence[CodingRule], date],
-) -> PreparedBatch:
+def _generate_again(task: DemoTask, rules: list[CodingRule]) -> PreparedBatch:
+    seed, start, count, owner, _, today, names = task
+    return generate_prepared_batch((seed, start, count, owner, rules, today, names))
+
+
+def generate_prepared_batch(task: DemoTask) -> PreparedBatch:
     """Generate, validate and prepare one batch of demo customers (runs in helpers)."""
-    seed, start, count, owner, rules, today = task
+    seed, start, count, owner, rules, today, names = task
     valid = [validate_draft(d, default_owner=owner)
              for d in DemoGenerator(seed).customers(count, start=start)]
-    return prepare_batch(valid, rules, today, start + 1)
+    return prepare_batch(valid, rules, today, start + 1, names)

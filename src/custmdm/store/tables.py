@@ -241,6 +241,25 @@ Index(
     postgresql_where=xref.c.valid_to.is_(None),
 )
 
+naming_rule = Table(
+    "naming_rule",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("kind", String(16), comment="customer kind; NULL for every kind"),
+    Column("name_kinds", JSON, nullable=False, comment="name kinds it applies to"),
+    Column("required_parts", JSON, nullable=False),
+    Column("forbidden_words", JSON, nullable=False),
+    Column("min_length", Integer),
+    Column("max_length", Integer),
+    Column("allowed_characters", JSON, nullable=False, comment="classes; empty: any"),
+    Column("extra_characters", String(200), nullable=False),
+    Column("description", String(500), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    comment="Rules names must follow, set by data stewards (domain.naming).",
+)
+
 audit_entry = Table(
     "audit_entry",
     metadata,
