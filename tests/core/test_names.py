@@ -112,3 +112,18 @@ def test_names_of_retired_customers_are_frozen(reg: Register, code: str) -> None
         reg.add_name(code, "alias", "华盛")
     with pytest.raises(Conflict, match="retired"):
         reg.rename(code, NEW, "更名")
+
+
+def test_other_names_are_registered_with_the_customer(reg: Register) -> None:
+    reg.add_rule("std", "C{kind}{seq:6}")
+    record = reg.register(CustomerDraft("enterprise", OLD, region="440305",
+                                        names=[("short", "华盛电子"), ("english", "Huasheng")]))
+    reg.register_many([CustomerDraft("enterprise", NEW, region="440305",
+                                     names=[("alias", "华盛智能")])])
+    assert [(n.kind, n.text) for n in reg.names(record.code)] == [
+        ("legal", OLD), ("short", "华盛电子"), ("english", "Huasheng")]
+    assert reg.search("华盛智能")[0].customer.legal_name == NEW
+    with pytest.raises(InvalidComponent, match="given twice"):
+        reg.register(CustomerDraft("enterprise", "X有限公司", names=[("short", "X有限公司")]))
+    with pytest.raises(InvalidComponent, match="not 'former'"):
+        reg.register(CustomerDraft("enterprise", "Y有限公司", names=[("former", "Z")]))

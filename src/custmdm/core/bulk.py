@@ -81,7 +81,8 @@ class PreparedBatch:
     series: list[tuple[int, str, str]]
     #: Per customer: the audit detail as JSON text, without its leading "{".
     audit_details: list[str] = field(default_factory=list)
-    #: Per customer: the legal name's row, NAME_COLUMNS from ``kind`` to ``initials``.
+    #: Every name: (customer's index in the batch, then NAME_COLUMNS from ``kind`` to
+    #: ``initials``), legal names included.
     names: list[tuple[Any, ...]] = field(default_factory=list)
 
 
@@ -101,11 +102,13 @@ def prepare_batch(
         code_ctx = v.code_context(today)
         try:
             check_name(naming_rules, v.kind.value, NameKind.LEGAL.value, v.legal_name)
+            for kind, text, _ in v.other_names:
+                check_name(naming_rules, v.kind.value, kind, text)
             rule = choose_rule(rules, code_ctx)
         except ValidationError as error:
             raise error.prefixed(f"customer {first_position + index}: ") from None
         customers.append(v.values_before_timestamps())
-        names.append(v.legal_name_row())
+        names.extend((index, *row) for row in v.name_rows())
         identifiers.extend((index, i.scheme, i.value) for i in v.identifiers)
         series.append((rule.id or 0, rule.counter_key(code_ctx), rule.pattern.render(code_ctx, 1)))
         # The detail of registration_audit; the code is put in front when it is known.
@@ -141,7 +144,7 @@ def write_batch(ctx: Context, batch: PreparedBatch) -> list[str]:
                           [(ids[n], scheme, value) for n, scheme, value in batch.identifiers],
                           same={"active": True, "created_at": now})
         store.insert_many(conn, customer_name, NAME_COLUMNS[:7],
-                          [(i, *row) for i, row in zip(ids, batch.names, strict=True)],
+                          [(ids[n], *row) for n, *row in batch.names],
                           same={"source": "registration", "created_at": now})
         codes, seqs = _number(ctx, conn, rules, batch.series)
         store.insert_many(conn, customer_code, ("value", "customer_id", "rule_id", "scope_key",

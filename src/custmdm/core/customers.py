@@ -47,6 +47,9 @@ class CustomerDraft:
     grade: str | None = None
     owner: str | None = None
     lifecycle: str = Lifecycle.ACTIVE.value
+    #: Other names it is known by, registered with it: (kind, text), kind one of
+    #: short, alias, english, codename.
+    names: Sequence[tuple[str, str]] = ()
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,8 @@ class ValidCustomer:
     identifiers: tuple[Identifier, ...] = field(default=())
     #: The legal name's forms for matching and search (see domain.names).
     name_forms: NameForms | None = None
+    #: Other names: (kind, text, forms).
+    other_names: tuple[tuple[str, str, NameForms], ...] = ()
 
     def code_context(self, issued_on: date) -> CodeContext:
         """What a coding rule sees of this customer."""
@@ -89,6 +94,12 @@ class ValidCustomer:
         forms = self.name_forms or forms_of(self.legal_name)
         return (NameKind.LEGAL.value, self.legal_name, forms.normalised, forms.core,
                 forms.pinyin, forms.initials)
+
+    def name_rows(self) -> list[tuple[Any, ...]]:
+        """Every name's row (NAME_COLUMNS from ``kind`` to ``initials``), legal first."""
+        return [self.legal_name_row()] + [
+            (kind, text, f.normalised, f.core, f.pinyin, f.initials)
+            for kind, text, f in self.other_names]
 
     def values_before_timestamps(self) -> tuple[Any, ...]:
         """The row's values in :data:`CUSTOMER_COLUMNS` order, but ``created_at`` and
@@ -150,8 +161,32 @@ def validate_draft(draft: CustomerDraft, default_owner: str | None = None) -> Va
         owner=draft.owner or default_owner,
         lifecycle=_registrable_lifecycle(draft.lifecycle),
         identifiers=identifiers,
-        name_forms=forms_of(legal_name),
+        name_forms=(forms := forms_of(legal_name)),
+        other_names=_other_names(draft.names, forms.normalised),
     )
+
+
+#: Kinds of the other names a customer can be registered with.
+OTHER_NAME_KINDS = (NameKind.SHORT, NameKind.ALIAS, NameKind.ENGLISH, NameKind.CODENAME)
+
+
+def _other_names(
+    given: Sequence[tuple[str, str]], legal_normalised: str
+) -> tuple[tuple[str, str, NameForms], ...]:
+    seen = {legal_normalised}
+    out = []
+    for kind, text in given:
+        name_kind = parse_choice(NameKind, kind, "name kind")
+        if name_kind not in OTHER_NAME_KINDS:
+            choices = ", ".join(k.value for k in OTHER_NAME_KINDS)
+            raise InvalidComponent(f"a customer's other names are {choices}, not {kind!r}")
+        text = validate_legal_name(text)
+        forms = forms_of(text)
+        if forms.normalised in seen:
+            raise InvalidComponent(f"the name {text!r} is given twice")
+        seen.add(forms.normalised)
+        out.append((name_kind.value, text, forms))
+    return tuple(out)
 
 
 #: A customer is registered in one of these states; merged and retired are reached

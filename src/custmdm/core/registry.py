@@ -65,6 +65,8 @@ def register_customer(ctx: Context, draft: CustomerDraft) -> CustomerRecord:
     """Register one customer and give it its code; all or nothing."""
     valid = validate_draft(draft, default_owner=ctx.actor.name)
     naming.check(ctx, valid.kind.value, NameKind.LEGAL.value, valid.legal_name)
+    for kind, text, _ in valid.other_names:
+        naming.check(ctx, valid.kind.value, kind, text)
     code_ctx = valid.code_context(ctx.today())
     try:
         rule = choose_rule(cached_rules(ctx), code_ctx)
@@ -83,8 +85,9 @@ def _register_one(
     values = dict(zip(CUSTOMER_COLUMNS, valid.values(now), strict=True))
     idents = [{"scheme": i.scheme, "value": i.value, "active": True, "created_at": now}
               for i in valid.identifiers]
-    name = {**dict(zip(NAME_COLUMNS[1:7], valid.legal_name_row(), strict=True)),
-            "valid_from": None, "valid_to": None, "source": "registration"}
+    name = [{**dict(zip(NAME_COLUMNS[1:7], row, strict=True)),
+             "valid_from": None, "valid_to": None, "source": "registration"}
+            for row in valid.name_rows()]
     if ctx.store.reserves_separately and not rule.gapless:
         # Gap-allowed on PostgreSQL: a code reserved ahead, claimed in one statement.
         reservation = ctx.reservations.take(ctx, rule, code_ctx)
@@ -116,7 +119,7 @@ def _register_one(
 
 def _register_in_transaction(
     ctx: Context, valid: ValidCustomer, code_ctx: CodeContext, rule: CodingRule,
-    values: dict[str, Any], idents: list[dict[str, Any]], name: dict[str, Any],
+    values: dict[str, Any], idents: list[dict[str, Any]], name: list[dict[str, Any]],
     now: datetime,
 ) -> tuple[int, str]:
     """Customer, identifiers, then (last, so the counter lock is short) the number,
@@ -141,7 +144,7 @@ SPECULATION_WINDOW = 24
 
 def _register_on_counter(
     ctx: Context, valid: ValidCustomer, code_ctx: CodeContext, rule: CodingRule,
-    values: dict[str, Any], idents: list[dict[str, Any]], name: dict[str, Any],
+    values: dict[str, Any], idents: list[dict[str, Any]], name: list[dict[str, Any]],
     now: datetime,
 ) -> tuple[int, str] | None:
     """A gapless registration in one statement, the counter locked only inside it.

@@ -20,6 +20,7 @@ from datetime import date, timedelta
 from functools import cached_property
 from itertools import accumulate
 
+from pypinyin import lazy_pinyin
 from stdnum import luhn
 from stdnum.iso7064 import mod_11_10
 
@@ -56,6 +57,11 @@ INDUSTRY_WORDS: dict[str, Sequence[str]] = {
     "S": ("社会服务",),
     "T": ("国际合作",),
 }
+ENGLISH_INDUSTRY = {"A": "Agriculture", "C": "Manufacturing", "E": "Construction",
+                    "F": "Trading", "G": "Logistics", "I": "Technology", "J": "Investment",
+                    "K": "Real Estate", "L": "Business Services", "M": "Engineering",
+                    "P": "Education", "Q": "Healthcare", "R": "Media"}
+
 LEGAL_FORMS = ("有限公司", "有限公司", "有限公司", "有限责任公司", "股份有限公司",
                "集团有限公司")
 GOVERNMENT_BODIES = ("人民政府", "市场监督管理局", "税务局", "教育局", "卫生健康委员会",
@@ -172,12 +178,20 @@ class DemoGenerator:
         word = rng.choice(INDUSTRY_WORDS.get(division.section, ("实业",)))
         name = f"{_place_name(county)}{trade_name}{word}{rng.choice(LEGAL_FORMS)}"
         number = make_uscc("9", "1", county.code, index)
+        size = rng.choices(("large", "medium", "small", "micro"), (1, 4, 15, 30))[0]
+        grade = rng.choices(("vip", "important", "ordinary", "potential"), (1, 5, 20, 10))[0]
+        owner = rng.choice(SALES_OWNERS)
+        # Drawn last, so the fields above stay what they were before names were added.
+        names: list[tuple[str, str]] = []
+        if rng.random() < 0.6:  # 简称: trade name + the start of the industry word
+            names.append(("short", trade_name + word[:2]))
+        if rng.random() < 0.2:
+            english = ENGLISH_INDUSTRY.get(division.section, "Industrial")
+            names.append(("english", f"{_romanised(trade_name)} {english} Co., Ltd."))
         return CustomerDraft(
             kind="enterprise", legal_name=name, identifiers=[Identifier("cn.uscc", number)],
-            region=county.code, industry=division.code,
-            size=rng.choices(("large", "medium", "small", "micro"), (1, 4, 15, 30))[0],
-            grade=rng.choices(("vip", "important", "ordinary", "potential"), (1, 5, 20, 10))[0],
-            owner=rng.choice(SALES_OWNERS),
+            region=county.code, industry=division.code, size=size, grade=grade, owner=owner,
+            names=names,
         )
 
     def _individual(self, rng: random.Random, index: int) -> CustomerDraft:
@@ -241,6 +255,11 @@ def _place_name(county: Region) -> str:
     if parent.level == "province" or parent.name.endswith(("行政区划", "市辖区")):
         return county.name
     return parent.name
+
+
+def _romanised(chinese: str) -> str:
+    """華盛 → Huasheng: how such names are written in English."""
+    return "".join(lazy_pinyin(chinese)).capitalize()
 
 
 def make_uscc(authority: str, category: str, region: str, index: int) -> str:

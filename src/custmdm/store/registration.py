@@ -114,22 +114,23 @@ class RegistrationWriter:
 
     def register_on_counter(
         self, counter: Row, candidates: Sequence[str], base: int, values: Row,
-        identifiers: Sequence[Row], name: Row, audit: Row,
+        identifiers: Sequence[Row], names: Sequence[Row], audit: Row,
     ) -> tuple[int, int] | None:
         """See :meth:`PostgresRegistrationWriter.register_on_counter`."""
         raise NotImplementedError("only where registers_on_counter is true")
 
     def insert_customer(
-        self, conn: Connection, values: Row, identifiers: Sequence[Row], name: Row
+        self, conn: Connection, values: Row, identifiers: Sequence[Row], names: Sequence[Row]
     ) -> int:
-        """Insert the customer, its identifiers and its legal name (``name``: the
-        NAME_COLUMNS from ``kind`` to ``source``); returns the customer id."""
+        """Insert the customer, its identifiers and its names (each: the NAME_COLUMNS
+        from ``kind`` to ``source``, legal name first); returns the customer id."""
         customer_id = int(conn.execute(_INSERT_CUSTOMER, dict(values)).scalar_one())
         self.store.insert_many(conn, identifier, IDENTIFIER_COLUMNS, [
             (customer_id, *(i[c] for c in IDENTIFIER_COLUMNS[1:])) for i in identifiers
         ])
         self.store.insert_many(conn, customer_name, NAME_COLUMNS, [
-            (customer_id, *(name[c] for c in NAME_COLUMNS[1:-1]), values["created_at"])])
+            (customer_id, *(name[c] for c in NAME_COLUMNS[1:-1]), values["created_at"])
+            for name in names])
         return customer_id
 
     def insert_code_and_audit(self, conn: Connection, code: Row, audit: Row) -> bool:
@@ -149,7 +150,7 @@ class RegistrationWriter:
 
     def claim_and_register(
         self, code_id: int, rule_id: int, values: Row, identifiers: Sequence[Row],
-        name: Row, audit: Row,
+        names: Sequence[Row], audit: Row,
     ) -> int | None:
         """See :meth:`PostgresRegistrationWriter.claim_and_register`."""
         raise NotImplementedError("codes are reserved ahead only where the store says so")
@@ -162,7 +163,7 @@ class PostgresRegistrationWriter(RegistrationWriter):
 
     def register_on_counter(
         self, counter: Row, candidates: Sequence[str], base: int, values: Row,
-        identifiers: Sequence[Row], name: Row, audit: Row,
+        identifiers: Sequence[Row], names: Sequence[Row], audit: Row,
     ) -> tuple[int, int] | None:
         """A gapless registration as one atomic statement; ``(customer id, seq)``.
 
@@ -180,7 +181,7 @@ class PostgresRegistrationWriter(RegistrationWriter):
         """
         params: dict[str, Any] = {
             **_params_of("c_", values), **_params_of("k_", counter),
-            **_identifier_arrays(identifiers), **_params_of("n_", name),
+            **_identifier_arrays(identifiers), **_name_arrays(names),
             "codes": CODE_SEPARATOR.join(candidates), "base": base,
             **_params_of("a_", audit), "a_detail": _json(audit["detail"]),
         }
@@ -195,10 +196,10 @@ class PostgresRegistrationWriter(RegistrationWriter):
         return int(row[0]), int(row[1])
 
     def insert_customer(
-        self, conn: Connection, values: Row, identifiers: Sequence[Row], name: Row
+        self, conn: Connection, values: Row, identifiers: Sequence[Row], names: Sequence[Row]
     ) -> int:
         params = {**_params_of("c_", values), **_identifier_arrays(identifiers),
-                  **_params_of("n_", name)}
+                  **_name_arrays(names)}
         return int(self.store.execute_scalar(conn, "pg:insert_customer",
                                              lambda _: _customer_with_identifiers(), params))
 
@@ -224,14 +225,14 @@ class PostgresRegistrationWriter(RegistrationWriter):
 
     def claim_and_register(
         self, code_id: int, rule_id: int, values: Row, identifiers: Sequence[Row],
-        name: Row, audit: Row,
+        names: Sequence[Row], audit: Row,
     ) -> int | None:
         """Register a customer on a reserved code in one atomic statement; None (and
         nothing written) if the code is no longer reserved or its rule version is no
         longer current."""
         audit = {k: v for k, v in audit.items() if k != "entity_id"}  # the new id, in SQL
         params = {**_params_of("c_", values), **_params_of("a_", audit),
-                  **_identifier_arrays(identifiers), **_params_of("n_", name),
+                  **_identifier_arrays(identifiers), **_name_arrays(names),
                   "a_detail": _json(audit["detail"]),
                   "code_id": code_id, "k_rule_id": rule_id, "k_issued_at": audit["at"]}
         # One statement is one atomic transaction of its own: no BEGIN, no COMMIT.
@@ -271,16 +272,25 @@ def _identifier_insert(new_customer: Any) -> Any:
     ).returning(identifier.c.customer_id).cte("new_identifiers")
 
 
+#: The name columns a registration statement takes as arrays, one element per name.
+_NAME_ARRAYS = NAME_COLUMNS[1:-3]
+
+
+def _name_arrays(names: Sequence[Row]) -> dict[str, list[Any]]:
+    """Names as parallel arrays (see _name_insert), so one statement takes any number."""
+    return {f"n_{c}": [n[c] for n in names] for c in (*_NAME_ARRAYS, "source")}
+
+
 def _name_insert(new_customer: Any) -> Any:
-    """Insert the customer's legal name (its forms computed in Python)."""
+    """Insert the customer's names (forms computed in Python), unnested from arrays."""
+    arrays = [bindparam(f"n_{c}", type_=ARRAY(customer_name.c[c].type))
+              for c in (*_NAME_ARRAYS, "source")]
+    given = func.unnest(*arrays).table_valued(*_NAME_ARRAYS, "source").render_derived()
     return insert(customer_name).from_select(
         [*NAME_COLUMNS[:-3], "source", "created_at"],
-        select(new_customer.c.id,
-               *(bindparam(f"n_{c}", type_=customer_name.c[c].type)
-                 for c in NAME_COLUMNS[1:-3]),
-               bindparam("n_source", type_=customer_name.c.source.type),
+        select(new_customer.c.id, *(given.c[c] for c in (*_NAME_ARRAYS, "source")),
                bindparam("c_created_at", type_=customer_name.c.created_at.type))
-        .select_from(new_customer),
+        .select_from(new_customer).join(given, true()),
     ).returning(customer_name.c.customer_id).cte("new_name")
 
 
