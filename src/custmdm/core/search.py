@@ -85,7 +85,7 @@ def search(ctx: Context, query: str, limit: int = 20) -> list[SearchHit]:
     with ctx.store.read() as conn:
         _keys(conn, raw, key, offer)
         if text:
-            _names(ctx, conn, text, offer, limit)
+            _names(ctx, conn, text, offer, best)
         ranked = sorted(best.items(), key=lambda item: (item[1].rank, -item[1].score,
                                                         item[0]))[:limit]
         records = {r.id: r for r in load_records(conn, [cid for cid, _ in ranked])}
@@ -118,7 +118,9 @@ def _keys(conn: Connection, raw: str, key: str, offer: Any) -> None:
             offer(row.customer_id, _Reason(PREFIX, 100 - len(row.value), "code", row.value))
 
 
-def _names(ctx: Context, conn: Connection, text: str, offer: Any, limit: int) -> None:
+def _names(
+    ctx: Context, conn: Connection, text: str, offer: Any, found: dict[int, _Reason]
+) -> None:
     columns = [customer_name.c.normalised, customer_name.c.core]
     if text.isascii() and text.isalpha():
         columns += [customer_name.c.pinyin, customer_name.c.initials]
@@ -135,11 +137,14 @@ def _names(ctx: Context, conn: Connection, text: str, offer: Any, limit: int) ->
     for row in index.containing(conn, text, CANDIDATES):
         offer(row.customer_id, _Reason(CONTAINS, fuzz.partial_ratio(text, row.normalised),
                                        _field(row), row.text))
+    if any(r.rank <= EXACT_NAME for r in found.values()):
+        return  # an exact code, key or name: no typo to forgive, skip the costliest lookups
     query_core = core(text)
     latin = text.isascii() and text.isalpha()
     sound = text if latin else pinyin(text)
     if len(query_core) >= 3 or latin:
-        for row in index.similar(conn, query_core, sound if latin else None, CANDIDATES):
+        for row in index.similar(conn, text, query_core, sound if latin else None,
+                                 CANDIDATES):
             score = max(fuzz.ratio(text, row.normalised), fuzz.ratio(query_core, row.core),
                         fuzz.ratio(text, row.pinyin))
             if score >= SIMILARITY_CUTOFF:

@@ -64,15 +64,23 @@ class NameIndex:
             select(customer_name).where(customer_name.c.id.in_(
                 select(matches.c.id).limit(limit)))))
 
-    def similar(self, conn: Connection, core: str, pinyin: str | None, limit: int) -> list[Any]:
+    def similar(
+        self, conn: Connection, normalised: str, core: str, pinyin: str | None, limit: int
+    ) -> list[Any]:
         """Names whose core (trade name + industry) or pinyin shares trigrams with the
         query's, most alike first where the database can tell; candidates for scoring,
         not an answer. Cores, not whole names: region words and legal forms are shared
-        by millions of names and would make every name a candidate."""
+        by millions of names and would make every name a candidate. When a typo spoils
+        the start of a short core, its end (电子科技) is common: the start of the whole
+        name (its region) narrows it."""
         if self.store.is_sqlite:
             parts = []
             if len(core) >= 3:
                 parts.append(f"core : ({_either_end(trigrams(core))})")
+                grams = trigrams(core)
+                if len(normalised) > len(core) + 2 and len(grams) >= 2:
+                    parts.append(f"(normalised : {_phrase(normalised[:3])}) AND "
+                                 f"(core : ({_phrase(grams[-2])} AND {_phrase(grams[-1])}))")
             if pinyin and len(pinyin) >= 3:
                 parts.append(f"pinyin : ({_either_end(trigrams(pinyin))})")
             if not parts:
@@ -87,8 +95,11 @@ class NameIndex:
         similar_to = f'OPERATOR("{self._schema}".%)'
         similarity = getattr(func, self._schema).similarity
         q: Any = bindparam("core", core)
-        alike = [customer_name.c.core.op(similar_to)(q)]
-        closeness: Any = similarity(customer_name.c.core, q)
+        whole: Any = bindparam("normalised", normalised)
+        alike = [customer_name.c.core.op(similar_to)(q),
+                 customer_name.c.normalised.op(similar_to)(whole)]
+        closeness: Any = func.greatest(similarity(customer_name.c.core, q),
+                                       similarity(customer_name.c.normalised, whole))
         if pinyin:
             p: Any = bindparam("pinyin", pinyin)
             alike.append(customer_name.c.pinyin.op(similar_to)(p))
