@@ -4,6 +4,8 @@
 # Raw PostgreSQL peers (pgbench) run on the same server in the same run.
 # Results: bench-results/run-<time>.jsonl, and a table of medians on stdout.
 # BENCH_MILLION=1 also times building the 1,000,000-customer demo register.
+# BENCH_SEARCH=N also runs the search benchmark on N demo customers, on SQLite and on
+# PostgreSQL (1000000 for the documented numbers; it builds both registers first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -50,6 +52,14 @@ if [ "${BENCH_MILLION:-0}" = 1 ]; then
   .venv/bin/custmdm --db "sqlite:///$work/million.db" demo --customers 1000000 >&2
   end=$(date +%s.%N)
   $PY -c "import json; s=$end-$start; print(json.dumps({'benchmark': 'demo-1M-build', 'database': 'sqlite', 'seconds': round(s, 1), 'per_second': round(1e6 / s, 1)}))" | tee -a "$out"
+fi
+
+if [ -n "${BENCH_SEARCH:-}" ]; then
+  rm -f "$work"/search.db*
+  $PY benchmarks/bench_search.py --db "sqlite:///$work/search.db" --customers "$BENCH_SEARCH" \
+    | tee -a "$out"
+  $PY benchmarks/bench_search.py --db "$(fresh_pg search)" --customers "$BENCH_SEARCH" \
+    | tee -a "$out"
 fi
 
 echo >&2
