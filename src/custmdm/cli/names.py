@@ -1,4 +1,5 @@
-"""``custmdm name …`` and ``custmdm customer rename``: a customer's names."""
+"""``custmdm name …``, ``customer rename``, ``naming-rule …`` and ``search``: names, the rules
+they follow, and finding customers by them."""
 
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ from custmdm.store.database import Store
 if TYPE_CHECKING:
     from custmdm.core.coding import ReservationPool
     from custmdm.store.registration import RegistrationWriter
+    from custmdm.store.search import NameIndex
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,7 @@ class Context:
     naming_rules: list[Any] | None = None
     naming_rules_loaded_at: float = 0.0
     _reservations: ReservationPool | None = None
+    _name_index: NameIndex | None = None
     _writer: RegistrationWriter | None = None
 
     @property
@@ -88,6 +90,16 @@ class Context:
 
             self._reservations = ReservationPool()
         return self._reservations
+
+    @property
+    def name_index(self) -> NameIndex:
+        """Trigram lookups on names (see store.search); kept, as it learns where
+        pg_trgm lives once."""
+        if self._name_index is None:
+            from custmdm.store.search import NameIndex
+
+            self._name_index = NameIndex(self.store)
+        return self._name_index
 
     @property
     def writer(self) -> RegistrationWriter:

@@ -247,8 +247,8 @@ class CodeRecord:
             "value": self.value,
             "status": self.status,
             "rule": self.rule,
-            "issued_at": _iso(self.issued_at),
-            "ended_at": _iso(self.ended_at),
+            "issued_at": iso(self.issued_at),
+            "ended_at": iso(self.ended_at),
             "reason": self.reason,
         }
 
@@ -297,14 +297,15 @@ class CustomerRecord:
             "grade": self.grade,
             "owner": self.owner,
             "version": self.version,
-            "created_at": _iso(self.created_at),
-            "updated_at": _iso(self.updated_at),
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
             "identifiers": [{"scheme": i.scheme, "value": i.value} for i in self.identifiers],
             "codes": [c.to_dict() for c in self.codes],
         }
 
 
-def _iso(moment: datetime | None) -> str | None:
+def iso(moment: date | datetime | None) -> str | None:
+    """ISO 8601 text for JSON, None kept."""
     return moment.isoformat() if moment else None
 
 

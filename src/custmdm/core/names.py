@@ -11,17 +11,17 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import and_, or_, select, update
 
 from custmdm.core import naming
 from custmdm.core.audit import audit_row, write_audit
 from custmdm.core.context import Context
-from custmdm.core.customers import CustomerRecord, validate_legal_name
-from custmdm.core.registry import find_by_code, get_customer_by_id
+from custmdm.core.customers import CustomerRecord, iso, validate_legal_name
+from custmdm.core.registry import bump_version, find_by_code, get_customer_by_id, require_reason
 from custmdm.domain.customer import Lifecycle
 from custmdm.domain.names import NameKind, forms_of
 from custmdm.errors import Conflict, InvalidComponent, ValidationError
-from custmdm.store.tables import NAME_COLUMNS, customer, customer_name
+from custmdm.store.tables import NAME_COLUMNS, customer_name
 
 #: Kinds a name can be added as; the legal name changes by renaming, which also makes
 #: the former name.
@@ -50,12 +50,8 @@ class NameRecord:
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "text": self.text, "normalised": self.normalised,
                 "pinyin": self.pinyin, "initials": self.initials,
-                "valid_from": _iso(self.valid_from), "valid_to": _iso(self.valid_to),
+                "valid_from": iso(self.valid_from), "valid_to": iso(self.valid_to),
                 "source": self.source}
-
-
-def _iso(day: date | None) -> str | None:
-    return None if day is None else day.isoformat()
 
 
 def add_name(
@@ -79,14 +75,14 @@ def add_name(
         if clash is not None:
             raise Conflict(f"customer {record.code} already has the {clash.kind} name "
                            f"{clash.text!r}, which is the same name")
-        _bump_version(conn, record, now)
+        bump_version(conn, record, now)
         ctx.store.insert_many(conn, customer_name, NAME_COLUMNS, [(
             record.id, name_kind.value, text, forms.normalised, forms.core, forms.pinyin,
             forms.initials, valid_from, None, source or ctx.actor.name, now)])
         write_audit(ctx.store, conn, [audit_row(
             ctx.actor.name, "customer.name.add", "customer", record.id,
             {"code": record.code, "kind": name_kind.value, "text": text,
-             "valid_from": _iso(valid_from)}, now)])
+             "valid_from": iso(valid_from)}, now)])
     return next(n for n in names_of(ctx, record.code)
                 if n.kind == name_kind.value and n.text == text and n.valid_to is None)
 
@@ -132,8 +128,7 @@ def rename(
     """Change the legal name from ``on`` (default: today). The old legal name becomes a
     former name, valid until that day, and keeps matching the customer."""
     new_legal_name = validate_legal_name(new_legal_name)
-    if not reason or not reason.strip():
-        raise ValidationError("give a reason (--reason); it goes into the audit trail")
+    reason = require_reason(reason)
     record = _changeable(ctx, code)
     naming.check(ctx, record.kind, NameKind.LEGAL.value, new_legal_name)
     day = on or ctx.today()
@@ -156,7 +151,7 @@ def rename(
             raise ValidationError(
                 f"the current legal name is valid from {current.valid_from}; a rename must "
                 "take effect after that day")
-        _bump_version(conn, record, now, legal_name=new_legal_name)
+        bump_version(conn, record, now, legal_name=new_legal_name)
         conn.execute(update(customer_name).where(customer_name.c.id == current.id)
                      .values(kind=NameKind.FORMER.value, valid_to=day))
         ctx.store.insert_many(conn, customer_name, NAME_COLUMNS, [(
@@ -165,7 +160,7 @@ def rename(
         write_audit(ctx.store, conn, [audit_row(
             ctx.actor.name, "customer.rename", "customer", record.id,
             {"code": record.code, "from": current.text, "to": new_legal_name,
-             "on": day.isoformat(), "reason": reason.strip()}, now)])
+             "on": day.isoformat(), "reason": reason}, now)])
     return get_customer_by_id(ctx, record.id)
 
 
@@ -197,18 +192,6 @@ def _changeable(ctx: Context, code: str) -> CustomerRecord:
     if record.status in (Lifecycle.RETIRED.value, Lifecycle.MERGED.value):
         raise Conflict(f"customer {record.code} is {record.status}; its names cannot change")
     return record
-
-
-def _bump_version(
-    conn: Connection, record: CustomerRecord, now: Any, **changes: Any
-) -> None:
-    bumped = conn.execute(
-        update(customer)
-        .where(customer.c.id == record.id, customer.c.version == record.version)
-        .values(version=record.version + 1, updated_at=now, **changes)
-    ).rowcount
-    if bumped != 1:
-        raise Conflict("the customer was changed meanwhile; read it again and retry")
 
 
 def _current_legal(customer_id: int) -> Any:

@@ -85,9 +85,9 @@ def _register_one(
     values = dict(zip(CUSTOMER_COLUMNS, valid.values(now), strict=True))
     idents = [{"scheme": i.scheme, "value": i.value, "active": True, "created_at": now}
               for i in valid.identifiers]
-    name = [{**dict(zip(NAME_COLUMNS[1:7], row, strict=True)),
-             "valid_from": None, "valid_to": None, "source": "registration"}
-            for row in valid.name_rows()]
+    names = [{**dict(zip(NAME_COLUMNS[1:7], row, strict=True)),
+              "valid_from": None, "valid_to": None, "source": "registration"}
+             for row in valid.name_rows()]
     if ctx.store.reserves_separately and not rule.gapless:
         # Gap-allowed on PostgreSQL: a code reserved ahead, claimed in one statement.
         reservation = ctx.reservations.take(ctx, rule, code_ctx)
@@ -95,7 +95,7 @@ def _register_one(
         try:
             with identifiers_guarded(ctx, valid.identifiers):
                 customer_id = ctx.writer.claim_and_register(
-                    reservation.code_id, rule.id or 0, values, idents, name, audit)
+                    reservation.code_id, rule.id or 0, values, idents, names, audit)
         except BaseException:
             ctx.reservations.give_back(reservation)  # the statement failed as a whole
             raise
@@ -108,24 +108,24 @@ def _register_one(
         registered = None
         if rule.gapless and ctx.writer.registers_on_counter:
             registered = _register_on_counter(ctx, valid, code_ctx, rule, values, idents,
-                                              name, now)
+                                              names, now)
         if registered is not None:
             customer_id, code = registered
         else:
             customer_id, code = _register_in_transaction(ctx, valid, code_ctx, rule, values,
-                                                         idents, name, now)
+                                                         idents, names, now)
     return new_record(customer_id, valid, code, rule, now)
 
 
 def _register_in_transaction(
     ctx: Context, valid: ValidCustomer, code_ctx: CodeContext, rule: CodingRule,
-    values: dict[str, Any], idents: list[dict[str, Any]], name: list[dict[str, Any]],
+    values: dict[str, Any], idents: list[dict[str, Any]], names: list[dict[str, Any]],
     now: datetime,
 ) -> tuple[int, str]:
     """Customer, identifiers, then (last, so the counter lock is short) the number,
     the code and the audit entry, in one transaction."""
     with identifiers_guarded(ctx, valid.identifiers), ctx.store.write() as conn:
-        customer_id = ctx.writer.insert_customer(conn, values, idents, name)
+        customer_id = ctx.writer.insert_customer(conn, values, idents, names)
         scope_key = rule.counter_key(code_ctx)
         seq = take_sequence(ctx.store, conn, rule, scope_key)
         code = rule.pattern.render(code_ctx, seq)
@@ -144,7 +144,7 @@ SPECULATION_WINDOW = 24
 
 def _register_on_counter(
     ctx: Context, valid: ValidCustomer, code_ctx: CodeContext, rule: CodingRule,
-    values: dict[str, Any], idents: list[dict[str, Any]], name: list[dict[str, Any]],
+    values: dict[str, Any], idents: list[dict[str, Any]], names: list[dict[str, Any]],
     now: datetime,
 ) -> tuple[int, str] | None:
     """A gapless registration in one statement, the counter locked only inside it.
@@ -170,7 +170,7 @@ def _register_on_counter(
                "issued_at": now}
     with identifiers_guarded(ctx, valid.identifiers):
         result = ctx.writer.register_on_counter(counter, candidates, base, values, idents,
-                                                name, audit)
+                                                names, audit)
     if result is None:
         ctx.counter_hints.pop(key, None)
         return None
@@ -369,7 +369,7 @@ def change_code(
     """
     if (rule_name is None) == (new_value is None):
         raise ValidationError("give either a rule (--rule) or an explicit code (--to)")
-    reason = _require_reason(reason)
+    reason = require_reason(reason)
     found = find_by_code(ctx, code)
     record = found.customer
     if record.status in (Lifecycle.RETIRED.value, Lifecycle.MERGED.value):
@@ -380,7 +380,8 @@ def change_code(
     code_ctx = record.code_context(ctx.today())
     with ctx.store.write() as conn:
         now = ctx.now()
-        old = _supersede_active_code(conn, record.id, record.version, reason, now)
+        bump_version(conn, record, now)
+        old = _supersede_active_code(conn, record.id, reason, now)
         rules = current_rules(ctx, conn, lock=True)
         skipped: list[str] = []
         if new_value is not None:
@@ -405,21 +406,30 @@ def change_code(
     return find_by_code(ctx, value)
 
 
-def _require_reason(reason: str) -> str:
+def require_reason(reason: str) -> str:
+    """The reason given for a governed change, stripped; an error when there is none."""
     if not reason or not reason.strip():
         raise ValidationError("give a reason (--reason); it goes into the audit trail")
     return reason.strip()
 
 
-def _supersede_active_code(
-    conn: Connection, customer_id: int, version: int, reason: str, now: datetime
-) -> str:
+def bump_version(
+    conn: Connection, record: CustomerRecord, now: datetime, **changes: Any
+) -> None:
+    """Move the customer to its next version (with ``changes``), provided nobody else
+    did since ``record`` was read: the optimistic lock every change takes."""
     bumped = conn.execute(
-        update(customer).where(customer.c.id == customer_id, customer.c.version == version)
-        .values(version=version + 1, updated_at=now)
+        update(customer)
+        .where(customer.c.id == record.id, customer.c.version == record.version)
+        .values(version=record.version + 1, updated_at=now, **changes)
     ).rowcount
     if bumped != 1:
         raise Conflict("the customer was changed meanwhile; read it again and retry")
+
+
+def _supersede_active_code(
+    conn: Connection, customer_id: int, reason: str, now: datetime
+) -> str:
     old = conn.execute(
         update(customer_code)
         .where(customer_code.c.customer_id == customer_id,
@@ -489,7 +499,7 @@ def _assign_explicit_code(
 def retire_customer(ctx: Context, code: str, reason: str) -> CustomerRecord:
     """Retire a customer: its code stays reserved for it for ever and still resolves;
     its identifiers are released for a future customer."""
-    reason = _require_reason(reason)
+    reason = require_reason(reason)
     record = find_by_code(ctx, code).customer
     if record.status == Lifecycle.RETIRED.value:
         raise Conflict(f"customer {record.code} is already retired")
@@ -497,14 +507,7 @@ def retire_customer(ctx: Context, code: str, reason: str) -> CustomerRecord:
                         {"code": record.code, "reason": reason})
     with ctx.store.write() as conn:
         now = ctx.now()
-        bumped = conn.execute(
-            update(customer)
-            .where(customer.c.id == record.id, customer.c.version == record.version)
-            .values(lifecycle=Lifecycle.RETIRED.value, version=record.version + 1,
-                    updated_at=now)
-        ).rowcount
-        if bumped != 1:
-            raise Conflict("the customer was changed meanwhile; read it again and retry")
+        bump_version(conn, record, now, lifecycle=Lifecycle.RETIRED.value)
         conn.execute(
             update(customer_code)
             .where(customer_code.c.customer_id == record.id,

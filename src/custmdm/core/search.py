@@ -20,9 +20,8 @@ from sqlalchemy import Connection, or_, select
 
 from custmdm.core.context import Context
 from custmdm.core.customers import CustomerRecord, load_records
-from custmdm.domain.names import NameKind, core, normalise, pinyin
+from custmdm.domain.names import NameKind, forms_of, normalise
 from custmdm.errors import ValidationError
-from custmdm.store.search import NameIndex
 from custmdm.store.tables import customer_code, customer_name, identifier, system, xref
 
 #: How good a match is, best first.
@@ -133,15 +132,16 @@ def _names(
                                 .limit(CANDIDATES)):
             share = 100 * len(text) / max(len(row.normalised), 1)
             offer(row.customer_id, _Reason(PREFIX, _current(row, share), _field(row), row.text))
-    index = NameIndex(ctx.store)
+    index = ctx.name_index
     for row in index.containing(conn, text, CANDIDATES):
         offer(row.customer_id, _Reason(CONTAINS, fuzz.partial_ratio(text, row.normalised),
                                        _field(row), row.text))
     if any(r.rank <= EXACT_NAME for r in found.values()):
         return  # an exact code, key or name: no typo to forgive, skip the costliest lookups
-    query_core = core(text)
+    forms = forms_of(text)  # one structural parse gives the core and the pinyin
+    query_core = forms.core
     latin = text.isascii() and text.isalpha()
-    sound = text if latin else pinyin(text)
+    sound = text if latin else forms.pinyin
     if len(query_core) >= 3 or latin:
         for row in index.similar(conn, text, query_core, sound if latin else None,
                                  CANDIDATES):

@@ -10,7 +10,7 @@ is its own use case, audited (and where approval will plug in).
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -21,10 +21,10 @@ from sqlalchemy.exc import IntegrityError
 
 from custmdm.core.audit import audit_row, write_audit
 from custmdm.core.context import Context
-from custmdm.core.customers import CustomerRecord
-from custmdm.core.registry import find_by_code, get_customer_by_id
+from custmdm.core.customers import CustomerRecord, iso
+from custmdm.core.registry import find_by_code, get_customer_by_id, require_reason
 from custmdm.domain.customer import Lifecycle
-from custmdm.errors import Conflict, InvalidFormat, NotFound, ValidationError
+from custmdm.errors import Conflict, InvalidFormat, NotFound
 from custmdm.store.tables import customer_code, system, xref
 
 MAX_SYSTEM_NAME = 64
@@ -45,8 +45,7 @@ class KeyMapping:
     def to_dict(self) -> dict[str, Any]:
         return {"system": self.system, "external_id": self.external_id,
                 "external_name": self.external_name, "code": self.customer_code,
-                "valid_from": None if self.valid_from is None else self.valid_from.isoformat(),
-                "valid_to": None if self.valid_to is None else self.valid_to.isoformat()}
+                "valid_from": iso(self.valid_from), "valid_to": iso(self.valid_to)}
 
 
 @dataclass(frozen=True)
@@ -155,8 +154,7 @@ def move_xref(
 ) -> KeyMapping:
     """Move a mapping to another customer: the old mapping ends ``on`` (default today)
     and a new one starts that day. Audited; the approval seam is asked first."""
-    if not reason or not reason.strip():
-        raise ValidationError("give a reason (--reason); it goes into the audit trail")
+    reason = require_reason(reason)
     current = find_xref(ctx, system_name, external_id)
     target = _mappable(ctx, to_code)
     if target.id == current.customer.id:
@@ -185,7 +183,7 @@ def move_xref(
             ctx.actor.name, "xref.move", "customer", target.id,
             {"system": system_name, "external_id": current.mapping.external_id,
              "from": current.customer.code, "to": target.code, "on": day.isoformat(),
-             "reason": reason.strip()}, now)])
+             "reason": reason}, now)])
     return find_xref(ctx, system_name, external_id).mapping
 
 
@@ -198,8 +196,10 @@ def import_xrefs(ctx: Context, path: Path | str, system_name: str) -> ImportResu
     fine.
     """
     rows = list(_read_mapping_file(Path(path)))
-    codes = {code for _, code, _, _ in rows}
-    customers = {code: _mappable(ctx, code, line) for code, line in _first_lines(rows, codes)}
+    customers: dict[str, CustomerRecord] = {}
+    for line, code, _, _ in rows:  # each customer looked up once, at its first line
+        if code not in customers:
+            customers[code] = _mappable(ctx, code, line)
     added = renamed = unchanged = 0
     with ctx.store.write() as conn:
         system_id = _system_id(conn, system_name)
@@ -318,15 +318,6 @@ def _read_mapping_file(path: Path) -> Iterable[tuple[int, str, str, str | None]]
                                f"(first on line {seen[external_id]})")
             seen[external_id] = line
             yield line, code, _external_id(external_id), row.get("external_name")
-
-
-def _first_lines(
-    rows: Sequence[tuple[int, str, str, str | None]], codes: set[str]
-) -> list[tuple[str, int]]:
-    first: dict[str, int] = {}
-    for line, code, _, _ in rows:
-        first.setdefault(code, line)
-    return [(code, first[code]) for code in codes]
 
 
 def _mapping(row: Any, system_name: str, code: str) -> KeyMapping:
