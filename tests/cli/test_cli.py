@@ -158,6 +158,19 @@ def test_names_from_the_command_line(run: Run) -> None:
     assert bad_day.exit_code != 0 and "31.12.2025" in bad_day.stderr
 
 
+def test_other_names_are_registered_with_the_customer(run: Run) -> None:
+    ok(run("rule", "add", "std", "--pattern", "C{kind}{seq:6}"))
+    code = ok(run("customer", "add", "--kind", "enterprise", "--name", "深圳市华盛电子科技有限公司",
+                  "--short", "华盛电子", "--short", "华盛", "--english",
+                  "Huasheng Electronics Co., Ltd.", "--json")).json()["code"]  # type: ignore[index]
+    names = ok(run("name", "list", code, "--json")).json()
+    assert [(n["kind"], n["text"]) for n in names] == [  # type: ignore[index,union-attr]
+        ("legal", "深圳市华盛电子科技有限公司"), ("short", "华盛电子"), ("short", "华盛"),
+        ("english", "Huasheng Electronics Co., Ltd.")]
+    hit = ok(run("search", "huasheng electronics", "--json")).json()[0]  # type: ignore[index]
+    assert hit["code"] == code and hit["why"]["field"] == "English name"  # type: ignore[index]
+
+
 def test_key_mapping_from_the_command_line(run: Run, tmp_path: object) -> None:
     from pathlib import Path
 
@@ -191,6 +204,8 @@ def test_naming_rules_and_search_from_the_command_line(run: Run) -> None:
     code = ok(run("customer", "add", "--kind", "enterprise", "--name", "深圳市华盛电子有限公司",
                   "--region", "440305", "--json")).json()["code"]  # type: ignore[index]
     hits = ok(run("search", "hsdz", "--json")).json()
-    assert hits[0]["code"] == code and hits[0]["why"]["match"] == "contains"  # type: ignore[index]
+    assert hits[0]["code"] == code  # type: ignore[index]
+    assert hits[0]["why"] == {"field": "legal name (initials)", "matched": "深圳市华盛电子有限公司",  # type: ignore[index]
+                              "match": "exact", "score": 100}
     ok(run("naming-rule", "remove", "ent"))
     assert ok(run("naming-rule", "list", "--json")).json() == []

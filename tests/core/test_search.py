@@ -50,17 +50,32 @@ def top(reg: Register, query: str) -> tuple[str, str, str]:
     ("华盛", "short name", "prefix"),  # the trade name; the shorter name ranks first
     ("华盛电", "short name", "prefix"),
     ("电子科技", "legal name", "contains"),
-    ("huashengdianzi", "short name", "exact"),  # pinyin
-    ("hsdz", "short name", "exact"),  # initials
-    ("szshsdz", "legal name", "prefix"),  # initials of the start of the legal name
+    ("huashengdianzi", "short name (pinyin)", "exact"),
+    ("hsdz", "short name (initials)", "exact"),
+    ("szshsdz", "legal name (initials)", "prefix"),  # of the whole legal name
     ("深圳市华晟电子科技有限公司", "legal name", "similar"),  # one character wrong
-    ("huashengdainzi", "short name", "similar"),  # a typo in pinyin
+    ("huashengdainzi", "short name (pinyin)", "similar"),  # a typo in pinyin
+    ("huashengdianzikeji", "legal name (pinyin)", "exact"),  # of its core
+    ("hsdzkj", "legal name (initials)", "exact"),
+    ("华圣", "short name (sounds alike)", "similar"),  # the trade name alone
     ("华圣电子", "short name (sounds alike)", "similar"),  # 圣 sounds like 盛
 ])
 def test_found_by_whatever_is_at_hand(
     reg: Register, code: str, query: str, field: str, match: str
 ) -> None:
     assert top(reg, query) == (code, field, match)
+
+
+@pytest.mark.parametrize("query", [
+    "深圳市华晟电子科技有限公司",  # a wrong character
+    "深圳市毕盛电子科技有限公司",  # a wrong first character of the trade name
+    "深圳市华盛电科技有限公司",  # a missing character
+    "深圳市华盛电子子科技有限公司",  # an extra character
+    "华晟电子科技有限公司",  # a wrong character, no region
+    "深圳市华盛电子科技有线公司",  # a typo in the legal form: the core is whole
+])
+def test_one_typo_is_forgiven(reg: Register, code: str, query: str) -> None:
+    assert top(reg, query) == (code, "legal name", "similar")
 
 
 def test_old_codes_and_former_names_still_find_the_customer(reg: Register, code: str) -> None:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select, text
 
+from custmdm import open_register
+from custmdm.domain.names import forms_of
 from custmdm.store import schema
 from custmdm.store.database import Store
 from custmdm.store.search import is_search_structure
-from custmdm.store.tables import metadata
+from custmdm.store.tables import customer_name, metadata
 
 
 def test_models_and_migrations_agree(db_url: str) -> None:
@@ -45,3 +49,29 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path) -> None:  # type:
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     store.dispose()
+
+
+def test_upgrading_fills_the_pinyin_of_names_written_before(db_url: str) -> None:
+    """0007 backfills the core's pinyin of existing names and moves the trigram index
+    to the Chinese forms; names written before it are found after it."""
+    register = open_register(db_url, actor="tester")
+    schema.upgrade(register.store, "0006")
+    with register.store.write() as conn:
+        conn.execute(text("INSERT INTO customer (kind, legal_name, country, lifecycle, "
+                          "version, created_at, updated_at) VALUES ('enterprise', "
+                          "'深圳市华盛电子科技有限公司', 'CN', 'active', 1, :t, :t)"),
+                     {"t": datetime(2026, 1, 1)})
+        forms = forms_of("深圳市华盛电子科技有限公司")
+        conn.execute(text("INSERT INTO customer_name (customer_id, kind, text, normalised, "
+                          "core, pinyin, initials, source, created_at) VALUES (1, 'legal', "
+                          "'深圳市华盛电子科技有限公司', :n, :c, :p, :i, 'registration', :t)"),
+                     {"n": forms.normalised, "c": forms.core, "p": forms.pinyin,
+                      "i": forms.initials, "t": datetime(2026, 1, 1)})
+    register.init()
+    with register.store.read() as conn:
+        stored = conn.execute(select(customer_name.c.core_pinyin,
+                                     customer_name.c.core_initials)).one()
+        assert tuple(stored) == ("huashengdianzikeji", "hsdzkj")
+        assert [r.customer_id for r in register.ctx.name_index.containing(
+            conn, "电子科技", 10)] == [1]
+    register.close()

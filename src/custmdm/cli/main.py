@@ -242,15 +242,26 @@ def customer_add(
         help="vip, important, ordinary or potential.")] = None,
     owner: Annotated[str | None, typer.Option(help="Responsible user.")] = None,
     status: Annotated[str, typer.Option(help="Lifecycle status.")] = "active",
+    short: Annotated[list[str] | None, typer.Option(
+        "--short", help="A short name (简称). Repeatable.")] = None,
+    alias: Annotated[list[str] | None, typer.Option(
+        "--alias", help="An alias or nickname. Repeatable.")] = None,
+    english: Annotated[list[str] | None, typer.Option(
+        "--english", help="An English name. Repeatable.")] = None,
+    codename: Annotated[list[str] | None, typer.Option(
+        "--codename", help="A code name. Repeatable.")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Register a customer and give it its code."""
+    """Register a customer and give it its code (and its other names, if given)."""
+    other_names = [(kind_, text) for kind_, texts in (
+        ("short", short), ("alias", alias), ("english", english), ("codename", codename))
+        for text in texts or []]
     with register() as reg:
         draft = CustomerDraft(
             kind=kind, legal_name=name,
             identifiers=[parse_identifier_arg(i) for i in ids or []],
             region=region, industry=industry, size=size, grade=grade, owner=owner,
-            lifecycle=status,
+            lifecycle=status, names=other_names,
         )
         record = reg.register(draft)
     print_customer(record, as_json)

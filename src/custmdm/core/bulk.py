@@ -42,7 +42,7 @@ from custmdm.domain.rules import CodingRule, choose_rule
 from custmdm.errors import Conflict, ValidationError
 from custmdm.store.tables import (
     CUSTOMER_COLUMNS,
-    NAME_COLUMNS,
+    NAME_ROW_COLUMNS,
     audit_entry,
     customer,
     customer_code,
@@ -81,8 +81,8 @@ class PreparedBatch:
     series: list[tuple[int, str, str]]
     #: Per customer: the audit detail as JSON text, without its leading "{".
     audit_details: list[str] = field(default_factory=list)
-    #: Every name: (customer's index in the batch, then NAME_COLUMNS from ``kind`` to
-    #: ``initials``), legal names included.
+    #: Every name: (customer's index in the batch, then NAME_ROW_COLUMNS), legal
+    #: names included.
     names: list[tuple[Any, ...]] = field(default_factory=list)
 
 
@@ -143,7 +143,7 @@ def write_batch(ctx: Context, batch: PreparedBatch) -> list[str]:
         store.insert_many(conn, identifier, ("customer_id", "scheme", "value"),
                           [(ids[n], scheme, value) for n, scheme, value in batch.identifiers],
                           same={"active": True, "created_at": now})
-        store.insert_many(conn, customer_name, NAME_COLUMNS[:7],
+        store.insert_many(conn, customer_name, ("customer_id", *NAME_ROW_COLUMNS),
                           [(ids[n], *row) for n, *row in batch.names],
                           same={"source": "registration", "created_at": now})
         codes, seqs = _number(ctx, conn, rules, batch.series)

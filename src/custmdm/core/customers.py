@@ -90,16 +90,14 @@ class ValidCustomer:
         return (*self.values_before_timestamps(), now, now)
 
     def legal_name_row(self) -> tuple[Any, ...]:
-        """The legal name's row in NAME_COLUMNS order, from ``kind`` to ``initials``."""
-        forms = self.name_forms or forms_of(self.legal_name)
-        return (NameKind.LEGAL.value, self.legal_name, forms.normalised, forms.core,
-                forms.pinyin, forms.initials)
+        """The legal name's row, in NAME_ROW_COLUMNS order."""
+        return (NameKind.LEGAL.value, self.legal_name,
+                *(self.name_forms or forms_of(self.legal_name)))
 
     def name_rows(self) -> list[tuple[Any, ...]]:
-        """Every name's row (NAME_COLUMNS from ``kind`` to ``initials``), legal first."""
+        """Every name's row (NAME_ROW_COLUMNS), legal first."""
         return [self.legal_name_row()] + [
-            (kind, text, f.normalised, f.core, f.pinyin, f.initials)
-            for kind, text, f in self.other_names]
+            (kind, text, *forms) for kind, text, forms in self.other_names]
 
     def values_before_timestamps(self) -> tuple[Any, ...]:
         """The row's values in :data:`CUSTOMER_COLUMNS` order, but ``created_at`` and

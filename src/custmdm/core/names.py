@@ -77,8 +77,8 @@ def add_name(
                            f"{clash.text!r}, which is the same name")
         bump_version(conn, record, now)
         ctx.store.insert_many(conn, customer_name, NAME_COLUMNS, [(
-            record.id, name_kind.value, text, forms.normalised, forms.core, forms.pinyin,
-            forms.initials, valid_from, None, source or ctx.actor.name, now)])
+            record.id, name_kind.value, text, *forms, valid_from, None,
+            source or ctx.actor.name, now)])
         write_audit(ctx.store, conn, [audit_row(
             ctx.actor.name, "customer.name.add", "customer", record.id,
             {"code": record.code, "kind": name_kind.value, "text": text,
@@ -155,8 +155,8 @@ def rename(
         conn.execute(update(customer_name).where(customer_name.c.id == current.id)
                      .values(kind=NameKind.FORMER.value, valid_to=day))
         ctx.store.insert_many(conn, customer_name, NAME_COLUMNS, [(
-            record.id, NameKind.LEGAL.value, new_legal_name, forms.normalised, forms.core,
-            forms.pinyin, forms.initials, day, None, ctx.actor.name, now)])
+            record.id, NameKind.LEGAL.value, new_legal_name, *forms, day, None,
+            ctx.actor.name, now)])
         write_audit(ctx.store, conn, [audit_row(
             ctx.actor.name, "customer.rename", "customer", record.id,
             {"code": record.code, "from": current.text, "to": new_legal_name,

@@ -52,7 +52,7 @@ from custmdm.errors import (
 from custmdm.store.tables import (
     CODE_COLUMNS,
     CUSTOMER_COLUMNS,
-    NAME_COLUMNS,
+    NAME_ROW_COLUMNS,
     customer,
     customer_code,
     identifier,
@@ -85,7 +85,7 @@ def _register_one(
     values = dict(zip(CUSTOMER_COLUMNS, valid.values(now), strict=True))
     idents = [{"scheme": i.scheme, "value": i.value, "active": True, "created_at": now}
               for i in valid.identifiers]
-    names = [{**dict(zip(NAME_COLUMNS[1:7], row, strict=True)),
+    names = [{**dict(zip(NAME_ROW_COLUMNS, row, strict=True)),
               "valid_from": None, "valid_to": None, "source": "registration"}
              for row in valid.name_rows()]
     if ctx.store.reserves_separately and not rule.gapless:

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from rapidfuzz import fuzz
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, and_, literal, or_, select, union_all
 
 from custmdm.core.context import Context
 from custmdm.core.customers import CustomerRecord, load_records
-from custmdm.domain.names import NameKind, forms_of, normalise
+from custmdm.domain.names import NameKind, forms_of, legal_form, normalise, parse_name
 from custmdm.errors import ValidationError
 from custmdm.store.tables import customer_code, customer_name, identifier, system, xref
 
@@ -30,10 +30,20 @@ MATCH_WORDS = {EXACT_KEY: "exact", EXACT_NAME: "exact", PREFIX: "prefix",
                CONTAINS: "contains", SIMILAR: "similar"}
 #: The least rapidfuzz ratio (0–100) for a similar name to count.
 SIMILARITY_CUTOFF = 75
-#: How many candidates each index lookup may return before ranking.
-CANDIDATES = 200
+#: How many candidates each index lookup may return before ranking, per hit asked for:
+#: enough for the best to be among them, few enough to rank in a few milliseconds.
+CANDIDATES_PER_HIT = 5
+MIN_CANDIDATES = 50
 MAX_LIMIT = 500
 
+_TEXT_COLUMNS = (customer_name.c.normalised, customer_name.c.core)
+#: Latin text may also be pinyin or initials, of the core (what people type) or whole.
+_LATIN_COLUMNS = (*_TEXT_COLUMNS, customer_name.c.core_pinyin, customer_name.c.core_initials,
+                  customer_name.c.pinyin, customer_name.c.initials)
+_FORM_WORDS = {"core_pinyin": "pinyin", "pinyin": "pinyin", "core_initials": "initials",
+               "initials": "initials"}
+#: The least pinyin length (letters) worth a sound-alike lookup: about two syllables.
+MIN_SOUND = 4
 _NAME_FIELDS = {NameKind.LEGAL.value: "legal name", NameKind.SHORT.value: "short name",
                 NameKind.ALIAS.value: "alias", NameKind.ENGLISH.value: "English name",
                 NameKind.CODENAME.value: "code name", NameKind.FORMER.value: "former name"}
@@ -82,9 +92,10 @@ def search(ctx: Context, query: str, limit: int = 20) -> list[SearchHit]:
             best[customer_id] = reason
 
     with ctx.store.read() as conn:
-        _keys(conn, raw, key, offer)
+        want = max(MIN_CANDIDATES, CANDIDATES_PER_HIT * limit)
+        _keys(conn, raw, key, offer, want)
         if text:
-            _names(ctx, conn, text, offer, best)
+            _names(ctx, conn, text, offer, best, want)
         ranked = sorted(best.items(), key=lambda item: (item[1].rank, -item[1].score,
                                                         item[0]))[:limit]
         records = {r.id: r for r in load_records(conn, [cid for cid, _ in ranked])}
@@ -92,7 +103,7 @@ def search(ctx: Context, query: str, limit: int = 20) -> list[SearchHit]:
                       reason.score) for cid, reason in ranked if cid in records]
 
 
-def _keys(conn: Connection, raw: str, key: str, offer: Any) -> None:
+def _keys(conn: Connection, raw: str, key: str, offer: Any, want: int) -> None:
     """Codes, identifiers and external ids: exact, or codes starting with the text."""
     row: Any
     for row in conn.execute(select(customer_code.c.customer_id, customer_code.c.value,
@@ -113,52 +124,114 @@ def _keys(conn: Connection, raw: str, key: str, offer: Any) -> None:
         for row in conn.execute(select(customer_code.c.customer_id, customer_code.c.value)
                                 .where(*_starts_with(customer_code.c.value, key),
                                        customer_code.c.customer_id.is_not(None))
-                                .limit(CANDIDATES)):
+                                .limit(want)):
             offer(row.customer_id, _Reason(PREFIX, 100 - len(row.value), "code", row.value))
 
 
 def _names(
-    ctx: Context, conn: Connection, text: str, offer: Any, found: dict[int, _Reason]
+    ctx: Context, conn: Connection, text: str, offer: Any, found: dict[int, _Reason],
+    want: int,
 ) -> None:
-    columns = [customer_name.c.normalised, customer_name.c.core]
-    if text.isascii() and text.isalpha():
-        columns += [customer_name.c.pinyin, customer_name.c.initials]
-    exact = conn.execute(select(customer_name).where(or_(*(c == text for c in columns)))
-                         .limit(CANDIDATES)).all()
-    for row in exact:
-        offer(row.customer_id, _Reason(EXACT_NAME, _current(row, 100), _field(row), row.text))
-    for col in columns:
-        for row in conn.execute(select(customer_name).where(*_starts_with(col, text))
-                                .limit(CANDIDATES)):
-            share = 100 * len(text) / max(len(row.normalised), 1)
-            offer(row.customer_id, _Reason(PREFIX, _current(row, share), _field(row), row.text))
+    latin = text.isascii() and text.isalpha()
+    forms = forms_of(text)  # one structural parse gives the core and the pinyin
+    columns = _LATIN_COLUMNS if latin else _TEXT_COLUMNS
+    for row in conn.execute(select(customer_name).where(or_(*(c == text for c in columns)))
+                            .limit(want)):
+        via = next(c.name for c in columns if row._mapping[c.name] == text)
+        offer(row.customer_id, _Reason(EXACT_NAME, _current(row, 100), _field(row, via),
+                                       row.text))
+    # One statement, one range per column (SQLite takes LIMIT in a union only so).
+    starting = union_all(*(select(
+        select(customer_name, literal(c.name).label("via")).where(*_starts_with(c, text))
+        .limit(want).subquery()) for c in columns))
+    for row in conn.execute(starting):
+        share = 100 * len(text) / max(len(row._mapping[row.via]), 1)
+        offer(row.customer_id, _Reason(PREFIX, _current(row, share), _field(row, row.via),
+                                       row.text))
     index = ctx.name_index
-    for row in index.containing(conn, text, CANDIDATES):
-        offer(row.customer_id, _Reason(CONTAINS, fuzz.partial_ratio(text, row.normalised),
-                                       _field(row), row.text))
+    for row in index.containing(conn, _without_legal_form(text), want):
+        if text in row.normalised:
+            offer(row.customer_id, _Reason(CONTAINS, fuzz.partial_ratio(text, row.normalised),
+                                           _field(row), row.text))
     if any(r.rank <= EXACT_NAME for r in found.values()):
         return  # an exact code, key or name: no typo to forgive, skip the costliest lookups
-    forms = forms_of(text)  # one structural parse gives the core and the pinyin
-    query_core = forms.core
-    latin = text.isascii() and text.isalpha()
-    sound = text if latin else forms.pinyin
-    if len(query_core) >= 3 or latin:
-        for row in index.similar(conn, text, query_core, sound if latin else None,
-                                 CANDIDATES):
-            score = max(fuzz.ratio(text, row.normalised), fuzz.ratio(query_core, row.core),
-                        fuzz.ratio(text, row.pinyin))
+    candidates = [*index.containing_all(conn, _typo_patterns(
+                      forms.normalised, forms.core, parse_name(text).trade_name), want),
+                  *conn.execute(select(customer_name).where(customer_name.c.core == forms.core)
+                                .limit(want))]
+    for row in candidates:
+        score = max(fuzz.ratio(text, row.normalised), fuzz.ratio(forms.core, row.core))
+        if score >= SIMILARITY_CUTOFF:
+            offer(row.customer_id, _Reason(SIMILAR, score, _field(row), row.text))
+    if latin and len(text) >= 2 * MIN_SOUND:
+        # Pinyin with a typo: the names whose core's pinyin starts as the query's first
+        # half does, scored whole (a typo in the first half goes unforgiven).
+        half = text[:len(text) // 2]
+        for row in conn.execute(select(customer_name)
+                                .where(*_starts_with(customer_name.c.core_pinyin, half))
+                                .limit(want)):
+            score = fuzz.ratio(text, row.core_pinyin)
             if score >= SIMILARITY_CUTOFF:
-                offer(row.customer_id, _Reason(SIMILAR, score, _field(row), row.text))
-    if not latin and len(sound) >= 3:
+                offer(row.customer_id, _Reason(SIMILAR, score, _field(row, "core_pinyin"),
+                                               row.text))
+    if not latin and len(forms.core_pinyin) >= MIN_SOUND:
         # Characters that sound alike (腾迅 for 腾讯) are the commonest Chinese typo,
         # and they leave no trigram of a short name intact: compare the sounds.
-        for row in index.containing(conn, sound, CANDIDATES):
-            if sound in row.pinyin:
-                # Contains the sound (partial 100); the closer the whole, the better.
-                score = 0.45 * (fuzz.partial_ratio(sound, row.pinyin)
-                                + fuzz.ratio(sound, row.pinyin))
-                offer(row.customer_id, _Reason(SIMILAR, score, _field(row) + " (sounds alike)",
-                                               row.text))
+        sound = customer_name.c.core_pinyin
+        for row in conn.execute(select(customer_name).where(or_(
+                and_(*_starts_with(sound, forms.core_pinyin)),
+                customer_name.c.pinyin == forms.pinyin)).limit(want)):
+            score = (40 + 0.3 * fuzz.ratio(forms.core_pinyin, row.core_pinyin)
+                     + 0.2 * fuzz.ratio(forms.pinyin, row.pinyin))
+            offer(row.customer_id, _Reason(SIMILAR, score, _field(row) + " (sounds alike)",
+                                           row.text))
+
+
+def _without_legal_form(text: str) -> str:
+    """The text to look up in the trigram index for names containing ``text``.
+
+    A legal form (有限公司) is in most names: its trigrams are the costliest to look up
+    and narrow nothing, so names are looked up without it (if three characters remain)
+    and the caller checks the whole text.
+    """
+    form = legal_form(text)
+    ending = form.text.replace(" ", "") if form is not None else ""
+    if ending and text.endswith(ending) and len(text) - len(ending) >= 3:
+        return text[:-len(ending)]
+    return text
+
+
+def _typo_patterns(normalised: str, core: str, trade_name: str) -> list[tuple[str, ...]]:
+    """What one typo in the core leaves intact, as patterns for
+    :meth:`NameIndex.containing_all`. A typo outside the core leaves the core whole,
+    which is looked up apart.
+
+    Chinese: up to three characters each side of a wrong, an extra or a missing
+    character. Sides stop at the end of the core: the legal form after it is in most
+    names, so its trigrams narrow nothing and cost the most to look up. For the same
+    reason a left side holds two characters of the trade name (字号) when the typo is
+    after them: industry words (电子科技) are shared by many names too.
+
+    Latin: trigrams are common (tec, ing), so the core is cut into blocks of four
+    letters and a pattern is every block but one: one typo spoils at most one.
+    """
+    at = normalised.find(core)
+    if at < 0 or not core:  # the core is not one piece of the name: take it alone
+        normalised, at = core, 0
+    end = at + len(core)
+    if core.isascii():
+        blocks = [core[i:i + 4] for i in range(0, len(core), 4)]
+        return [tuple(blocks[:k] + blocks[k + 1:]) for k in range(len(blocks))]
+    trade_end = at + (len(trade_name) if core.startswith(trade_name) else len(core))
+    latest = max(trade_end - 2, at)  # the furthest right a left side may start
+    patterns = set()
+    for j in range(at, end + 1):
+        before = normalised[min(max(j - 3, 0), latest) if j > at else max(j - 3, 0):j]
+        if j < end:
+            patterns.add((before, normalised[j + 1:min(j + 4, end)]))  # j wrong or extra
+        if j > at:
+            patterns.add((before, normalised[j:min(j + 3, end)]))  # one missing before j
+    return sorted(patterns)
 
 
 def _current(row: Any, score: float) -> float:
@@ -171,5 +244,8 @@ def _starts_with(col: Any, prefix: str) -> list[Any]:
     return [col >= prefix, col < prefix + "\U0010ffff"]
 
 
-def _field(row: Any) -> str:
-    return str(_NAME_FIELDS.get(row.kind, row.kind))
+def _field(row: Any, via: str = "normalised") -> str:
+    """Which name matched, and through which of its forms if not its text."""
+    kind = str(_NAME_FIELDS.get(row.kind, row.kind))
+    form = _FORM_WORDS.get(via)
+    return f"{kind} ({form})" if form else kind

@@ -23,6 +23,7 @@ import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
+from typing import NamedTuple
 
 import opencc
 from pypinyin import lazy_pinyin
@@ -370,7 +371,11 @@ def initials(text: str) -> str:
 
 
 def _letters(text: str) -> str:
-    return normalise(text).replace("(", "").replace(")", "")
+    return _unbracketed(normalise(text))
+
+
+def _unbracketed(text: str) -> str:
+    return text.replace("(", "").replace(")", "")
 
 
 @cache
@@ -409,26 +414,39 @@ def _syllables(text: str, parts: NameParts | None) -> list[tuple[str, str]]:
 # -- all derived forms at once --------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class NameForms:
-    """What is stored beside a name for matching and search."""
+class NameForms(NamedTuple):
+    """What is stored beside a name for matching and search, in the order of the
+    customer_name columns that hold it.
+
+    The pinyin of the core is kept apart from the whole name's: it is what people type
+    (tengxun, txkj) and what a homophone typo (腾迅 for 腾讯) still shares, and an
+    ordinary index answers it exactly or by prefix. Latin trigrams are too common for a
+    trigram index to find a pinyin fragment quickly among millions of names.
+    """
 
     normalised: str
     core: str
     pinyin: str
     initials: str
+    core_pinyin: str
+    core_initials: str
 
 
 def forms_of(text: str) -> NameForms:
     """Every derived form of a name, working the structure out once.
 
-    >>> forms_of("深圳市華盛電子科技有限公司")
-    NameForms(normalised='深圳市华盛电子科技有限公司', core='华盛电子科技', \
-pinyin='shenzhenshihuashengdianzikejiyouxiangongsi', initials='szshsdzkjyxgs')
+    >>> forms_of("深圳市華盛電子科技有限公司")  # doctest: +NORMALIZE_WHITESPACE
+    NameForms(normalised='深圳市华盛电子科技有限公司', core='华盛电子科技',
+              pinyin='shenzhenshihuashengdianzikejiyouxiangongsi', initials='szshsdzkjyxgs',
+              core_pinyin='huashengdianzikeji', core_initials='hsdzkj')
     """
     normalised = normalise(text)
-    letters = normalised.replace("(", "").replace(")", "")
+    letters = _unbracketed(normalised)
     parts = parse_name(text)
     syllables = _syllables(letters, parts if letters == normalised else None)
+    core_syllables = [syllable for piece in (parts.trade_name, parts.industry, parts.branch)
+                      if piece for syllable in _segment_syllables(_unbracketed(piece))]
     return NameForms(normalised, parts.core, "".join(s for s, _ in syllables),
-                     "".join(f for _, f in syllables))
+                     "".join(f for _, f in syllables),
+                     "".join(s for s, _ in core_syllables),
+                     "".join(f for _, f in core_syllables))

@@ -52,6 +52,7 @@ from custmdm.store.tables import (
     CUSTOMER_COLUMNS,
     IDENTIFIER_COLUMNS,
     NAME_COLUMNS,
+    NAME_ROW_COLUMNS,
     audit_entry,
     code_counter,
     coding_rule,
@@ -273,7 +274,7 @@ def _identifier_insert(new_customer: Any) -> Any:
 
 
 #: The name columns a registration statement takes as arrays, one element per name.
-_NAME_ARRAYS = NAME_COLUMNS[1:-3]
+_NAME_ARRAYS = NAME_ROW_COLUMNS
 
 
 def _name_arrays(names: Sequence[Row]) -> dict[str, list[Any]]:
@@ -287,7 +288,7 @@ def _name_insert(new_customer: Any) -> Any:
               for c in (*_NAME_ARRAYS, "source")]
     given = func.unnest(*arrays).table_valued(*_NAME_ARRAYS, "source").render_derived()
     return insert(customer_name).from_select(
-        [*NAME_COLUMNS[:-3], "source", "created_at"],
+        ["customer_id", *NAME_ROW_COLUMNS, "source", "created_at"],
         select(new_customer.c.id, *(given.c[c] for c in (*_NAME_ARRAYS, "source")),
                bindparam("c_created_at", type_=customer_name.c.created_at.type))
         .select_from(new_customer).join(given, true()),

@@ -177,6 +177,9 @@ customer_name = Table(
     Column("core", String(500), nullable=False, comment="trade name + industry, for matching"),
     Column("pinyin", String(2000), nullable=False),
     Column("initials", String(500), nullable=False),
+    Column("core_pinyin", String(2000), nullable=False,
+           comment="pinyin of the core: what people type, what homophones share"),
+    Column("core_initials", String(500), nullable=False),
     Column("valid_from", Date, comment="NULL: since the customer was registered"),
     Column("valid_to", Date, comment="NULL: still valid; else valid until this day"),
     Column("source", String(100), comment="who or what gave the name"),
@@ -193,6 +196,8 @@ Index(None, customer_name.c.normalised)
 Index(None, customer_name.c.core)
 Index(None, customer_name.c.pinyin)
 Index(None, customer_name.c.initials)
+Index(None, customer_name.c.core_pinyin)
+Index(None, customer_name.c.core_initials)
 # Trigram indexes for substring and fuzzy search are dialect-specific (an FTS5 table on
 # SQLite, pg_trgm on PostgreSQL): migration 0005 and store/search.py, not modelled here.
 # Exactly one current legal name per customer, enforced by the database.
@@ -282,5 +287,10 @@ CUSTOMER_COLUMNS = ("kind", "legal_name", "country", "region", "industry", "indu
 IDENTIFIER_COLUMNS = ("customer_id", "scheme", "value", "active", "created_at")
 CODE_COLUMNS = ("value", "customer_id", "rule_id", "scope_key", "seq", "status", "issued_at")
 AUDIT_COLUMNS = ("at", "actor", "action", "entity", "entity_id", "detail")
-NAME_COLUMNS = ("customer_id", "kind", "text", "normalised", "core", "pinyin", "initials",
-                "valid_from", "valid_to", "source", "created_at")
+#: The forms derived from a name's text (domain.names.NameForms, in its order).
+NAME_FORM_COLUMNS = ("normalised", "core", "pinyin", "initials", "core_pinyin",
+                     "core_initials")
+#: A name as the use cases build it: its kind, its text and its forms.
+NAME_ROW_COLUMNS = ("kind", "text", *NAME_FORM_COLUMNS)
+NAME_COLUMNS = ("customer_id", *NAME_ROW_COLUMNS, "valid_from", "valid_to", "source",
+                "created_at")
