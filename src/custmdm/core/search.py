@@ -13,14 +13,22 @@ names by score. Each hit says why it matched.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from rapidfuzz import fuzz
-from sqlalchemy import Connection, and_, literal, or_, select, union_all
+from sqlalchemy import Connection, and_, bindparam, literal, or_, select, union_all
 
 from custmdm.core.context import Context
 from custmdm.core.customers import CustomerRecord, load_records
-from custmdm.domain.names import NameKind, forms_of, legal_form, normalise, parse_name
+from custmdm.domain.names import (
+    NameForms,
+    NameKind,
+    forms_of,
+    legal_form,
+    normalise,
+    parse_name,
+)
 from custmdm.errors import ValidationError
 from custmdm.store.tables import customer_code, customer_name, identifier, system, xref
 
@@ -34,6 +42,8 @@ SIMILARITY_CUTOFF = 75
 #: enough for the best to be among them, few enough to rank in a few milliseconds.
 CANDIDATES_PER_HIT = 5
 MIN_CANDIDATES = 50
+#: The least number of exact or prefix matches whose rows are read.
+MIN_ROWS = 20
 MAX_LIMIT = 500
 
 _TEXT_COLUMNS = (customer_name.c.normalised, customer_name.c.core)
@@ -95,7 +105,7 @@ def search(ctx: Context, query: str, limit: int = 20) -> list[SearchHit]:
         want = max(MIN_CANDIDATES, CANDIDATES_PER_HIT * limit)
         _keys(conn, raw, key, offer, want)
         if text:
-            _names(ctx, conn, text, offer, best, want)
+            _names(ctx, conn, text, offer, best, want, limit)
         ranked = sorted(best.items(), key=lambda item: (item[1].rank, -item[1].score,
                                                         item[0]))[:limit]
         records = {r.id: r for r in load_records(conn, [cid for cid, _ in ranked])}
@@ -104,87 +114,100 @@ def search(ctx: Context, query: str, limit: int = 20) -> list[SearchHit]:
 
 
 def _keys(conn: Connection, raw: str, key: str, offer: Any, want: int) -> None:
-    """Codes, identifiers and external ids: exact, or codes starting with the text."""
+    """Codes, identifiers and external ids: exact, or codes starting with the text.
+    One statement: on a server each round trip costs about as much as the lookup."""
+    prefix = len(key) >= 2 and key.isascii() and key.isalnum()
+    params = {"key": key, "ident": key.replace("-", ""), "raw": raw,
+              **_range("key", key)}
     row: Any
-    for row in conn.execute(select(customer_code.c.customer_id, customer_code.c.value,
-                                   customer_code.c.status)
-                            .where(customer_code.c.value == key,
-                                   customer_code.c.customer_id.is_not(None))):
-        field = "code" if row.status in ("active", "retired") else f"{row.status} code"
-        offer(row.customer_id, _Reason(EXACT_KEY, 100, field, row.value))
-    for row in conn.execute(select(identifier.c.customer_id, identifier.c.scheme,
-                                   identifier.c.value)
-                            .where(identifier.c.value == key.replace("-", ""))):
-        offer(row.customer_id, _Reason(EXACT_KEY, 100, f"identifier {row.scheme}", row.value))
-    for row in conn.execute(select(xref.c.customer_id, xref.c.external_id, system.c.name)
-                            .join(system, system.c.id == xref.c.system_id)
-                            .where(xref.c.external_id == raw, xref.c.valid_to.is_(None))):
-        offer(row.customer_id, _Reason(EXACT_KEY, 100, f"{row.name} id", row.external_id))
-    if len(key) >= 2 and key.isascii() and key.isalnum():
-        for row in conn.execute(select(customer_code.c.customer_id, customer_code.c.value)
-                                .where(*_starts_with(customer_code.c.value, key),
-                                       customer_code.c.customer_id.is_not(None))
-                                .limit(want)):
+    for row in conn.execute(_keys_statement(prefix, want), params):
+        if row.source == "code":
+            field = ("code" if row.detail in ("active", "retired")
+                     else f"{row.detail} code")
+            offer(row.customer_id, _Reason(EXACT_KEY, 100, field, row.value))
+        elif row.source == "identifier":
+            offer(row.customer_id, _Reason(EXACT_KEY, 100, f"identifier {row.detail}",
+                                           row.value))
+        elif row.source == "xref":
+            offer(row.customer_id, _Reason(EXACT_KEY, 100, f"{row.detail} id", row.value))
+        else:
             offer(row.customer_id, _Reason(PREFIX, 100 - len(row.value), "code", row.value))
 
 
 def _names(
     ctx: Context, conn: Connection, text: str, offer: Any, found: dict[int, _Reason],
-    want: int,
+    want: int, limit: int,
 ) -> None:
     latin = text.isascii() and text.isalpha()
     forms = forms_of(text)  # one structural parse gives the core and the pinyin
-    columns = _LATIN_COLUMNS if latin else _TEXT_COLUMNS
-    for row in conn.execute(select(customer_name).where(or_(*(c == text for c in columns)))
-                            .limit(want)):
-        via = next(c.name for c in columns if row._mapping[c.name] == text)
-        offer(row.customer_id, _Reason(EXACT_NAME, _current(row, 100), _field(row, via),
-                                       row.text))
-    # One statement, one range per column (SQLite takes LIMIT in a union only so).
-    starting = union_all(*(select(
-        select(customer_name, literal(c.name).label("via")).where(*_starts_with(c, text))
-        .limit(want).subquery()) for c in columns))
-    for row in conn.execute(starting):
-        share = 100 * len(text) / max(len(row._mapping[row.via]), 1)
-        offer(row.customer_id, _Reason(PREFIX, _current(row, share), _field(row, row.via),
-                                       row.text))
+    # Exact and prefix matches in one statement and from the indexes alone (a name
+    # equal to the text comes first in its range); rows are read for the best only:
+    # on a million names each row read is a random page, often not in memory.
+    matches: dict[int, Any] = {}
+    for match in sorted(conn.execute(_ranges_statement(latin, want), _range("text", text)),
+                        key=lambda m: len(m.value)):
+        matches.setdefault(match.id, match)  # the closest form of each name
+    best_matches = list(matches.values())[:max(2 * limit, MIN_ROWS)]
+    rows = {row.id: row for row in conn.execute(
+        _NAME_ROWS, {"ids": [m.id for m in best_matches]})} if best_matches else {}
+    for match in best_matches:
+        row = rows[match.id]
+        if match.value == text:
+            reason = _Reason(EXACT_NAME, _current(row, 100), _field(row, match.via), row.text)
+        else:
+            share = 100 * len(text) / max(len(match.value), 1)
+            reason = _Reason(PREFIX, _current(row, share), _field(row, match.via), row.text)
+        offer(row.customer_id, reason)
+    if _settled(found, PREFIX, limit):
+        return
     index = ctx.name_index
     for row in index.containing(conn, _without_legal_form(text), want):
-        if text in row.normalised:
-            offer(row.customer_id, _Reason(CONTAINS, fuzz.partial_ratio(text, row.normalised),
-                                           _field(row), row.text))
-    if any(r.rank <= EXACT_NAME for r in found.values()):
+        if text in row.normalised:  # the shorter the name, the closer
+            share = 100 * len(text) / len(row.normalised)
+            offer(row.customer_id, _Reason(CONTAINS, _current(row, share), _field(row),
+                                           row.text))
+    if any(r.rank <= EXACT_NAME for r in found.values()) or _settled(found, CONTAINS, limit):
         return  # an exact code, key or name: no typo to forgive, skip the costliest lookups
-    candidates = [*index.containing_all(conn, _typo_patterns(
-                      forms.normalised, forms.core, parse_name(text).trade_name), want),
-                  *conn.execute(select(customer_name).where(customer_name.c.core == forms.core)
-                                .limit(want))]
-    for row in candidates:
-        score = max(fuzz.ratio(text, row.normalised), fuzz.ratio(forms.core, row.core))
-        if score >= SIMILARITY_CUTOFF:
-            offer(row.customer_id, _Reason(SIMILAR, score, _field(row), row.text))
+    for row in index.containing_all(conn, _typo_patterns(
+            forms.normalised, forms.core, parse_name(text).trade_name), want):
+        _offer_similar(offer, row, text, forms)
+    # The rest from ordinary indexes, in one statement: the same core (a typo in the
+    # region or the legal form); for Latin text, pinyin with a typo (names whose core's
+    # pinyin starts as the query's first half does: a typo in that half goes
+    # unforgiven); for Chinese, characters that sound alike (腾迅 for 腾讯, the
+    # commonest Chinese typo, which leaves no trigram of a short name intact).
+    lookups = ["core"]
+    params = {"core": forms.core, "pinyin": forms.pinyin, **_range("half", text[:len(text) // 2]),
+              **_range("sound", forms.core_pinyin)}
     if latin and len(text) >= 2 * MIN_SOUND:
-        # Pinyin with a typo: the names whose core's pinyin starts as the query's first
-        # half does, scored whole (a typo in the first half goes unforgiven).
-        half = text[:len(text) // 2]
-        for row in conn.execute(select(customer_name)
-                                .where(*_starts_with(customer_name.c.core_pinyin, half))
-                                .limit(want)):
+        lookups.append("pinyin")
+    if not latin and len(forms.core_pinyin) >= MIN_SOUND:
+        lookups.append("sound")
+    for row in conn.execute(_btree_typo_statement(tuple(lookups), want), params):
+        if row.lookup == "core":
+            _offer_similar(offer, row, text, forms)
+        elif row.lookup == "pinyin":
             score = fuzz.ratio(text, row.core_pinyin)
             if score >= SIMILARITY_CUTOFF:
                 offer(row.customer_id, _Reason(SIMILAR, score, _field(row, "core_pinyin"),
                                                row.text))
-    if not latin and len(forms.core_pinyin) >= MIN_SOUND:
-        # Characters that sound alike (腾迅 for 腾讯) are the commonest Chinese typo,
-        # and they leave no trigram of a short name intact: compare the sounds.
-        sound = customer_name.c.core_pinyin
-        for row in conn.execute(select(customer_name).where(or_(
-                and_(*_starts_with(sound, forms.core_pinyin)),
-                customer_name.c.pinyin == forms.pinyin)).limit(want)):
+        else:
             score = (40 + 0.3 * fuzz.ratio(forms.core_pinyin, row.core_pinyin)
                      + 0.2 * fuzz.ratio(forms.pinyin, row.pinyin))
             offer(row.customer_id, _Reason(SIMILAR, score, _field(row) + " (sounds alike)",
                                            row.text))
+
+
+def _offer_similar(offer: Any, row: Any, text: str, forms: NameForms) -> None:
+    score = max(fuzz.ratio(text, row.normalised), fuzz.ratio(forms.core, row.core))
+    if score >= SIMILARITY_CUTOFF:
+        offer(row.customer_id, _Reason(SIMILAR, score, _field(row), row.text))
+
+
+def _settled(found: dict[int, _Reason], rank: int, limit: int) -> bool:
+    """Whether ``limit`` customers already match at ``rank`` or better: lower ranks
+    could not enter the answer, so their lookups are skipped."""
+    return sum(1 for reason in found.values() if reason.rank <= rank) >= limit
 
 
 def _without_legal_form(text: str) -> str:
@@ -206,32 +229,35 @@ def _typo_patterns(normalised: str, core: str, trade_name: str) -> list[tuple[st
     :meth:`NameIndex.containing_all`. A typo outside the core leaves the core whole,
     which is looked up apart.
 
-    Chinese: up to three characters each side of a wrong, an extra or a missing
-    character. Sides stop at the end of the core: the legal form after it is in most
+    Chinese: up to three characters each side of each character of the core, in
+    order but at any distance, so a wrong, an extra or a missing character all leave
+    one such pair whole. Sides stop at the end of the core: the legal form after it is in most
     names, so its trigrams narrow nothing and cost the most to look up. For the same
     reason a left side holds two characters of the trade name (字号) when the typo is
-    after them: industry words (电子科技) are shared by many names too.
+    after them: industry words (电子科技) are shared by many names too; and the two
+    sides hold six characters, the left one growing leftwards where needed.
 
-    Latin: trigrams are common (tec, ing), so the core is cut into blocks of four
-    letters and a pattern is every block but one: one typo spoils at most one.
+    Latin (a core mostly of Latin letters): trigrams are common (tec, ing), so the
+    core is cut into blocks of four characters and a pattern is every block but one:
+    one typo spoils at most one block.
     """
     at = normalised.find(core)
     if at < 0 or not core:  # the core is not one piece of the name: take it alone
         normalised, at = core, 0
     end = at + len(core)
-    if core.isascii():
+    if 2 * sum(ch.isascii() for ch in core) > len(core):  # mostly Latin
         blocks = [core[i:i + 4] for i in range(0, len(core), 4)]
         return [tuple(blocks[:k] + blocks[k + 1:]) for k in range(len(blocks))]
     trade_end = at + (len(trade_name) if core.startswith(trade_name) else len(core))
     latest = max(trade_end - 2, at)  # the furthest right a left side may start
     patterns = set()
-    for j in range(at, end + 1):
-        before = normalised[min(max(j - 3, 0), latest) if j > at else max(j - 3, 0):j]
-        if j < end:
-            patterns.add((before, normalised[j + 1:min(j + 4, end)]))  # j wrong or extra
-        if j > at:
-            patterns.add((before, normalised[j:min(j + 3, end)]))  # one missing before j
-    return sorted(patterns)
+    for j in range(at, end):
+        start = min(max(j - 3, 0), latest) if j > at else max(j - 3, 0)
+        after = normalised[j + 1:min(j + 4, end)]
+        # Six characters in all, or the lookup narrows too little: longer on the left.
+        start = max(min(start, j + len(after) - 6), 0)
+        patterns.add((normalised[start:j], after))
+    return sorted(p for p in patterns if any(p))
 
 
 def _current(row: Any, score: float) -> float:
@@ -239,13 +265,72 @@ def _current(row: Any, score: float) -> float:
     return score * 0.8 if row.kind == NameKind.FORMER.value else score
 
 
-def _starts_with(col: Any, prefix: str) -> list[Any]:
-    """A range both databases answer from a btree index (LIKE may not use one)."""
-    return [col >= prefix, col < prefix + "\U0010ffff"]
-
-
 def _field(row: Any, via: str = "normalised") -> str:
     """Which name matched, and through which of its forms if not its text."""
     kind = str(_NAME_FIELDS.get(row.kind, row.kind))
     form = _FORM_WORDS.get(via)
     return f"{kind} ({form})" if form else kind
+
+
+# -- statements, built once per shape: building them costs more than running them ----
+
+
+@cache
+def _keys_statement(with_prefix: bool, want: int) -> Any:
+    code_value = customer_code.c.value
+    lookups: list[Any] = [
+        select(customer_code.c.customer_id, code_value,
+               customer_code.c.status.label("detail"), literal("code").label("source"))
+        .where(code_value == bindparam("key"), customer_code.c.customer_id.is_not(None)),
+        select(identifier.c.customer_id, identifier.c.value, identifier.c.scheme,
+               literal("identifier"))
+        .where(identifier.c.value == bindparam("ident")),
+        select(xref.c.customer_id, xref.c.external_id, system.c.name, literal("xref"))
+        .join(system, system.c.id == xref.c.system_id)
+        .where(xref.c.external_id == bindparam("raw"), xref.c.valid_to.is_(None)),
+    ]
+    if with_prefix:
+        lookups.append(select(select(
+            customer_code.c.customer_id, code_value, customer_code.c.status,
+            literal("code prefix")).where(*_starts_with(code_value, "key"),
+                                          customer_code.c.customer_id.is_not(None))
+            .limit(want).subquery()))
+    return union_all(*lookups)
+
+
+@cache
+def _ranges_statement(latin: bool, want: int) -> Any:
+    """Names whose forms start with the text (param ``text_lo``/``text_hi``), from the
+    indexes alone: the name's id and the form that matched."""
+    return union_all(*(select(select(customer_name.c.id, c.label("value"),
+                                     literal(c.name).label("via"))
+                              .where(*_starts_with(c, "text")).limit(want).subquery())
+                       for c in (_LATIN_COLUMNS if latin else _TEXT_COLUMNS)))
+
+
+_NAME_ROWS = select(customer_name.c.id, customer_name.c.customer_id, customer_name.c.kind,
+                    customer_name.c.text).where(
+    customer_name.c.id.in_(bindparam("ids", expanding=True)))
+
+
+@cache
+def _btree_typo_statement(lookups: tuple[str, ...], want: int) -> Any:
+    conditions = {
+        "core": customer_name.c.core == bindparam("core"),
+        "pinyin": and_(*_starts_with(customer_name.c.core_pinyin, "half")),
+        "sound": or_(and_(*_starts_with(customer_name.c.core_pinyin, "sound")),
+                     customer_name.c.pinyin == bindparam("pinyin")),
+    }
+    return union_all(*(select(
+        select(customer_name, literal(lookup).label("lookup")).where(conditions[lookup])
+        .limit(want).subquery()) for lookup in lookups))
+
+
+def _starts_with(col: Any, name: str) -> list[Any]:
+    """A range both databases answer from a btree index (LIKE may not use one); its
+    bounds are the parameters ``{name}_lo`` and ``{name}_hi`` (see :func:`_range`)."""
+    return [col >= bindparam(f"{name}_lo"), col < bindparam(f"{name}_hi")]
+
+
+def _range(name: str, prefix: str) -> dict[str, str]:
+    return {f"{name}_lo": prefix, f"{name}_hi": prefix + "\U0010ffff"}

@@ -16,9 +16,10 @@ searched exactly or by prefix with ordinary indexes instead (core.search).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, column, or_, select, text
+from sqlalchemy import Connection, bindparam, column, or_, select, text
 
 from custmdm.store.database import Store
 from custmdm.store.tables import customer_name
@@ -72,16 +73,31 @@ class NameIndex:
                     terms.append("(" + " AND ".join(phrases) + ")")
             if not terms:
                 return []
-            ids: Any = select(column("rowid")).select_from(text("customer_name_fts")).where(
-                text("customer_name_fts MATCH :expression")).limit(limit)
-            return list(conn.execute(select(customer_name).where(customer_name.c.id.in_(ids)),
+            return list(conn.execute(_fts_statement(limit),
                                      {"expression": " OR ".join(terms)}))
         likes = ["%" + "%".join(p for p in pieces if p) + "%" for pieces in patterns
                  if max(map(len, pieces), default=0) >= 3]
         if not likes:
             return []
-        return list(conn.execute(select(customer_name).where(
-            or_(*(customer_name.c.normalised.like(p) for p in likes))).limit(limit)))
+        return list(conn.execute(_like_statement(len(likes), limit),
+                                 {f"like_{i}": like for i, like in enumerate(likes)}))
+
+
+# Built once per shape: building a statement costs about as much as running it.
+
+
+@cache
+def _fts_statement(limit: int) -> Any:
+    ids: Any = select(column("rowid")).select_from(text("customer_name_fts")).where(
+        text("customer_name_fts MATCH :expression")).limit(limit)
+    return select(customer_name).where(customer_name.c.id.in_(ids))
+
+
+@cache
+def _like_statement(patterns: int, limit: int) -> Any:
+    return select(customer_name).where(or_(*(
+        customer_name.c.normalised.like(bindparam(f"like_{i}")) for i in range(patterns)
+    ))).limit(limit)
 
 
 def _phrase(fragment: str) -> str:
