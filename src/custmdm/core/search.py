@@ -105,7 +105,7 @@ def search(ctx: Context, query: str, limit: int = 20) -> list[SearchHit]:
         want = max(MIN_CANDIDATES, CANDIDATES_PER_HIT * limit)
         _keys(conn, raw, key, offer, want)
         if text:
-            _names(ctx, conn, text, offer, best, want, limit)
+            _names(ctx, conn, raw, text, offer, best, want, limit)
         ranked = sorted(best.items(), key=lambda item: (item[1].rank, -item[1].score,
                                                         item[0]))[:limit]
         records = {r.id: r for r in load_records(conn, [cid for cid, _ in ranked])}
@@ -135,8 +135,8 @@ def _keys(conn: Connection, raw: str, key: str, offer: Any, want: int) -> None:
 
 
 def _names(
-    ctx: Context, conn: Connection, text: str, offer: Any, found: dict[int, _Reason],
-    want: int, limit: int,
+    ctx: Context, conn: Connection, raw: str, text: str, offer: Any,
+    found: dict[int, _Reason], want: int, limit: int,
 ) -> None:
     latin = text.isascii() and text.isalpha()
     forms = forms_of(text)  # one structural parse gives the core and the pinyin
@@ -161,7 +161,7 @@ def _names(
     if _settled(found, PREFIX, limit):
         return
     index = ctx.name_index
-    for row in index.containing(conn, _without_legal_form(text), want):
+    for row in index.containing(conn, _contains_probe(text, raw, forms), want):
         if text in row.normalised:  # the shorter the name, the closer
             share = 100 * len(text) / len(row.normalised)
             offer(row.customer_id, _Reason(CONTAINS, _current(row, share), _field(row),
@@ -210,14 +210,21 @@ def _settled(found: dict[int, _Reason], rank: int, limit: int) -> bool:
     return sum(1 for reason in found.values() if reason.rank <= rank) >= limit
 
 
-def _without_legal_form(text: str) -> str:
-    """The text to look up in the trigram index for names containing ``text``.
+def _contains_probe(text: str, raw: str, forms: NameForms) -> str:
+    """What to look up in the trigram index for names containing ``text``.
 
-    A legal form (有限公司) is in most names: its trigrams are the costliest to look up
-    and narrow nothing, so names are looked up without it (if three characters remain)
-    and the caller checks the whole text.
+    Every trigram costs a lookup, and those of region words and legal forms (有限公司)
+    are in so many names that they narrow nothing: a whole name is looked up by its
+    trade name (or core) and the three characters before it, a name with a legal form
+    without it (if three characters remain). The caller checks the whole text.
     """
-    form = legal_form(text)
+    at = text.find(forms.core) if forms.core else -1
+    if at >= 0 and len(forms.core) >= 2 and len(text) > len(forms.core) + 3:
+        trade = parse_name(raw).trade_name
+        if trade and forms.core.startswith(trade) and at + len(trade) - max(at - 3, 0) >= 4:
+            return text[max(at - 3, 0):at + len(trade)]  # the trade name narrows most
+        return text[max(at - 3, 0):at + len(forms.core)]
+    form = legal_form(raw)
     ending = form.text.replace(" ", "") if form is not None else ""
     if ending and text.endswith(ending) and len(text) - len(ending) >= 3:
         return text[:-len(ending)]
@@ -229,13 +236,14 @@ def _typo_patterns(normalised: str, core: str, trade_name: str) -> list[tuple[st
     :meth:`NameIndex.containing_all`. A typo outside the core leaves the core whole,
     which is looked up apart.
 
-    Chinese: up to three characters each side of each character of the core, in
-    order but at any distance, so a wrong, an extra or a missing character all leave
-    one such pair whole. Sides stop at the end of the core: the legal form after it is in most
-    names, so its trigrams narrow nothing and cost the most to look up. For the same
-    reason a left side holds two characters of the trade name (字号) when the typo is
-    after them: industry words (电子科技) are shared by many names too; and the two
-    sides hold six characters, the left one growing leftwards where needed.
+    Chinese, a typo in the trade name (字号): up to three characters each side of it,
+    in order but at any distance, so a wrong, an extra or a missing character all
+    leave one such pair whole; six characters at least, the left side growing
+    leftwards where needed. Sides stop at the end of the trade name: industry words
+    (汽车零部件) and legal forms are in so many names that their trigrams narrow
+    little and cost the most to look up. A typo after the trade name leaves the name
+    whole up to its end, so one pattern (the trade name and what precedes it) covers
+    every such typo.
 
     Latin (a core mostly of Latin letters): trigrams are common (tec, ing), so the
     core is cut into blocks of four characters and a pattern is every block but one:
@@ -244,19 +252,33 @@ def _typo_patterns(normalised: str, core: str, trade_name: str) -> list[tuple[st
     at = normalised.find(core)
     if at < 0 or not core:  # the core is not one piece of the name: take it alone
         normalised, at = core, 0
-    end = at + len(core)
     if 2 * sum(ch.isascii() for ch in core) > len(core):  # mostly Latin
         blocks = [core[i:i + 4] for i in range(0, len(core), 4)]
         return [tuple(blocks[:k] + blocks[k + 1:]) for k in range(len(blocks))]
-    trade_end = at + (len(trade_name) if core.startswith(trade_name) else len(core))
-    latest = max(trade_end - 2, at)  # the furthest right a left side may start
+    end = at + len(core)
+    trade_end = at + (len(trade_name) if trade_name and core.startswith(trade_name)
+                      else len(core))
+    if trade_end - max(at - 3, 0) < 4:  # no region and a short trade name: too common
+        trade_end = end
     patterns = set()
-    for j in range(at, end):
-        start = min(max(j - 3, 0), latest) if j > at else max(j - 3, 0)
-        after = normalised[j + 1:min(j + 4, end)]
-        # Six characters in all, or the lookup narrows too little: longer on the left.
-        start = max(min(start, j + len(after) - 6), 0)
-        patterns.add((normalised[start:j], after))
+    for j in range(at, trade_end):
+        # Each side a trigram at least where the name allows (a shorter one narrows
+        # nothing on PostgreSQL): the right side takes industry words if it must.
+        after = normalised[j + 1:min(j + 4, trade_end)]
+        if len(after) < 3:
+            after = normalised[j + 1:min(j + 4, end)]
+        start = max(min(j - 3, j + len(after) - 6), 0)
+        if j - start + len(after) < 6:  # nothing more on the left: more on the right
+            after = normalised[j + 1:min(j + 1 + 6 - (j - start), end)]
+        before = normalised[start:j]
+        # A side with trade-name characters narrows enough alone: the other side, if
+        # it has none, would only add the cost of common trigrams (自治州, 塑胶制).
+        if len(before) >= 3 and j > at and not any(at <= i < trade_end
+                                                   for i in range(j + 1, j + 1 + len(after))):
+            after = ""
+        patterns.add((before, after))
+    if trade_end < end:
+        patterns.add((normalised[max(at - 3, 0):trade_end], ""))
     return sorted(p for p in patterns if any(p))
 
 
