@@ -42,7 +42,7 @@ SIMILARITY_CUTOFF = 75
 #: enough for the best to be among them, few enough to rank in a few milliseconds.
 CANDIDATES_PER_HIT = 5
 MIN_CANDIDATES = 50
-#: The least number of exact or prefix matches whose rows are read.
+#: The least number of exact, prefix or contains matches whose rows are read.
 MIN_ROWS = 20
 MAX_LIMIT = 500
 
@@ -161,7 +161,10 @@ def _names(
     if _settled(found, PREFIX, limit):
         return
     index = ctx.name_index
-    for row in index.containing(conn, _contains_probe(text, raw, forms), want):
+    # Any name containing the text is as good a match as any other before ranking:
+    # read a few (each a random page), not all ``want``.
+    for row in index.containing(conn, _contains_probe(text, raw, forms),
+                                max(2 * limit, MIN_ROWS)):
         if text in row.normalised:  # the shorter the name, the closer
             share = 100 * len(text) / len(row.normalised)
             offer(row.customer_id, _Reason(CONTAINS, _current(row, share), _field(row),
