@@ -117,6 +117,9 @@ _CHINESE_FORMS = (
     ("公司", "company"),
 )
 
+_CHINESE_FAMILIES = dict(_CHINESE_FORMS)
+_CHINESE_FORM_LENGTHS = sorted({len(form) for form in _CHINESE_FAMILIES}, reverse=True)
+
 #: Foreign legal forms as word sequences, longest first.
 _FOREIGN_FORMS = (
     (("company", "limited"), "limited"),
@@ -168,9 +171,10 @@ def legal_form(name: str) -> LegalForm | None:
 def _split_legal_form(name: str) -> tuple[str, LegalForm | None]:
     """(the normalised name without its legal form, the legal form)."""
     text = normalise(name)
-    for form, family in _CHINESE_FORMS:
-        if text.endswith(form) and len(text) > len(form):
-            return text[: -len(form)], LegalForm(form, family)
+    for length in _CHINESE_FORM_LENGTHS:  # longest first: one form of each length
+        family = _CHINESE_FAMILIES.get(text[-length:])
+        if family is not None and len(text) > length:
+            return text[:-length], LegalForm(text[-length:], family)
     words = _words(name)
     for form_words, family in _FOREIGN_FORMS:
         n = len(form_words)
@@ -194,6 +198,7 @@ _INDUSTRY_WORDS_TEXT = """
 维修 检测 研究 国际 合作 社会 工贸 商行 经营部 门市部 银行 财产 人寿
 """
 INDUSTRY_WORDS = frozenset(_INDUSTRY_WORDS_TEXT.split())
+_LONGEST_INDUSTRY_WORD = max(map(len, INDUSTRY_WORDS))
 
 _REGION_SUFFIXES = ("特别行政区", "维吾尔自治区", "壮族自治区", "回族自治区", "自治区",
                     "自治州", "自治县", "自治旗", "地区", "省", "市", "区", "县", "盟", "旗")
@@ -329,9 +334,8 @@ def _significant(code: str) -> str:
 def _split_industry(body: str) -> tuple[str, str]:
     """(trade name, industry words) of what is left between region and legal form."""
     end = len(body)
-    longest = max(map(len, INDUSTRY_WORDS))
     while True:
-        for length in range(min(longest, end - 2), 0, -1):
+        for length in range(min(_LONGEST_INDUSTRY_WORD, end - 2), 0, -1):
             if body[end - length : end] in INDUSTRY_WORDS:
                 end -= length
                 break
