@@ -110,3 +110,34 @@ def test_nothing_is_found_for_unrelated_text(reg: Register, code: str) -> None:
 def test_bad_searches(reg: Register, code: str, query: str, limit: int, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         reg.search(query, limit=limit)
+
+
+def test_many_names_sharing_the_looked_up_part_do_not_hide_a_match(reg: Register) -> None:
+    """The index is asked for part of a long text; the whole is checked before the limit."""
+    reg.add_rule("std", "C{kind}{seq:6}")
+    reg.register_many([CustomerDraft("enterprise", f"深圳市华为技术服务{chr(0x4e00 + i)}有限公司",
+                                     region="440305") for i in range(70)])
+    branch = reg.register(CustomerDraft("enterprise", "深圳市华为技术有限公司南山分公司",
+                                        region="440305")).code
+    hits = reg.search("华为技术有限公司", limit=3)
+    assert [(h.customer.code, h.match) for h in hits][:1] == [(branch, "contains")]
+
+
+def test_a_typo_is_forgiven_among_many_names_of_the_same_start(reg: Register) -> None:
+    reg.add_rule("std", "C{kind}{seq:6}")
+    reg.register_many([CustomerDraft("enterprise", f"深圳市华{a}{b}实业有限公司", region="440305")
+                       for a in "泰鑫达恒瑞德祥" for b in "兴宏伟安康信诚嘉新美"])
+    code = reg.register(CustomerDraft("enterprise", HUASHENG, region="440305")).code
+    assert top(reg, "深圳市华成电子科技有限公司") == (code, "legal name", "similar")
+
+
+def test_a_foreign_legal_form_written_otherwise_is_the_same_name(reg: Register) -> None:
+    reg.add_rule("std", "C{kind}{seq:6}")
+    code = reg.register(CustomerDraft("enterprise", "Huawei Technologies Co., Ltd.",
+                                      region="DE")).code
+    assert top(reg, "Huawei Technologies Company Limited")[0] == code
+
+
+def test_overlong_search_text_is_refused(reg: Register) -> None:
+    with pytest.raises(ValidationError, match="at most 500 characters"):
+        reg.search("a" * 501)

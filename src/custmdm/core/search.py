@@ -13,7 +13,7 @@ names by score. Each hit says why it matched.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
 from rapidfuzz import fuzz
@@ -45,6 +45,10 @@ MIN_CANDIDATES = 50
 #: The least number of exact, prefix or contains matches whose rows are read.
 MIN_ROWS = 20
 MAX_LIMIT = 500
+#: The longest text searched for: a name is at most 500 characters.
+MAX_QUERY = 500
+#: Latin names are cut into at most this many blocks for typos.
+MAX_BLOCKS = 8
 
 _TEXT_COLUMNS = (customer_name.c.normalised, customer_name.c.core)
 #: Latin text may also be pinyin or initials, of the core (what people type) or whole.
@@ -90,6 +94,9 @@ def search(ctx: Context, query: str, limit: int = 20) -> list[SearchHit]:
     if not raw:
         raise ValidationError("give something to search for: a code, a name, pinyin, an "
                               "identifier or another system's id")
+    if len(raw) > MAX_QUERY:
+        raise ValidationError(f"search text is at most {MAX_QUERY} characters, not "
+                              f"{len(raw)}: search for part of it")
     if not 1 <= limit <= MAX_LIMIT:
         raise ValidationError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
     text = normalise(raw)
@@ -139,7 +146,9 @@ def _names(
     found: dict[int, _Reason], want: int, limit: int,
 ) -> None:
     latin = text.isascii() and text.isalpha()
-    forms = forms_of(text)  # one structural parse gives the core and the pinyin
+    # As typed: foreign legal forms are told apart by the words, which normalising joins.
+    forms = forms_of(raw)
+    trade_name = parse_name(raw).trade_name
     # Exact and prefix matches in one statement and from the indexes alone (a name
     # equal to the text comes first in its range); rows are read for the best only:
     # on a million names each row read is a random page, often not in memory.
@@ -163,8 +172,8 @@ def _names(
     index = ctx.name_index
     # Any name containing the text is as good a match as any other before ranking:
     # read a few (each a random page), not all ``want``.
-    for row in index.containing(conn, _contains_probe(text, raw, forms),
-                                max(2 * limit, MIN_ROWS)):
+    for row in index.containing(conn, text, max(2 * limit, MIN_ROWS),
+                                probe=_contains_probe(text, raw, forms, trade_name)):
         if text in row.normalised:  # the shorter the name, the closer
             share = 100 * len(text) / len(row.normalised)
             offer(row.customer_id, _Reason(CONTAINS, _current(row, share), _field(row),
@@ -172,7 +181,7 @@ def _names(
     if any(r.rank <= EXACT_NAME for r in found.values()) or _settled(found, CONTAINS, limit):
         return  # an exact code, key or name: no typo to forgive, skip the costliest lookups
     for row in index.containing_all(conn, _typo_patterns(
-            forms.normalised, forms.core, parse_name(text).trade_name), want):
+            forms.normalised, forms.core, trade_name), want):
         _offer_similar(offer, row, text, forms)
     # The rest from ordinary indexes, in one statement: the same core (a typo in the
     # region or the legal form); for Latin text, pinyin with a typo (names whose core's
@@ -213,7 +222,7 @@ def _settled(found: dict[int, _Reason], rank: int, limit: int) -> bool:
     return sum(1 for reason in found.values() if reason.rank <= rank) >= limit
 
 
-def _contains_probe(text: str, raw: str, forms: NameForms) -> str:
+def _contains_probe(text: str, raw: str, forms: NameForms, trade: str) -> str:
     """What to look up in the trigram index for names containing ``text``.
 
     Every trigram costs a lookup, and those of region words and legal forms (有限公司)
@@ -222,11 +231,11 @@ def _contains_probe(text: str, raw: str, forms: NameForms) -> str:
     without it (if three characters remain). The caller checks the whole text.
     """
     at = text.find(forms.core) if forms.core else -1
-    if at >= 0 and len(forms.core) >= 2 and len(text) > len(forms.core) + 3:
-        trade = parse_name(raw).trade_name
+    if at >= 0 and len(text) > len(forms.core) + 3:
         if trade and forms.core.startswith(trade) and at + len(trade) - max(at - 3, 0) >= 4:
             return text[max(at - 3, 0):at + len(trade)]  # the trade name narrows most
-        return text[max(at - 3, 0):at + len(forms.core)]
+        if at + len(forms.core) - max(at - 3, 0) >= 3:
+            return text[max(at - 3, 0):at + len(forms.core)]
     form = legal_form(raw)
     ending = form.text.replace(" ", "") if form is not None else ""
     if ending and text.endswith(ending) and len(text) - len(ending) >= 3:
@@ -256,7 +265,8 @@ def _typo_patterns(normalised: str, core: str, trade_name: str) -> list[tuple[st
     if at < 0 or not core:  # the core is not one piece of the name: take it alone
         normalised, at = core, 0
     if 2 * sum(ch.isascii() for ch in core) > len(core):  # mostly Latin
-        blocks = [core[i:i + 4] for i in range(0, len(core), 4)]
+        size = max(4, -(-len(core) // MAX_BLOCKS))  # at most MAX_BLOCKS blocks
+        blocks = [core[i:i + size] for i in range(0, len(core), size)]
         return [tuple(blocks[:k] + blocks[k + 1:]) for k in range(len(blocks))]
     end = at + len(core)
     trade_end = at + (len(trade_name) if trade_name and core.startswith(trade_name)
@@ -274,10 +284,9 @@ def _typo_patterns(normalised: str, core: str, trade_name: str) -> list[tuple[st
         if j - start + len(after) < 6:  # nothing more on the left: more on the right
             after = normalised[j + 1:min(j + 1 + 6 - (j - start), end)]
         before = normalised[start:j]
-        # A side with trade-name characters narrows enough alone: the other side, if
-        # it has none, would only add the cost of common trigrams (自治州, 塑胶制).
-        if len(before) >= 3 and j > at and not any(at <= i < trade_end
-                                                   for i in range(j + 1, j + 1 + len(after))):
+        # A left side with two trade-name characters narrows enough alone: the right
+        # side, if it has none, would only add the cost of common trigrams (塑胶制).
+        if j - max(start, at) >= 2 and j + 1 >= trade_end:
             after = ""
         patterns.add((before, after))
     if trade_end < end:
@@ -300,7 +309,7 @@ def _field(row: Any, via: str = "normalised") -> str:
 # -- statements, built once per shape: building them costs more than running them ----
 
 
-@cache
+@lru_cache(maxsize=64)
 def _keys_statement(with_prefix: bool, want: int) -> Any:
     code_value = customer_code.c.value
     lookups: list[Any] = [
@@ -323,7 +332,7 @@ def _keys_statement(with_prefix: bool, want: int) -> Any:
     return union_all(*lookups)
 
 
-@cache
+@lru_cache(maxsize=64)
 def _ranges_statement(latin: bool, want: int) -> Any:
     """Names whose forms start with the text (param ``text_lo``/``text_hi``), from the
     indexes alone: the name's id and the form that matched."""
@@ -338,7 +347,7 @@ _NAME_ROWS = select(customer_name.c.id, customer_name.c.customer_id, customer_na
     customer_name.c.id.in_(bindparam("ids", expanding=True)))
 
 
-@cache
+@lru_cache(maxsize=64)
 def _btree_typo_statement(lookups: tuple[str, ...], want: int) -> Any:
     conditions = {
         "core": customer_name.c.core == bindparam("core"),
