@@ -22,7 +22,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cache
+from functools import cache, lru_cache
 from typing import NamedTuple
 
 import opencc
@@ -65,6 +65,7 @@ def fold(text: str) -> str:
     return str(_to_simplified().convert(text)).casefold()
 
 
+@lru_cache(maxsize=1024)  # a name is normalised again while it is parsed
 def normalise(text: str) -> str:
     """The form names are compared and searched in. Never stored instead of the name.
 
