@@ -29,6 +29,8 @@ def code(reg: Register) -> str:
     reg.add_name(found, "english", "Huasheng Electronics Co., Ltd.")
     reg.add_system("ERP")
     reg.add_xref(found, "ERP", "K-00123", "华盛")
+    reg.add_system("CRM")
+    reg.add_xref(found, "CRM", "C-9", "Huasheng Shenzhen HQ")
     return found
 
 
@@ -47,8 +49,10 @@ def top(reg: Register, query: str) -> tuple[str, str, str]:
     ("深圳市華盛電子科技有限公司", "legal name", "exact"),  # traditional characters
     ("华盛电子", "short name", "exact"),
     ("huasheng electronics co ltd", "English name", "exact"),
-    ("华盛", "short name", "prefix"),  # the trade name; the shorter name ranks first
-    ("华盛电", "short name", "prefix"),
+    ("华盛", "ERP name", "exact"),  # what ERP calls it
+    ("華盛", "ERP name", "exact"),
+    ("华盛电", "short name", "prefix"),  # the shorter name ranks first
+    ("huasheng shenzhen", "CRM name", "prefix"),
     ("电子科技", "legal name", "contains"),
     ("huashengdianzi", "short name (pinyin)", "exact"),
     ("hsdz", "short name (initials)", "exact"),

@@ -75,3 +75,23 @@ def test_upgrading_fills_the_pinyin_of_names_written_before(db_url: str) -> None
         assert [r.customer_id for r in register.ctx.name_index.containing(
             conn, "电子科技", 10)] == [1]
     register.close()
+
+
+def test_upgrading_makes_external_names_searchable(db_url: str) -> None:
+    """0008 backfills the normalised external name of mappings made before it."""
+    register = open_register(db_url, actor="tester")
+    schema.upgrade(register.store, "0007")
+    t = datetime(2026, 1, 1)
+    with register.store.write() as conn:
+        conn.execute(text("INSERT INTO customer (kind, legal_name, country, lifecycle, "
+                          "version, created_at, updated_at) VALUES ('enterprise', "
+                          "'深圳市华盛电子科技有限公司', 'CN', 'active', 1, :t, :t)"), {"t": t})
+        conn.execute(text("INSERT INTO system (name, created_at) VALUES ('ERP', :t)"),
+                     {"t": t})
+        conn.execute(text("INSERT INTO xref (system_id, external_id, external_name, "
+                          "customer_id, created_at) VALUES (1, 'K-1', '華盛 深圳', 1, :t)"),
+                     {"t": t})
+    register.init()
+    with register.store.read() as conn:
+        assert conn.execute(text("SELECT external_normalised FROM xref")).scalar() == "华盛深圳"
+    register.close()

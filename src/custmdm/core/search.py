@@ -110,7 +110,7 @@ def search(ctx: Context, query: str, limit: int = 20) -> list[SearchHit]:
 
     with ctx.store.read() as conn:
         want = max(MIN_CANDIDATES, CANDIDATES_PER_HIT * limit)
-        _keys(conn, raw, key, offer, want)
+        _keys(conn, raw, key, text, offer, want)
         if text:
             _names(ctx, conn, raw, text, offer, best, want, limit)
         ranked = sorted(best.items(), key=lambda item: (item[1].rank, -item[1].score,
@@ -120,12 +120,15 @@ def search(ctx: Context, query: str, limit: int = 20) -> list[SearchHit]:
                       reason.score) for cid, reason in ranked if cid in records]
 
 
-def _keys(conn: Connection, raw: str, key: str, offer: Any, want: int) -> None:
-    """Codes, identifiers and external ids: exact, or codes starting with the text.
-    One statement: on a server each round trip costs about as much as the lookup."""
+def _keys(
+    conn: Connection, raw: str, key: str, text: str, offer: Any, want: int
+) -> None:
+    """Codes, identifiers, external ids and external names (what other systems call
+    the customer): exact, or starting with the text (codes and external names). One
+    statement: on a server each round trip costs about as much as the lookup."""
     prefix = len(key) >= 2 and key.isascii() and key.isalnum()
     params = {"key": key, "ident": key.replace("-", ""), "raw": raw,
-              **_range("key", key)}
+              **_range("key", key), **_range("xname", text or "\x00")}
     row: Any
     for row in conn.execute(_keys_statement(prefix, want), params):
         if row.source == "code":
@@ -137,6 +140,11 @@ def _keys(conn: Connection, raw: str, key: str, offer: Any, want: int) -> None:
                                            row.value))
         elif row.source == "xref":
             offer(row.customer_id, _Reason(EXACT_KEY, 100, f"{row.detail} id", row.value))
+        elif row.source == "xref name":
+            known = normalise(row.value)
+            rank, score = ((EXACT_NAME, 100) if known == text
+                           else (PREFIX, 100 * len(text) / max(len(known), 1)))
+            offer(row.customer_id, _Reason(rank, score, f"{row.detail} name", row.value))
         else:
             offer(row.customer_id, _Reason(PREFIX, 100 - len(row.value), "code", row.value))
 
@@ -322,6 +330,11 @@ def _keys_statement(with_prefix: bool, want: int) -> Any:
         select(xref.c.customer_id, xref.c.external_id, system.c.name, literal("xref"))
         .join(system, system.c.id == xref.c.system_id)
         .where(xref.c.external_id == bindparam("raw"), xref.c.valid_to.is_(None)),
+        select(select(xref.c.customer_id, xref.c.external_name, system.c.name,
+                      literal("xref name"))
+               .join(system, system.c.id == xref.c.system_id)
+               .where(*_starts_with(xref.c.external_normalised, "xname"),
+                      xref.c.valid_to.is_(None)).limit(want).subquery()),
     ]
     if with_prefix:
         lookups.append(select(select(

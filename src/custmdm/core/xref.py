@@ -24,6 +24,7 @@ from custmdm.core.context import Context
 from custmdm.core.customers import CustomerRecord, iso
 from custmdm.core.registry import find_by_code, get_customer_by_id, require_reason
 from custmdm.domain.customer import Lifecycle
+from custmdm.domain.names import normalise
 from custmdm.errors import Conflict, InvalidFormat, NotFound
 from custmdm.store.tables import customer_code, system, xref
 
@@ -177,8 +178,9 @@ def move_xref(
             raise Conflict("the mapping was changed meanwhile; look it up again and retry")
         conn.execute(xref.insert().values(
             system_id=system_id, external_id=current.mapping.external_id,
-            external_name=current.mapping.external_name, customer_id=target.id,
-            valid_from=day, created_at=now))
+            external_name=current.mapping.external_name,
+            external_normalised=_normalised(current.mapping.external_name),
+            customer_id=target.id, valid_from=day, created_at=now))
         write_audit(ctx.store, conn, [audit_row(
             ctx.actor.name, "xref.move", "customer", target.id,
             {"system": system_name, "external_id": current.mapping.external_id,
@@ -243,12 +245,14 @@ def _insert_or_keep(
         if external_name is None or external_name == holding.external_name:
             return "unchanged"
         conn.execute(update(xref).where(xref.c.id == holding.id)
-                     .values(external_name=external_name))
+                     .values(external_name=external_name,
+                             external_normalised=_normalised(external_name)))
         outcome = "renamed"
     else:
         conn.execute(xref.insert().values(
             system_id=system_id, external_id=external_id, external_name=external_name,
-            customer_id=record.id, valid_from=valid_from, created_at=now))
+            external_normalised=_normalised(external_name), customer_id=record.id,
+            valid_from=valid_from, created_at=now))
         outcome = "added"
     if audit:
         write_audit(ctx.store, conn, [audit_row(
@@ -323,3 +327,8 @@ def _read_mapping_file(path: Path) -> Iterable[tuple[int, str, str, str | None]]
 def _mapping(row: Any, system_name: str, code: str) -> KeyMapping:
     return KeyMapping(system_name, row.external_id, row.external_name, code, row.valid_from,
                    row.valid_to)
+
+
+def _normalised(external_name: str | None) -> str | None:
+    """What search compares an external name by (empty names are not searched)."""
+    return (normalise(external_name) or None) if external_name else None

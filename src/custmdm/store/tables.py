@@ -226,6 +226,8 @@ xref = Table(
     Column("system_id", ForeignKey("system.id"), nullable=False),
     Column("external_id", String(200), nullable=False, comment="the system's own id"),
     Column("external_name", String(500), comment="what the system calls the customer"),
+    Column("external_normalised", String(500),
+           comment="domain.names.normalise of external_name, for search"),
     Column("customer_id", ForeignKey("customer.id"), nullable=False),
     Column("valid_from", Date),
     Column("valid_to", Date, comment="NULL: the mapping holds; else it ended that day"),
@@ -236,6 +238,7 @@ xref = Table(
 )
 Index(None, xref.c.customer_id)
 Index(None, xref.c.external_id)
+Index(None, xref.c.external_normalised)
 # A system's id belongs to one customer among the mappings that hold.
 Index(
     "uq_xref_current_system_external_id",
