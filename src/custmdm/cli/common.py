@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date, datetime
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -25,6 +26,13 @@ out = Console()
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+CodeArgument = Annotated[str, typer.Argument(help="The customer's code.")]
+ReasonOption = Annotated[str, typer.Option(help="Why; recorded in the audit trail.")]
+
+
+def day_of(value: datetime | None) -> date | None:
+    """The day of a ``--date``-style option (typer parses dates as datetimes)."""
+    return None if value is None else value.date()
 
 
 class State:

@@ -14,7 +14,9 @@ from rich.table import Table
 
 from custmdm.cli import names, xref
 from custmdm.cli.common import (
+    CodeArgument,
     JsonOption,
+    ReasonOption,
     State,
     customer_app,
     emit_json,
@@ -280,8 +282,8 @@ def customer_show(
 
 @customer_app.command("change-code")
 def customer_change_code(
-    code: Annotated[str, typer.Argument(help="The customer's code.")],
-    reason: Annotated[str, typer.Option(help="Why; recorded in the audit trail.")],
+    code: CodeArgument,
+    reason: ReasonOption,
     rule: Annotated[str | None, typer.Option(help="Take the next code of this rule.")] = None,
     to: Annotated[str | None, typer.Option(help="An explicit code that fits a rule.")] = None,
     as_json: JsonOption = False,
@@ -294,8 +296,8 @@ def customer_change_code(
 
 @customer_app.command("retire")
 def customer_retire(
-    code: Annotated[str, typer.Argument(help="The customer's code.")],
-    reason: Annotated[str, typer.Option(help="Why; recorded in the audit trail.")],
+    code: CodeArgument,
+    reason: ReasonOption,
     as_json: JsonOption = False,
 ) -> None:
     """Retire a customer. Its code is never freed and still resolves."""

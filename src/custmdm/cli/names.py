@@ -4,21 +4,25 @@ they follow, and finding customers by them."""
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from custmdm.cli.common import (
+    CodeArgument,
     JsonOption,
+    ReasonOption,
     customer_app,
+    day_of,
     emit_json,
     fail,
     out,
     print_customer,
     register,
 )
+from custmdm.core.customers import iso
 from custmdm.core.names import NameRecord
 from custmdm.domain.naming import NamingRule
 
@@ -27,13 +31,9 @@ name_app: typer.Typer = typer.Typer(
     no_args_is_help=True)
 
 
-def _day(value: datetime | None) -> date | None:
-    return None if value is None else value.date()
-
-
 @name_app.command("add")
 def name_add(
-    code: Annotated[str, typer.Argument(help="The customer's code.")],
+    code: CodeArgument,
     name: Annotated[str, typer.Argument(help="The name, exactly as written.")],
     kind: Annotated[str, typer.Option(help="short, alias, english or codename.")],
     valid_from: Annotated[datetime | None, typer.Option(
@@ -45,7 +45,7 @@ def name_add(
 ) -> None:
     """Give a customer another name. To change the legal name, use `customer rename`."""
     with register() as reg:
-        added = reg.add_name(code, kind, name, valid_from=_day(valid_from), source=source)
+        added = reg.add_name(code, kind, name, valid_from=day_of(valid_from), source=source)
     if as_json:
         emit_json(added.to_dict())
     else:
@@ -63,7 +63,7 @@ def name_list(
 ) -> None:
     """A customer's names, former ones included (or those valid on --at)."""
     with register() as reg:
-        names = reg.names(code, at=_day(at))
+        names = reg.names(code, at=day_of(at))
     if as_json:
         emit_json([n.to_dict() for n in names])
         return
@@ -73,20 +73,16 @@ def name_list(
 def _print_names(names: list[NameRecord]) -> None:
     table = Table("kind", "name", "valid from", "valid to", "pinyin initials", "source")
     for n in names:
-        table.add_row(n.kind, n.text, _text(n.valid_from), _text(n.valid_to), n.initials,
+        table.add_row(n.kind, n.text, iso(n.valid_from) or "", iso(n.valid_to) or "", n.initials,
                       n.source or "")
     out.print(table)
 
 
-def _text(day: date | None) -> str:
-    return "" if day is None else day.isoformat()
-
-
 @customer_app.command("rename")
 def customer_rename(
-    code: Annotated[str, typer.Argument(help="The customer's code.")],
+    code: CodeArgument,
     new_legal_name: Annotated[str, typer.Argument(help="The new legal name, as registered.")],
-    reason: Annotated[str, typer.Option(help="Why; recorded in the audit trail.")],
+    reason: ReasonOption,
     on: Annotated[datetime | None, typer.Option(
         formats=["%Y-%m-%d"], help="The day the new name takes effect (default: today).")
     ] = None,
@@ -96,7 +92,7 @@ def customer_rename(
     if not new_legal_name.strip():
         fail("give the new legal name")
     with register() as reg:
-        record = reg.rename(code, new_legal_name, reason, on=_day(on))
+        record = reg.rename(code, new_legal_name, reason, on=day_of(on))
     print_customer(record, as_json)
 
 

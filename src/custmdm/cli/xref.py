@@ -9,7 +9,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from custmdm.cli.common import JsonOption, emit_json, out, print_customer, register
+from custmdm.cli.common import (
+    CodeArgument,
+    JsonOption,
+    ReasonOption,
+    day_of,
+    emit_json,
+    out,
+    print_customer,
+    register,
+)
 from custmdm.core.xref import KeyMapping
 
 system_app: typer.Typer = typer.Typer(
@@ -49,7 +58,7 @@ def system_list(as_json: JsonOption = False) -> None:
 
 @xref_app.command("add")
 def xref_add(
-    code: Annotated[str, typer.Argument(help="The customer's code.")],
+    code: CodeArgument,
     system: SystemOption,
     external_id: ExternalIdOption,
     external_name: Annotated[str | None, typer.Option(
@@ -93,7 +102,7 @@ def xref_move(
     system: SystemOption,
     external_id: ExternalIdOption,
     to: Annotated[str, typer.Option("--to", help="The customer's code it belongs to.")],
-    reason: Annotated[str, typer.Option(help="Why; recorded in the audit trail.")],
+    reason: ReasonOption,
     on: Annotated[datetime | None, typer.Option(
         formats=["%Y-%m-%d"], help="The day it moves (default: today).")] = None,
     as_json: JsonOption = False,
@@ -101,7 +110,7 @@ def xref_move(
     """Move a system's id to another customer (the old mapping ends that day)."""
     with register() as reg:
         mapping = reg.move_xref(system, external_id, to, reason,
-                                on=None if on is None else on.date())
+                                on=day_of(on))
     _print_mappings([mapping], as_json, single=True)
 
 

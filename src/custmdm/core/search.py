@@ -157,6 +157,7 @@ def _names(
     # As typed: foreign legal forms are told apart by the words, which normalising joins.
     forms = forms_of(raw)
     trade_name = parse_name(raw).trade_name
+    rows_read = max(2 * limit, MIN_ROWS)  # rows read per lookup whose hits rank alike
     # Exact and prefix matches in one statement and from the indexes alone (a name
     # equal to the text comes first in its range); rows are read for the best only:
     # on a million names each row read is a random page, often not in memory.
@@ -164,7 +165,7 @@ def _names(
     for match in sorted(conn.execute(_ranges_statement(latin, want), _range("text", text)),
                         key=lambda m: len(m.value)):
         matches.setdefault(match.id, match)  # the closest form of each name
-    best_matches = list(matches.values())[:max(2 * limit, MIN_ROWS)]
+    best_matches = list(matches.values())[:rows_read]
     rows = {row.id: row for row in conn.execute(
         _NAME_ROWS, {"ids": [m.id for m in best_matches]})} if best_matches else {}
     for match in best_matches:
@@ -180,7 +181,7 @@ def _names(
     index = ctx.name_index
     # Any name containing the text is as good a match as any other before ranking:
     # read a few (each a random page), not all ``want``.
-    for row in index.containing(conn, text, max(2 * limit, MIN_ROWS),
+    for row in index.containing(conn, text, rows_read,
                                 probe=_contains_probe(text, raw, forms, trade_name)):
         if text in row.normalised:  # the shorter the name, the closer
             share = 100 * len(text) / len(row.normalised)

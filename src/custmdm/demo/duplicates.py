@@ -77,15 +77,23 @@ def _trade_name_at(name: str) -> tuple[int, str] | None:
     return (at, parts.trade_name) if at >= 0 and len(parts.trade_name) >= 2 else None
 
 
-def _typo(name: str, rng: random.Random) -> str | None:
-    """One character of the trade name replaced by another."""
+def _replace_in_trade_name(
+    name: str, rng: random.Random, other: Callable[[str, random.Random], str | None]
+) -> str | None:
+    """One character of the trade name replaced by ``other(character, rng)``."""
     found = _trade_name_at(name)
     if found is None:
         return None
     at, trade = found
     i = at + rng.randrange(len(trade))
-    other = rng.choice(TRADE_NAME_CHARACTERS.replace(name[i], ""))
-    return name[:i] + other + name[i + 1:]
+    replacement = other(name[i], rng)
+    return None if replacement is None else name[:i] + replacement + name[i + 1:]
+
+
+def _typo(name: str, rng: random.Random) -> str | None:
+    """One character of the trade name replaced by another."""
+    return _replace_in_trade_name(
+        name, rng, lambda ch, rng: rng.choice(TRADE_NAME_CHARACTERS.replace(ch, "")))
 
 
 @cache
@@ -101,15 +109,10 @@ def _homophones() -> dict[str, tuple[str, ...]]:
 
 def _homophone(name: str, rng: random.Random) -> str | None:
     """One character of the trade name replaced by one that sounds the same."""
-    found = _trade_name_at(name)
-    if found is None:
-        return None
-    at, trade = found
-    i = at + rng.randrange(len(trade))
-    alike = [ch for ch in _homophones().get(lazy_pinyin(name[i])[0], ()) if ch != name[i]]
-    if not alike:
-        return None
-    return name[:i] + rng.choice(alike) + name[i + 1:]
+    def alike(ch: str, rng: random.Random) -> str | None:
+        sounds = [c for c in _homophones().get(lazy_pinyin(ch)[0], ()) if c != ch]
+        return rng.choice(sounds) if sounds else None
+    return _replace_in_trade_name(name, rng, alike)
 
 
 def _other_name(kind: str) -> Callable[[CustomerDraft], str | None]:

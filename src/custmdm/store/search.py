@@ -24,9 +24,6 @@ from sqlalchemy import Connection, bindparam, column, func, or_, select, text
 from custmdm.store.database import Store
 from custmdm.store.tables import customer_name
 
-#: Columns covered by the trigram index.
-SEARCHED = ("normalised",)
-
 
 def trigram_schema(conn: Connection) -> str:
     """The schema pg_trgm is installed in: its operators are named with it, so they are
