@@ -80,3 +80,12 @@ def clock(reg: Register) -> FrozenClock:
     frozen = FrozenClock(datetime(2026, 3, 15, 12, 0, tzinfo=UTC))
     reg.ctx.now = frozen
     return frozen
+
+
+@pytest.fixture
+def unchecked(reg: Register) -> Register:
+    """``reg`` with the duplicate check turned off, as a steward can: for tests about
+    something else that register look-alike customers on purpose."""
+    for rule in reg.match_rules():
+        reg.set_match_rule(rule.kind, rule.action, None)
+    return reg

@@ -68,7 +68,7 @@ SINGLE_LOADER = textwrap.dedent("""
     reg = open_register(sys.argv[1], actor="clerk")
     print("ready", flush=True)
     for draft in DemoGenerator(seed=12).customers(1_000_000):
-        reg.register(draft)
+        reg.register(draft, override_reason="demo data may repeat a trade name")
 """)
 
 

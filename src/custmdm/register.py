@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 
-from custmdm.core import bulk, coding, integrity, names, naming, registry, search, xref
+from custmdm.core import bulk, coding, dedup, integrity, names, naming, registry, search, xref
 from custmdm.core.approval import ApprovalPolicy, NoApprovalNeeded
 from custmdm.core.bulk import BulkResult
 from custmdm.core.coding import RuleSummary
@@ -21,6 +21,7 @@ from custmdm.core.names import NameRecord
 from custmdm.core.registry import CustomerFilter, Resolution
 from custmdm.core.search import SearchHit
 from custmdm.core.xref import ImportResult, KeyMapping, XrefMatch
+from custmdm.domain.matching import MatchRule
 from custmdm.domain.naming import NamingRule
 from custmdm.domain.rules import CodingRule, CounterScope
 from custmdm.errors import ValidationError
@@ -66,6 +67,20 @@ class Register:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    # -- duplicates ----------------------------------------------------------------------
+
+    def check_duplicates(self, draft: CustomerDraft, limit: int = 10) -> dedup.CheckResult:
+        """The existing customers a draft may duplicate, with scores and reasons."""
+        return dedup.check_draft(self.ctx, draft, limit)
+
+    def match_rules(self) -> list[MatchRule]:
+        """What the duplicate check does per customer kind."""
+        return dedup.match_rules(self.ctx)
+
+    def set_match_rule(self, kind: str, action: str, threshold: float | None) -> None:
+        """Set a kind's threshold for block, warn or link; None removes that rule."""
+        dedup.set_match_rule(self.ctx, kind, action, threshold)
 
     # -- coding rules ------------------------------------------------------------------
 
@@ -115,9 +130,11 @@ class Register:
 
     # -- customers ---------------------------------------------------------------------
 
-    def register(self, draft: CustomerDraft) -> CustomerRecord:
-        """Register one customer and give it its code."""
-        return registry.register_customer(self.ctx, draft)
+    def register(self, draft: CustomerDraft, override_reason: str | None = None
+                 ) -> CustomerRecord:
+        """Register one customer and give it its code, after the duplicate check (a
+        warning is passed only with ``override_reason``)."""
+        return registry.register_customer(self.ctx, draft, override_reason=override_reason)
 
     def register_many(
         self, drafts: Iterable[CustomerDraft], batch_size: int = 5000,

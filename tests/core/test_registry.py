@@ -91,11 +91,20 @@ def test_bad_input_is_refused_clearly_and_nothing_is_written(
 
 def test_an_identifier_belongs_to_one_active_customer(coded: Register) -> None:
     first = coded.register(ent("深圳市华盛电子科技有限公司", USCC))
-    with pytest.raises(Conflict, match=f"already belongs to customer {first.code}"):
+    # The duplicate check finds it first ...
+    with pytest.raises(Conflict, match=f"already registered as {first.code}.*same USCC"):
         coded.register(ent("深圳华盛电子", USCC))
+    # ... and the database refuses it even when the check is off (or raced).
+    coded.set_match_rule("enterprise", "block", None)
+    with pytest.raises(Conflict, match=f"already belongs to customer {first.code}"):
+        coded.register(ent("深圳华盛电子", USCC), override_reason="the check is wrong")
     assert count(coded, customer) == 1
     coded.retire(first.code, reason="closed down")
-    again = coded.register(ent("深圳市华盛电子科技有限公司", USCC))
+    # A retired customer's identifier is free again; registering it again is a decision.
+    with pytest.raises(Conflict, match=f"may be a customer already registered: {first.code}"):
+        coded.register(ent("深圳市华盛电子科技有限公司", USCC))
+    again = coded.register(ent("深圳市华盛电子科技有限公司", USCC),
+                           override_reason="it trades again under the same licence")
     assert again.code != first.code
     with coded.store.read() as conn:
         assert conn.execute(select(func.count()).select_from(identifier)

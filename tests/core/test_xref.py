@@ -13,6 +13,9 @@ from custmdm.errors import Conflict, InvalidFormat, NotFound, ValidationError
 from custmdm.register import Register
 from custmdm.store.tables import audit_entry, xref
 
+# These tests register look-alike customers on purpose.
+pytestmark = pytest.mark.usefixtures("unchecked")
+
 
 @pytest.fixture
 def codes(reg: Register) -> list[str]:

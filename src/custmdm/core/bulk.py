@@ -36,18 +36,22 @@ from custmdm.core.parallel import ordered_map
 from custmdm.core.registry import identifiers_guarded
 from custmdm.domain.customer import CodeStatus
 from custmdm.domain.identifiers import Identifier
+from custmdm.domain.matching import blocking_keys
 from custmdm.domain.names import NameKind
 from custmdm.domain.naming import NamingRule, check_name
 from custmdm.domain.rules import CodingRule, choose_rule
 from custmdm.errors import Conflict, ValidationError
 from custmdm.store.tables import (
+    CONTACT_COLUMNS,
     CUSTOMER_COLUMNS,
     NAME_ROW_COLUMNS,
     audit_entry,
+    contact,
     customer,
     customer_code,
     customer_name,
     identifier,
+    match_key,
 )
 
 T = TypeVar("T")
@@ -84,6 +88,10 @@ class PreparedBatch:
     #: Every name: (customer's index in the batch, then NAME_ROW_COLUMNS), legal
     #: names included.
     names: list[tuple[Any, ...]] = field(default_factory=list)
+    #: ``(position, kind, value, canonical)`` of every contact.
+    contacts: list[tuple[int, str, str, str]] = field(default_factory=list)
+    #: ``(position, key)``: the blocking index (domain.matching.blocking_keys).
+    keys: list[tuple[int, str]] = field(default_factory=list)
 
 
 def prepare_batch(
@@ -98,6 +106,8 @@ def prepare_batch(
     series: list[tuple[int, str, str]] = []
     details: list[str] = []
     names: list[tuple[Any, ...]] = []
+    contacts: list[tuple[int, str, str, str]] = []
+    keys: list[tuple[int, str]] = []
     for index, v in enumerate(valid):
         code_ctx = v.code_context(today)
         try:
@@ -110,12 +120,14 @@ def prepare_batch(
         customers.append(v.values_before_timestamps())
         names.extend((index, *row) for row in v.name_rows())
         identifiers.extend((index, i.scheme, i.value) for i in v.identifiers)
+        contacts.extend((index, *c) for c in v.contacts)
+        keys.extend((index, key) for key in blocking_keys(v.match_record()))
         series.append((rule.id or 0, rule.counter_key(code_ctx), rule.pattern.render(code_ctx, 1)))
         # The detail of registration_audit; the code is put in front when it is known.
         details.append(json.dumps({"kind": v.kind.value, "legal_name": v.legal_name,
                                    "region": v.region or v.country}, ensure_ascii=False)[1:])
     return PreparedBatch(frozenset(r.id or 0 for r in rules), customers, identifiers, series,
-                         details, names)
+                         details, names, contacts, keys)
 
 
 def write_batch(ctx: Context, batch: PreparedBatch) -> list[str]:
@@ -146,6 +158,11 @@ def write_batch(ctx: Context, batch: PreparedBatch) -> list[str]:
         store.insert_many(conn, customer_name, ("customer_id", *NAME_ROW_COLUMNS),
                           [(ids[n], *row) for n, *row in batch.names],
                           same={"source": "registration", "created_at": now})
+        store.insert_many(conn, contact, CONTACT_COLUMNS[:-1],
+                          [(ids[n], *row) for n, *row in batch.contacts],
+                          same={"created_at": now})
+        store.insert_many(conn, match_key, ("customer_id", "key"),
+                          [(ids[n], key) for n, key in batch.keys])
         codes, seqs = _number(ctx, conn, rules, batch.series)
         store.insert_many(conn, customer_code, ("value", "customer_id", "rule_id", "scope_key",
                                                 "seq"), [

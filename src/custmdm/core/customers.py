@@ -9,11 +9,15 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, select
+from stdnum.exceptions import ValidationError as StdnumError
 
 from custmdm.domain.codes import CodeContext
+from custmdm.domain.contacts import Contact, ContactKind, contact
 from custmdm.domain.customer import Grade, Kind, Lifecycle, Size, parse_choice
 from custmdm.domain.identifiers import Identifier, validate_identifier
-from custmdm.domain.names import NameForms, NameKind, forms_of
+from custmdm.domain.identifiers.ric import get_birth_date
+from custmdm.domain.matching import MatchRecord
+from custmdm.domain.names import NameForms, NameKind, forms_of, legal_form
 from custmdm.errors import InvalidComponent, InvalidFormat, ValidationError
 from custmdm.standards.countries import get_country
 from custmdm.standards.industries import get_industry
@@ -50,6 +54,11 @@ class CustomerDraft:
     #: Other names it is known by, registered with it: (kind, text), kind one of
     #: short, alias, english, codename.
     names: Sequence[tuple[str, str]] = ()
+    phones: Sequence[str] = ()
+    emails: Sequence[str] = ()
+    address: str | None = None
+    #: 法定代表人 of an enterprise.
+    legal_representative: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,7 @@ class ValidCustomer:
     name_forms: NameForms | None = None
     #: Other names: (kind, text, forms).
     other_names: tuple[tuple[str, str, NameForms], ...] = ()
+    contacts: tuple[Contact, ...] = ()
 
     def code_context(self, issued_on: date) -> CodeContext:
         """What a coding rule sees of this customer."""
@@ -98,6 +108,17 @@ class ValidCustomer:
         """Every name's row (NAME_ROW_COLUMNS), legal first."""
         return [self.legal_name_row()] + [
             (kind, text, *forms) for kind, text, forms in self.other_names]
+
+    def match_record(self) -> MatchRecord:
+        """What the duplicate check compares of this customer."""
+        return match_record(
+            self.kind.value, [self.name_forms or forms_of(self.legal_name),
+                              *(forms for _, _, forms in self.other_names)],
+            self.legal_name, self.region,
+            [f"{i.scheme}:{i.value}" for i in self.identifiers], self.contacts)
+
+    def contact_rows(self) -> list[dict[str, str]]:
+        return [c._asdict() for c in self.contacts]
 
     def values_before_timestamps(self) -> tuple[Any, ...]:
         """The row's values in :data:`CUSTOMER_COLUMNS` order, but ``created_at`` and
@@ -161,6 +182,53 @@ def validate_draft(draft: CustomerDraft, default_owner: str | None = None) -> Va
         identifiers=identifiers,
         name_forms=(forms := forms_of(legal_name)),
         other_names=_other_names(draft.names, forms.normalised),
+        contacts=_contacts(draft, country),
+    )
+
+
+def _contacts(draft: CustomerDraft, country: str) -> tuple[Contact, ...]:
+    given = [*((ContactKind.PHONE, p) for p in draft.phones),
+             *((ContactKind.EMAIL, e) for e in draft.emails)]
+    if draft.address:
+        given.append((ContactKind.ADDRESS, draft.address))
+    if draft.legal_representative:
+        given.append((ContactKind.LEGAL_REPRESENTATIVE, draft.legal_representative))
+    found: dict[tuple[str, str], Contact] = {}
+    for kind, text in given:
+        valid = contact(kind, text, country)
+        found.setdefault((valid.kind, valid.canonical), valid)  # the same phone twice: once
+    return tuple(found.values())
+
+
+def _birth_date(ric: str) -> str | None:
+    try:
+        return get_birth_date(ric).isoformat()
+    except (ValueError, StdnumError):
+        return None
+
+
+def match_record(
+    kind: str, names: Sequence[NameForms], legal_name: str, region: str | None,
+    identifiers: Iterable[str], contacts: Iterable[Contact],
+) -> MatchRecord:
+    """A customer as matching sees it (domain.matching), from its stored parts."""
+    by_kind: dict[str, list[str]] = {}
+    for c in contacts:
+        by_kind.setdefault(c.kind, []).append(c.canonical)
+    form = legal_form(legal_name)
+    birth = None
+    ids = frozenset(identifiers)
+    for ident in ids:
+        if ident.startswith("cn.ric:"):
+            birth = _birth_date(ident.partition(":")[2])
+    return MatchRecord(
+        kind=kind, names=tuple(names), legal_form=form.family if form else None,
+        region=region, identifiers=ids,
+        phones=frozenset(by_kind.get(ContactKind.PHONE, ())),
+        emails=frozenset(by_kind.get(ContactKind.EMAIL, ())),
+        address=min(by_kind.get(ContactKind.ADDRESS, ()), default=None),
+        person=min(by_kind.get(ContactKind.LEGAL_REPRESENTATIVE, ()), default=None),
+        birth_date=birth,
     )
 
 
@@ -271,6 +339,8 @@ class CustomerRecord:
     updated_at: datetime
     identifiers: tuple[Identifier, ...]
     codes: tuple[CodeRecord, ...]
+    #: Returned by a registration that the match rules linked to this existing customer.
+    linked: bool = False
 
     def code_context(self, issued_on: date) -> CodeContext:
         """What a coding rule sees of this registered customer (for a change of code)."""
@@ -299,6 +369,7 @@ class CustomerRecord:
             "updated_at": iso(self.updated_at),
             "identifiers": [{"scheme": i.scheme, "value": i.value} for i in self.identifiers],
             "codes": [c.to_dict() for c in self.codes],
+            **({"linked": True} if self.linked else {}),
         }
 
 

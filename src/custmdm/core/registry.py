@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
-from custmdm.core import naming
+from custmdm.core import dedup, naming
 from custmdm.core.audit import audit_row, write_audit
 from custmdm.core.coding import (
     StaleRule,
@@ -39,6 +39,7 @@ from custmdm.core.customers import (
 from custmdm.domain.codes import CodeContext
 from custmdm.domain.customer import CodeStatus, Kind, Lifecycle, parse_choice
 from custmdm.domain.identifiers import Identifier
+from custmdm.domain.matching import Action, blocking_keys
 from custmdm.domain.names import NameKind
 from custmdm.domain.rules import CodingRule, choose_rule
 from custmdm.errors import (
@@ -61,25 +62,49 @@ from custmdm.store.tables import (
 # -- register one ------------------------------------------------------------------------
 
 
-def register_customer(ctx: Context, draft: CustomerDraft) -> CustomerRecord:
-    """Register one customer and give it its code; all or nothing."""
+def register_customer(
+    ctx: Context, draft: CustomerDraft, *, override_reason: str | None = None,
+) -> CustomerRecord:
+    """Register one customer and give it its code; all or nothing.
+
+    The duplicate check runs first (core.dedup): a customer that matches an existing
+    one above the block threshold is refused, above the warn threshold it needs
+    ``override_reason`` (recorded in the audit entry), and above a link threshold the
+    existing customer is returned instead (``linked`` set), nothing registered.
+    """
     valid = validate_draft(draft, default_owner=ctx.actor.name)
     naming.check(ctx, valid.kind.value, NameKind.LEGAL.value, valid.legal_name)
     for kind, text, _ in valid.other_names:
         naming.check(ctx, valid.kind.value, kind, text)
+    checked, override = dedup.guard(ctx, valid, override_reason)
+    if checked.action is Action.LINK:
+        return _link(ctx, valid, checked.candidates[0])
     code_ctx = valid.code_context(ctx.today())
     try:
         rule = choose_rule(cached_rules(ctx), code_ctx)
-        return _register_one(ctx, valid, code_ctx, rule)
+        return _register_one(ctx, valid, code_ctx, rule, override)
     except (StaleRule, RuleViolation):
         # Another process may have changed or added rules since this one loaded them:
         # choose again from fresh rules (a real "no rule applies" is raised again).
         rule = choose_rule(refresh_rules(ctx), code_ctx)
-        return _register_one(ctx, valid, code_ctx, rule)
+        return _register_one(ctx, valid, code_ctx, rule, override)
+
+
+def _link(ctx: Context, valid: ValidCustomer, existing: Any) -> CustomerRecord:
+    """A registration the match rules call certain: the existing customer, audited."""
+    with ctx.store.write() as conn:
+        write_audit(ctx.store, conn, [audit_row(
+            ctx.actor.name, "customer.register.linked", "customer", existing.customer_id,
+            {"code": existing.code, "legal_name": valid.legal_name,
+             "score": round(existing.probability, 4), "why": list(existing.explanation)},
+            ctx.now())])
+    record = get_customer_by_id(ctx, existing.customer_id)
+    return replace(record, linked=True)
 
 
 def _register_one(
-    ctx: Context, valid: ValidCustomer, code_ctx: CodeContext, rule: CodingRule
+    ctx: Context, valid: ValidCustomer, code_ctx: CodeContext, rule: CodingRule,
+    override: dict[str, Any] | None = None,
 ) -> CustomerRecord:
     now = ctx.now()
     values = dict(zip(CUSTOMER_COLUMNS, valid.values(now), strict=True))
@@ -88,14 +113,17 @@ def _register_one(
     names = [{**dict(zip(NAME_ROW_COLUMNS, row, strict=True)),
               "valid_from": None, "valid_to": None, "source": "registration"}
              for row in valid.name_rows()]
+    # Contacts and the match keys the duplicate check finds this customer by.
+    more: dict[str, Any] = {"contacts": valid.contact_rows(),
+                            "keys": blocking_keys(valid.match_record())}
     if ctx.store.reserves_separately and not rule.gapless:
         # Gap-allowed on PostgreSQL: a code reserved ahead, claimed in one statement.
         reservation = ctx.reservations.take(ctx, rule, code_ctx)
-        audit = registration_audit(ctx, 0, reservation.value, valid, now)
+        audit = registration_audit(ctx, 0, reservation.value, valid, now, override)
         try:
             with identifiers_guarded(ctx, valid.identifiers):
                 customer_id = ctx.writer.claim_and_register(
-                    reservation.code_id, rule.id or 0, values, idents, names, audit)
+                    reservation.code_id, rule.id or 0, values, idents, names, audit, **more)
         except BaseException:
             ctx.reservations.give_back(reservation)  # the statement failed as a whole
             raise
@@ -108,31 +136,32 @@ def _register_one(
         registered = None
         if rule.gapless and ctx.writer.registers_on_counter:
             registered = _register_on_counter(ctx, valid, code_ctx, rule, values, idents,
-                                              names, now)
+                                              names, more, now, override)
         if registered is not None:
             customer_id, code = registered
         else:
             customer_id, code = _register_in_transaction(ctx, valid, code_ctx, rule, values,
-                                                         idents, names, now)
+                                                         idents, names, more, now,
+                                                         override)
     return new_record(customer_id, valid, code, rule, now)
 
 
 def _register_in_transaction(
     ctx: Context, valid: ValidCustomer, code_ctx: CodeContext, rule: CodingRule,
     values: dict[str, Any], idents: list[dict[str, Any]], names: list[dict[str, Any]],
-    now: datetime,
+    more: dict[str, Any], now: datetime, override: dict[str, Any] | None,
 ) -> tuple[int, str]:
     """Customer, identifiers, then (last, so the counter lock is short) the number,
     the code and the audit entry, in one transaction."""
     with identifiers_guarded(ctx, valid.identifiers), ctx.store.write() as conn:
-        customer_id = ctx.writer.insert_customer(conn, values, idents, names)
+        customer_id = ctx.writer.insert_customer(conn, values, idents, names, **more)
         scope_key = rule.counter_key(code_ctx)
         seq = take_sequence(ctx.store, conn, rule, scope_key)
         code = rule.pattern.render(code_ctx, seq)
         code_row = {"value": code, "customer_id": customer_id, "rule_id": rule.id,
                     "scope_key": scope_key, "seq": seq,
                     "status": CodeStatus.ACTIVE.value, "issued_at": now}
-        audit = registration_audit(ctx, customer_id, code, valid, now)
+        audit = registration_audit(ctx, customer_id, code, valid, now, override)
         if not ctx.writer.insert_code_and_audit(conn, code_row, audit):
             raise StaleRule(rule.name)
     return customer_id, code
@@ -145,7 +174,7 @@ SPECULATION_WINDOW = 24
 def _register_on_counter(
     ctx: Context, valid: ValidCustomer, code_ctx: CodeContext, rule: CodingRule,
     values: dict[str, Any], idents: list[dict[str, Any]], names: list[dict[str, Any]],
-    now: datetime,
+    more: dict[str, Any], now: datetime, override: dict[str, Any] | None,
 ) -> tuple[int, str] | None:
     """A gapless registration in one statement, the counter locked only inside it.
 
@@ -165,12 +194,12 @@ def _register_on_counter(
     if base > last:
         return None  # the counter is full: the ordinary path says so
     candidates = _codes_ahead(ctx, rule, code_ctx, base, last)
-    audit = registration_audit(ctx, 0, None, valid, now)  # the statement adds the code
+    audit = registration_audit(ctx, 0, None, valid, now, override)  # SQL adds the code
     counter = {"rule_name": rule.name, "scope_key": scope_key, "rule_id": rule.id,
                "issued_at": now}
     with identifiers_guarded(ctx, valid.identifiers):
         result = ctx.writer.register_on_counter(counter, candidates, base, values, idents,
-                                                names, audit)
+                                                names, audit, **more)
     if result is None:
         ctx.counter_hints.pop(key, None)
         return None
@@ -200,11 +229,15 @@ def _codes_ahead(
 
 
 def registration_audit(
-    ctx: Context, customer_id: int, code: str | None, valid: ValidCustomer, now: datetime
+    ctx: Context, customer_id: int, code: str | None, valid: ValidCustomer, now: datetime,
+    override: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The audit entry of a registration; without ``code`` when SQL adds it."""
+    """The audit entry of a registration; without ``code`` when SQL adds it. An
+    override of the duplicate check is recorded with its reason and candidates."""
     detail: dict[str, Any] = {"kind": valid.kind.value, "legal_name": valid.legal_name,
                               "region": valid.region or valid.country}
+    if override is not None:
+        detail["duplicate_override"] = override
     if code is not None:
         detail = {"code": code, **detail}
     return audit_row(ctx.actor.name, "customer.register", "customer", customer_id, detail, now)

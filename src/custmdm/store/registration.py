@@ -49,6 +49,7 @@ from custmdm.store.database import Store
 from custmdm.store.tables import (
     AUDIT_COLUMNS,
     CODE_COLUMNS,
+    CONTACT_COLUMNS,
     CUSTOMER_COLUMNS,
     IDENTIFIER_COLUMNS,
     NAME_COLUMNS,
@@ -56,10 +57,12 @@ from custmdm.store.tables import (
     audit_entry,
     code_counter,
     coding_rule,
+    contact,
     customer,
     customer_code,
     customer_name,
     identifier,
+    match_key,
 )
 
 Row = Mapping[str, Any]
@@ -116,15 +119,18 @@ class RegistrationWriter:
     def register_on_counter(
         self, counter: Row, candidates: Sequence[str], base: int, values: Row,
         identifiers: Sequence[Row], names: Sequence[Row], audit: Row,
+        contacts: Sequence[Row] = (), keys: Sequence[str] = (),
     ) -> tuple[int, int] | None:
         """See :meth:`PostgresRegistrationWriter.register_on_counter`."""
         raise NotImplementedError("only where registers_on_counter is true")
 
     def insert_customer(
-        self, conn: Connection, values: Row, identifiers: Sequence[Row], names: Sequence[Row]
+        self, conn: Connection, values: Row, identifiers: Sequence[Row], names: Sequence[Row],
+        contacts: Sequence[Row] = (), keys: Sequence[str] = (),
     ) -> int:
-        """Insert the customer, its identifiers and its names (each: the NAME_COLUMNS
-        from ``kind`` to ``source``, legal name first); returns the customer id."""
+        """Insert the customer, its identifiers, its names (each: the NAME_COLUMNS
+        from ``kind`` to ``source``, legal name first), its contacts (CONTACT_COLUMNS
+        from ``kind`` to ``canonical``) and its match keys; returns the customer id."""
         customer_id = int(conn.execute(_INSERT_CUSTOMER, dict(values)).scalar_one())
         self.store.insert_many(conn, identifier, IDENTIFIER_COLUMNS, [
             (customer_id, *(i[c] for c in IDENTIFIER_COLUMNS[1:])) for i in identifiers
@@ -132,6 +138,11 @@ class RegistrationWriter:
         self.store.insert_many(conn, customer_name, NAME_COLUMNS, [
             (customer_id, *(name[c] for c in NAME_COLUMNS[1:-1]), values["created_at"])
             for name in names])
+        self.store.insert_many(conn, contact, CONTACT_COLUMNS, [
+            (customer_id, *(c[k] for k in CONTACT_COLUMNS[1:-1]), values["created_at"])
+            for c in contacts])
+        self.store.insert_many(conn, match_key, ("key", "customer_id"),
+                               [(key, customer_id) for key in keys])
         return customer_id
 
     def insert_code_and_audit(self, conn: Connection, code: Row, audit: Row) -> bool:
@@ -151,7 +162,8 @@ class RegistrationWriter:
 
     def claim_and_register(
         self, code_id: int, rule_id: int, values: Row, identifiers: Sequence[Row],
-        names: Sequence[Row], audit: Row,
+        names: Sequence[Row], audit: Row, contacts: Sequence[Row] = (),
+        keys: Sequence[str] = (),
     ) -> int | None:
         """See :meth:`PostgresRegistrationWriter.claim_and_register`."""
         raise NotImplementedError("codes are reserved ahead only where the store says so")
@@ -165,6 +177,7 @@ class PostgresRegistrationWriter(RegistrationWriter):
     def register_on_counter(
         self, counter: Row, candidates: Sequence[str], base: int, values: Row,
         identifiers: Sequence[Row], names: Sequence[Row], audit: Row,
+        contacts: Sequence[Row] = (), keys: Sequence[str] = (),
     ) -> tuple[int, int] | None:
         """A gapless registration as one atomic statement; ``(customer id, seq)``.
 
@@ -183,6 +196,7 @@ class PostgresRegistrationWriter(RegistrationWriter):
         params: dict[str, Any] = {
             **_params_of("c_", values), **_params_of("k_", counter),
             **_identifier_arrays(identifiers), **_name_arrays(names),
+            **_contact_arrays(contacts, keys),
             "codes": CODE_SEPARATOR.join(candidates), "base": base,
             **_params_of("a_", audit), "a_detail": _json(audit["detail"]),
         }
@@ -197,10 +211,11 @@ class PostgresRegistrationWriter(RegistrationWriter):
         return int(row[0]), int(row[1])
 
     def insert_customer(
-        self, conn: Connection, values: Row, identifiers: Sequence[Row], names: Sequence[Row]
+        self, conn: Connection, values: Row, identifiers: Sequence[Row], names: Sequence[Row],
+        contacts: Sequence[Row] = (), keys: Sequence[str] = (),
     ) -> int:
         params = {**_params_of("c_", values), **_identifier_arrays(identifiers),
-                  **_name_arrays(names)}
+                  **_name_arrays(names), **_contact_arrays(contacts, keys)}
         return int(self.store.execute_scalar(conn, "pg:insert_customer",
                                              lambda _: _customer_with_identifiers(), params))
 
@@ -226,7 +241,8 @@ class PostgresRegistrationWriter(RegistrationWriter):
 
     def claim_and_register(
         self, code_id: int, rule_id: int, values: Row, identifiers: Sequence[Row],
-        names: Sequence[Row], audit: Row,
+        names: Sequence[Row], audit: Row, contacts: Sequence[Row] = (),
+        keys: Sequence[str] = (),
     ) -> int | None:
         """Register a customer on a reserved code in one atomic statement; None (and
         nothing written) if the code is no longer reserved or its rule version is no
@@ -234,7 +250,7 @@ class PostgresRegistrationWriter(RegistrationWriter):
         audit = {k: v for k, v in audit.items() if k != "entity_id"}  # the new id, in SQL
         params = {**_params_of("c_", values), **_params_of("a_", audit),
                   **_identifier_arrays(identifiers), **_name_arrays(names),
-                  "a_detail": _json(audit["detail"]),
+                  **_contact_arrays(contacts, keys), "a_detail": _json(audit["detail"]),
                   "code_id": code_id, "k_rule_id": rule_id, "k_issued_at": audit["at"]}
         # One statement is one atomic transaction of its own: no BEGIN, no COMMIT.
         row = self.store.run_alone("pg:claim_and_register", _claim_and_register, params)
@@ -295,6 +311,37 @@ def _name_insert(new_customer: Any) -> Any:
     ).returning(customer_name.c.customer_id).cte("new_name")
 
 
+def _contact_arrays(contacts: Sequence[Row], keys: Sequence[str]) -> dict[str, list[Any]]:
+    """Contacts as parallel arrays and match keys as one (see _contact_insert)."""
+    return {**{f"t_{c}": [row[c] for row in contacts] for c in _CONTACT_ARRAYS},
+            "m_keys": list(keys)}
+
+
+_CONTACT_ARRAYS = CONTACT_COLUMNS[1:-1]
+
+
+def _contact_insert(new_customer: Any) -> Any:
+    """Insert the customer's contacts, unnested from arrays."""
+    arrays = [bindparam(f"t_{c}", type_=ARRAY(contact.c[c].type)) for c in _CONTACT_ARRAYS]
+    given = func.unnest(*arrays).table_valued(*_CONTACT_ARRAYS).render_derived()
+    return insert(contact).from_select(
+        list(CONTACT_COLUMNS),
+        select(new_customer.c.id, *(given.c[c] for c in _CONTACT_ARRAYS),
+               bindparam("c_created_at", type_=contact.c.created_at.type))
+        .select_from(new_customer).join(given, true()),
+    ).returning(contact.c.customer_id).cte("new_contact")
+
+
+def _key_insert(new_customer: Any) -> Any:
+    """Insert the customer's match keys (the blocking index), unnested from an array."""
+    given = func.unnest(bindparam("m_keys", type_=ARRAY(String))).table_valued(
+        "key").render_derived()
+    return insert(match_key).from_select(
+        ["key", "customer_id"],
+        select(given.c.key, new_customer.c.id).select_from(new_customer).join(given, true()),
+    ).returning(match_key.c.customer_id).cte("new_key")
+
+
 def _new_customer(source: Any = None, with_id: Any = None) -> Any:
     columns = list(CUSTOMER_COLUMNS)
     values = _params("c_", CUSTOMER_COLUMNS, customer)
@@ -310,7 +357,8 @@ def _new_customer(source: Any = None, with_id: Any = None) -> Any:
 def _customer_with_identifiers() -> Executable:
     new_customer = _new_customer()
     return (select(new_customer.c.id).add_cte(_identifier_insert(new_customer))
-            .add_cte(_name_insert(new_customer)))
+            .add_cte(_name_insert(new_customer)).add_cte(_contact_insert(new_customer))
+            .add_cte(_key_insert(new_customer)))
 
 
 def _audit_insert(source: Select[Any]) -> Insert:
@@ -330,11 +378,14 @@ def _register_on_counter(_store: Store) -> Executable:
     new_customer = _new_customer()
     new_identifiers = _identifier_insert(new_customer)
     new_name = _name_insert(new_customer)
+    new_contact = _contact_insert(new_customer)
+    new_key = _key_insert(new_customer)
     # The counter is taken from rows of new_customer and after new_identifiers and
     # new_name have run (a data dependency, which PostgreSQL must honour), so its row
     # lock is held only for the code, the audit entry and the commit.
-    written = (select(func.count()).select_from(new_identifiers).scalar_subquery()
-               + select(func.count()).select_from(new_name).scalar_subquery())
+    written = sum((select(func.count()).select_from(cte).scalar_subquery()
+                   for cte in (new_identifiers, new_name, new_contact, new_key)),
+                  start=literal(0))
     # Writers of one counter first queue on an advisory lock for it: the lock manager
     # wakes them one at a time, where waiters on the row itself would all wake at
     # each commit and compete (measured: about a quarter of the server's CPU).
@@ -391,7 +442,8 @@ def _register_on_counter(_store: Store) -> Executable:
     ).cte("new_audit")
     return (
         select(new_customer.c.id, picked.c.seq).select_from(both)
-        .add_cte(new_identifiers).add_cte(new_name).add_cte(new_code).add_cte(audit)
+        .add_cte(new_identifiers).add_cte(new_name).add_cte(new_contact).add_cte(new_key)
+        .add_cte(new_code).add_cte(audit)
     )
 
 
@@ -432,4 +484,5 @@ def _claim_and_register(store: Store) -> Executable:
     audit = _audit_insert(select(*audit_values).select_from(new_customer)).cte("new_audit")
     return (select(new_customer.c.id)
             .add_cte(audit).add_cte(_identifier_insert(new_customer))
-            .add_cte(_name_insert(new_customer)))
+            .add_cte(_name_insert(new_customer)).add_cte(_contact_insert(new_customer))
+            .add_cte(_key_insert(new_customer)))

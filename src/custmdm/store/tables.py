@@ -14,6 +14,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -249,6 +250,48 @@ Index(
     postgresql_where=xref.c.valid_to.is_(None),
 )
 
+contact = Table(
+    "contact",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("customer_id", ForeignKey("customer.id"), nullable=False),
+    Column("kind", String(24), nullable=False),
+    Column("value", String(500), nullable=False, comment="as entered"),
+    Column("canonical", String(500), nullable=False,
+           comment="what matching compares: E.164 phone, lower-case e-mail, normalised text"),
+    Column("created_at", Timestamp, nullable=False),
+    CheckConstraint("kind IN ('phone', 'email', 'address', 'legal_representative')",
+                    name="kind"),
+    comment="Phones, e-mails, addresses and the legal representative (domain.contacts).",
+)
+Index(None, contact.c.customer_id)
+
+match_key = Table(
+    "match_key",
+    metadata,
+    Column("key", String(100), primary_key=True,
+           comment="domain.matching.blocking_keys: i: identifier, n: name core, p: pinyin…"),
+    Column("customer_id", ForeignKey("customer.id"), primary_key=True),
+    sqlite_with_rowid=False,
+    comment="The blocking index: where the duplicate check finds its candidates. Written "
+            "with the data it is made from, in the same transaction.",
+)
+Index(None, match_key.c.customer_id)
+
+match_rule = Table(
+    "match_rule",
+    metadata,
+    Column("kind", String(16), primary_key=True, comment="customer kind"),
+    Column("action", String(8), primary_key=True),
+    Column("threshold", Float, nullable=False, comment="match probability"),
+    Column("updated_at", Timestamp, nullable=False),
+    Column("updated_by", String(100), nullable=False),
+    CheckConstraint("action IN ('block', 'warn', 'link')", name="action"),
+    CheckConstraint("threshold > 0 AND threshold <= 1", name="threshold"),
+    comment="What the duplicate check does per customer kind above a threshold; a kind "
+            "with no rows uses domain.matching.DEFAULT_RULES.",
+)
+
 naming_rule = Table(
     "naming_rule",
     metadata,
@@ -297,3 +340,4 @@ NAME_FORM_COLUMNS = ("normalised", "core", "pinyin", "initials", "core_pinyin",
 NAME_ROW_COLUMNS = ("kind", "text", *NAME_FORM_COLUMNS)
 NAME_COLUMNS = ("customer_id", *NAME_ROW_COLUMNS, "valid_from", "valid_to", "source",
                 "created_at")
+CONTACT_COLUMNS = ("customer_id", "kind", "value", "canonical", "created_at")

@@ -1,0 +1,301 @@
+"""The duplicate check (查重) on entry, and the match rules stewards set.
+
+A draft's blocking keys (domain.matching) are looked up in ``match_key``, the customers
+found are read with their names, identifiers and contacts, and each is scored with the
+match model. Four indexed statements in one read transaction, whatever the register's
+size. Every candidate names the existing customer's code and owner, which anyone who
+tries to register it may know (two sales people must not chase one customer
+unknowingly, 撞单); its legal name and the explanation are the details that
+permissions will protect.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, func, literal, select, union_all
+
+from custmdm.core.audit import audit_row, write_audit
+from custmdm.core.context import Context
+from custmdm.core.customers import CustomerDraft, ValidCustomer, match_record, validate_draft
+from custmdm.domain.contacts import Contact
+from custmdm.domain.customer import Kind, Lifecycle, parse_choice
+from custmdm.domain.matching import (
+    Action,
+    Frequencies,
+    MatchRecord,
+    MatchRule,
+    Score,
+    blocking_keys,
+    score,
+    strongest_action,
+)
+from custmdm.domain.names import NameForms
+from custmdm.errors import Conflict, ValidationError
+from custmdm.store.database import Store
+from custmdm.store.tables import (
+    NAME_FORM_COLUMNS,
+    contact,
+    customer,
+    customer_code,
+    customer_name,
+    identifier,
+    match_key,
+    match_rule,
+)
+
+#: Customers read per blocking key: a key shared by more says little on its own.
+PER_KEY = 50
+#: Candidates scored per check, those sharing the most keys first.
+SCORED = 40
+#: Candidates below this probability are not worth showing.
+SHOWN_FROM = 0.1
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An existing customer that may be the one being registered (疑似重复)."""
+
+    customer_id: int
+    code: str
+    owner: str | None
+    status: str
+    legal_name: str
+    probability: float
+    explanation: tuple[str, ...]
+    action: Action | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "owner": self.owner, "status": self.status,
+                "legal_name": self.legal_name, "score": round(self.probability, 4),
+                "why": list(self.explanation),
+                "action": self.action.value if self.action else None}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The candidates, best first, and the strongest action they trigger."""
+
+    candidates: tuple[Candidate, ...]
+    action: Action | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"action": self.action.value if self.action else None,
+                "candidates": [c.to_dict() for c in self.candidates]}
+
+
+class DuplicateSuspected(Conflict):
+    """A registration or name change that matches existing customers: refused (block),
+    or waiting for an override with a reason (warn)."""
+
+    def __init__(self, message: str, result: CheckResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+def check_draft(ctx: Context, draft: CustomerDraft, limit: int = 10) -> CheckResult:
+    """Score a draft against the register without registering it."""
+    valid = validate_draft(draft, default_owner=ctx.actor.name)
+    return check_record(ctx, valid.match_record(), limit=limit)
+
+
+def check_record(ctx: Context, record: MatchRecord, *, exclude: int | None = None,
+                 limit: int = 10) -> CheckResult:
+    """The candidates for ``record`` (not counting customer ``exclude``), best first."""
+    keys = blocking_keys(record)
+    with ctx.store.read() as conn:
+        rules = _rules(conn)
+        found = _lookup(ctx.store, conn, keys)
+        hits = Counter(cid for _, cid in found if cid != exclude)
+        if not hits:
+            return CheckResult((), None)
+        chosen = [cid for cid, _ in hits.most_common(SCORED)]
+        people = _load(conn, chosen)
+        population = conn.execute(_POPULATION).scalar() or 1
+    per_key = Counter(key for key, _ in found)
+    frequencies = Frequencies(population, {
+        (field_name, key[2:]): count for key, count in per_key.items()
+        for prefix, field_name in (("n:", "core"),) if key.startswith(prefix)})
+    candidates = []
+    for person in people.values():
+        if person.status == Lifecycle.MERGED:
+            continue  # its names and keys live on with its survivor
+        result = score(record, person.record, frequencies)
+        if result.probability >= SHOWN_FROM:
+            candidates.append(_candidate(person, result, rules))
+    candidates.sort(key=lambda c: -c.probability)
+    shown = tuple(candidates[:limit])
+    action = max((c.action for c in shown if c.action),
+                 key=_ACTION_ORDER.index, default=None)
+    return CheckResult(shown, action)
+
+
+_ACTION_ORDER = [Action.WARN, Action.BLOCK, Action.LINK]
+
+
+def _candidate(person: _Stored, result: Score, rules: Sequence[MatchRule]) -> Candidate:
+    action = strongest_action(rules, person.record.kind, result.probability)
+    if action is not None and person.status == Lifecycle.RETIRED:
+        action = Action.WARN  # registering a retired customer again is a decision to make
+    return Candidate(person.id, person.code, person.owner, person.status,
+                     person.legal_name, result.probability, tuple(result.explanation),
+                     action)
+
+
+def guard(ctx: Context, valid: ValidCustomer | MatchRecord, override_reason: str | None,
+          *, exclude: int | None = None) -> tuple[CheckResult, dict[str, Any] | None]:
+    """Run the check before a write. Block: refused. Warn: refused unless overridden
+    with a reason. Returns the result and, when overridden, what the audit entry
+    records of it."""
+    record = valid.match_record() if isinstance(valid, ValidCustomer) else valid
+    result = check_record(ctx, record, exclude=exclude)
+    if result.action is None or result.action is Action.LINK:
+        return result, None
+    best = result.candidates[0]
+    listed = "; ".join(f"{c.code} ({c.legal_name}, owner {c.owner or '-'}, "
+                       f"{c.probability:.0%}: {', '.join(c.explanation)})"
+                       for c in result.candidates if c.action)
+    if result.action is Action.BLOCK:
+        raise DuplicateSuspected(
+            f"this customer is already registered as {best.code}: {listed}. Use that "
+            "customer, or ask a data steward to merge or to change the match rules",
+            result)
+    reason = (override_reason or "").strip()
+    if not reason:
+        raise DuplicateSuspected(
+            f"this may be a customer already registered: {listed}. If it is another "
+            "customer, register it again with an override reason (--override REASON)",
+            result)
+    return result, {"reason": reason,
+                    "candidates": [c.code for c in result.candidates if c.action]}
+
+
+# -- match rules --------------------------------------------------------------------------
+
+
+def match_rules(ctx: Context) -> list[MatchRule]:
+    """The rules in force (a new register starts with domain.matching.DEFAULT_RULES)."""
+    with ctx.store.read() as conn:
+        return _rules(conn)
+
+
+def set_match_rule(ctx: Context, kind: str, action: str, threshold: float | None) -> None:
+    """Set (or, with ``threshold`` None, remove) a kind's rule for an action."""
+    kind_value = parse_choice(Kind, kind, "kind").value
+    action_value = parse_choice(Action, action, "action").value
+    if threshold is not None and not 0 < threshold <= 1:
+        raise ValidationError(f"threshold {threshold} is not a probability; give a number "
+                              "above 0 and at most 1, e.g. 0.95")
+    with ctx.store.write() as conn:
+        before = {r.action.value: r.threshold for r in _rules(conn) if r.kind == kind_value}
+        now = ctx.now()
+        conn.execute(delete(match_rule).where(match_rule.c.kind == kind_value,
+                                              match_rule.c.action == action_value))
+        if threshold is not None:
+            conn.execute(match_rule.insert().values(
+                kind=kind_value, action=action_value, threshold=threshold, updated_at=now,
+                updated_by=ctx.actor.name))
+        write_audit(ctx.store, conn, [audit_row(
+            ctx.actor.name, "match_rule.set", "match_rule", f"{kind_value}:{action_value}",
+            {"kind": kind_value, "action": action_value,
+             "from": before.get(action_value), "to": threshold}, now)])
+
+
+def _rules(conn: Connection) -> list[MatchRule]:
+    return [MatchRule(r.kind, Action(r.action), r.threshold)
+            for r in conn.execute(_RULES)]
+
+
+_RULES = select(match_rule).order_by(match_rule.c.kind, match_rule.c.action)
+
+
+# -- keeping the blocking index in step ------------------------------------------------------
+
+
+def add_keys(ctx: Context, conn: Connection, customer_id: int, record: MatchRecord) -> None:
+    """File a customer under the keys of ``record`` it is not filed under yet (a name
+    or identifier added). Keys are never removed: an old name still identifies."""
+    have = set(conn.scalars(select(match_key.c.key)
+                            .where(match_key.c.customer_id == customer_id)))
+    new = [(key, customer_id) for key in blocking_keys(record) if key not in have]
+    ctx.store.insert_many(conn, match_key, ("key", "customer_id"), new)
+
+
+# -- reading candidates --------------------------------------------------------------------
+
+
+@dataclass
+class _Stored:
+    id: int
+    code: str
+    owner: str | None
+    status: str
+    legal_name: str
+    kind: str
+    region: str | None
+    names: list[NameForms] = field(default_factory=list)
+    identifiers: list[str] = field(default_factory=list)
+    contacts: list[Contact] = field(default_factory=list)
+
+    @property
+    def record(self) -> MatchRecord:
+        return match_record(self.kind, self.names, self.legal_name, self.region,
+                            self.identifiers, self.contacts)
+
+
+def _lookup(store: Store, conn: Connection, keys: Sequence[str]) -> list[tuple[str, int]]:
+    """``(key, customer id)`` for every key, at most PER_KEY customers per key."""
+    if not keys:
+        return []
+    statement = store.statement(f"dedup:lookup:{len(keys)}", lambda _: _lookup_statement(
+        len(keys)))
+    return [(k, int(c)) for k, c in conn.execute(
+        statement, {f"k{i}": key for i, key in enumerate(keys)})]
+
+
+def _lookup_statement(count: int) -> Any:
+    parts = [select(match_key.c.key, match_key.c.customer_id)
+             .where(match_key.c.key == bindparam(f"k{i}")).limit(PER_KEY)
+             .subquery().select() for i in range(count)]
+    return parts[0] if count == 1 else union_all(*parts)
+
+
+def _load(conn: Connection, ids: Sequence[int]) -> dict[int, _Stored]:
+    people: dict[int, _Stored] = {}
+    for row in conn.execute(_CUSTOMERS, {"ids": list(ids)}):
+        people[row.id] = _Stored(row.id, row.code or "", row.owner, row.lifecycle,
+                                 row.legal_name, row.kind, row.region)
+    for row in conn.execute(_NAMES, {"ids": list(ids)}):
+        people[row[0]].names.append(NameForms(*row[1:]))
+    for row in conn.execute(_DETAILS, {"ids": list(ids)}):
+        if row.kind == "identifier":
+            people[row.customer_id].identifiers.append(row.canonical)
+        else:
+            people[row.customer_id].contacts.append(Contact(row.kind, "", row.canonical))
+    return people
+
+
+_IDS: Any = bindparam("ids", expanding=True)
+_CUSTOMERS = (
+    select(customer.c.id, customer.c.kind, customer.c.legal_name, customer.c.region,
+           customer.c.owner, customer.c.lifecycle,
+           select(customer_code.c.value).where(customer_code.c.customer_id == customer.c.id)
+           .order_by(customer_code.c.status != "active", customer_code.c.id.desc())
+           .limit(1).scalar_subquery().label("code"))
+    .where(customer.c.id.in_(_IDS))
+)
+_NAMES = (select(customer_name.c.customer_id, *(customer_name.c[c] for c in NAME_FORM_COLUMNS))
+          .where(customer_name.c.customer_id.in_(_IDS))
+          .order_by(customer_name.c.customer_id, customer_name.c.id))
+_DETAILS = union_all(
+    select(identifier.c.customer_id, literal("identifier").label("kind"),
+           (identifier.c.scheme + ":" + identifier.c.value).label("canonical"))
+    .where(identifier.c.customer_id.in_(_IDS), identifier.c.active),
+    select(contact.c.customer_id, contact.c.kind, contact.c.canonical)
+    .where(contact.c.customer_id.in_(_IDS)),
+)
+#: Customers ever registered: ids are not reused, so the largest is a cheap count.
+_POPULATION = select(func.max(customer.c.id))
