@@ -172,11 +172,11 @@ class Register:
 
     def add_name(
         self, code: str, kind: str, text: str, *, valid_from: date | None = None,
-        source: str | None = None,
+        source: str | None = None, override_reason: str | None = None,
     ) -> NameRecord:
         """Give a customer a short name, alias, English name or code name."""
         return names.add_name(self.ctx, code, kind, text, valid_from=valid_from,
-                              source=source)
+                              source=source, override_reason=override_reason)
 
     def names(self, code: str, at: date | None = None) -> list[NameRecord]:
         """A customer's names: all, history included, or those valid on ``at``."""
@@ -187,10 +187,12 @@ class Register:
         return names.legal_name_on(self.ctx, code, day)
 
     def rename(
-        self, code: str, new_legal_name: str, reason: str, *, on: date | None = None
+        self, code: str, new_legal_name: str, reason: str, *, on: date | None = None,
+        override_reason: str | None = None,
     ) -> CustomerRecord:
         """Change the legal name; the old one becomes a former name until ``on``."""
-        return names.rename(self.ctx, code, new_legal_name, reason, on=on)
+        return names.rename(self.ctx, code, new_legal_name, reason, on=on,
+                            override_reason=override_reason)
 
     def add_naming_rule(self, rule: NamingRule) -> NamingRule:
         """Save a naming rule; names given from now on must follow it."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pathlib
 from collections.abc import Callable
 
 import pytest
@@ -209,3 +210,38 @@ def test_naming_rules_and_search_from_the_command_line(run: Run) -> None:
                               "match": "exact", "score": 100}
     ok(run("naming-rule", "remove", "ent"))
     assert ok(run("naming-rule", "list", "--json")).json() == []
+
+
+def test_duplicates_from_the_command_line(run: Run, tmp_path: pathlib.Path) -> None:
+    ok(run("rule", "add", "std", "--pattern", "C{seq:6}"))
+    name = "深圳市华盛电子科技有限公司"
+    first = ok(run("customer", "add", "--kind", "enterprise", "--name", name,
+                   "--region", "440305", "--phone", "0755-83765566", "--owner", "sales07",
+                   "--json")).json()
+    code = first["code"]  # type: ignore[index]
+    # dedup check from flags: the phone written differently, the name without region
+    found = ok(run("dedup", "check", "--kind", "enterprise", "--name", "华盛电子科技有限责任公司",
+                   "--phone", "+86 755 8376 5566", "--json")).json()
+    best = found["candidates"][0]  # type: ignore[index]
+    assert (best["code"], best["owner"], found["action"]) == (code, "sales07", "block")  # type: ignore[index]
+    assert "same phone" in best["why"]
+    # ... and from a JSON record
+    record = tmp_path / "record.json"
+    record.write_text(json.dumps({"kind": "enterprise", "legal_name": "深圳市华胜电子科技有限公司",
+                                  "region": "440305"}), encoding="utf-8")
+    warned = ok(run("dedup", "check", "--record", str(record), "--json")).json()
+    assert warned["action"] == "warn"  # type: ignore[index]
+    # registering it: refused (exit 4, candidates as JSON), then overridden with a reason
+    refused = run("customer", "add", "--kind", "enterprise", "--name", "深圳市华胜电子科技有限公司",
+                  "--region", "440305", "--json")
+    assert refused.exit_code == 4 and "--override" in refused.stderr
+    assert json.loads(refused.stdout)["candidates"][0]["code"] == code
+    ok(run("customer", "add", "--kind", "enterprise", "--name", "深圳市华胜电子科技有限公司",
+           "--region", "440305", "--override", "华胜 is another company"))
+    # rules
+    ok(run("dedup", "rule", "set", "enterprise", "warn", "0.8"))
+    rules = ok(run("dedup", "rule", "list", "--json")).json()
+    assert {"kind": "enterprise", "action": "warn", "threshold": 0.8} in rules  # type: ignore[operator]
+    bad = run("dedup", "rule", "set", "enterprise", "warn", "2")
+    assert bad.exit_code == 2 and "not a probability" in bad.stderr
+    assert run("dedup", "check", "--kind", "enterprise").exit_code == 2

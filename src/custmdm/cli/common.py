@@ -14,8 +14,10 @@ import typer
 from rich.console import Console
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from custmdm.core.customers import CustomerRecord
+from custmdm.core.customers import CustomerDraft, CustomerRecord
+from custmdm.core.dedup import DuplicateSuspected
 from custmdm.core.registry import Resolution
+from custmdm.domain.identifiers import parse_identifier_arg
 from custmdm.errors import CustMDMError
 from custmdm.register import Register, open_register
 
@@ -28,6 +30,65 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 CodeArgument = Annotated[str, typer.Argument(help="The customer's code.")]
 ReasonOption = Annotated[str, typer.Option(help="Why; recorded in the audit trail.")]
+
+# What a customer is registered (or checked for duplicates) with.
+KindOption = Annotated[str, typer.Option(help="enterprise, individual, government or other.")]
+NameOption = Annotated[str, typer.Option("--name", help="Legal (registered) name, as written.")]
+IdsOption = Annotated[list[str] | None, typer.Option(
+    "--id", help="Identifier SCHEME=VALUE: cn.uscc, cn.ric, vat.<cc>. Repeatable.")]
+RegionOption = Annotated[str | None, typer.Option(
+    help="GB/T 2260 code (e.g. 440305) or ISO 3166 country (e.g. DE).")]
+IndustryOption = Annotated[str | None, typer.Option(help="GB/T 4754 section or division.")]
+ShortOption = Annotated[list[str] | None, typer.Option(
+    "--short", help="A short name (简称). Repeatable.")]
+AliasOption = Annotated[list[str] | None, typer.Option(
+    "--alias", help="An alias or nickname. Repeatable.")]
+EnglishOption = Annotated[list[str] | None, typer.Option(
+    "--english", help="An English name. Repeatable.")]
+CodenameOption = Annotated[list[str] | None, typer.Option(
+    "--codename", help="A code name. Repeatable.")]
+PhoneOption = Annotated[list[str] | None, typer.Option(
+    "--phone", help="A phone number, written any usual way. Repeatable.")]
+EmailOption = Annotated[list[str] | None, typer.Option(
+    "--email", help="An e-mail address. Repeatable.")]
+AddressOption = Annotated[str | None, typer.Option(help="The address.")]
+OverrideOption = Annotated[str | None, typer.Option(
+    "--override", metavar="REASON",
+    help="Go ahead although the duplicate check warns; the reason is audited.")]
+LegalRepOption = Annotated[str | None, typer.Option(
+    "--legal-rep", help="The legal representative (法定代表人).")]
+
+
+def build_draft(
+    kind: str, name: str, ids: list[str] | None, *, region: str | None = None,
+    industry: str | None = None, size: str | None = None, grade: str | None = None,
+    owner: str | None = None, status: str = "active", short: list[str] | None = None,
+    alias: list[str] | None = None, english: list[str] | None = None,
+    codename: list[str] | None = None, phone: list[str] | None = None,
+    email: list[str] | None = None, address: str | None = None,
+    legal_rep: str | None = None,
+) -> CustomerDraft:
+    """A draft from the command line's options."""
+    other_names = [(kind_, text) for kind_, texts in (
+        ("short", short), ("alias", alias), ("english", english), ("codename", codename))
+        for text in texts or []]
+    return CustomerDraft(
+        kind=kind, legal_name=name, identifiers=[parse_identifier_arg(i) for i in ids or []],
+        region=region, industry=industry, size=size, grade=grade, owner=owner,
+        lifecycle=status, names=other_names, phones=phone or [], emails=email or [],
+        address=address, legal_representative=legal_rep)
+
+
+@contextmanager
+def duplicates_as_json(as_json: bool) -> Iterator[None]:
+    """With --json, a refusal by the duplicate check prints its candidates as JSON
+    on stdout (scripts need them) before the one-line error."""
+    try:
+        yield
+    except DuplicateSuspected as refused:
+        if as_json:
+            emit_json({"error": refused.message, **refused.result.to_dict()})
+        raise
 
 
 def day_of(value: datetime | None) -> date | None:

@@ -12,13 +12,29 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from custmdm.cli import names, xref
+from custmdm.cli import dedup, names, xref
 from custmdm.cli.common import (
+    AddressOption,
+    AliasOption,
     CodeArgument,
+    CodenameOption,
+    EmailOption,
+    EnglishOption,
+    IdsOption,
+    IndustryOption,
     JsonOption,
+    KindOption,
+    LegalRepOption,
+    NameOption,
+    OverrideOption,
+    PhoneOption,
     ReasonOption,
+    RegionOption,
+    ShortOption,
     State,
+    build_draft,
     customer_app,
+    duplicates_as_json,
     emit_json,
     err,
     fail,
@@ -27,9 +43,8 @@ from custmdm.cli.common import (
     print_resolution,
     register,
 )
-from custmdm.core.customers import CustomerDraft, CustomerRecord
+from custmdm.core.customers import CustomerRecord
 from custmdm.core.registry import CustomerFilter
-from custmdm.domain.identifiers import parse_identifier_arg
 from custmdm.errors import CustMDMError
 from custmdm.register import Register
 
@@ -51,6 +66,7 @@ app.add_typer(xref.system_app, name="system")
 app.add_typer(xref.xref_app, name="xref")
 app.command("search")(names.search_command)
 app.add_typer(names.naming_app, name="naming-rule")
+app.add_typer(dedup.dedup_app, name="dedup")
 
 @app.callback()
 def main(
@@ -232,40 +248,39 @@ def rule_preview(
 
 @customer_app.command("add")
 def customer_add(
-    kind: Annotated[str, typer.Option(help="enterprise, individual, government or other.")],
-    name: Annotated[str, typer.Option("--name", help="Legal (registered) name, as written.")],
-    ids: Annotated[list[str] | None, typer.Option(
-        "--id", help="Identifier SCHEME=VALUE: cn.uscc, cn.ric, vat.<cc>. Repeatable.")] = None,
-    region: Annotated[str | None, typer.Option(
-        help="GB/T 2260 code (e.g. 440305) or ISO 3166 country (e.g. DE).")] = None,
-    industry: Annotated[str | None, typer.Option(help="GB/T 4754 section or division.")] = None,
+    kind: KindOption,
+    name: NameOption,
+    ids: IdsOption = None,
+    region: RegionOption = None,
+    industry: IndustryOption = None,
     size: Annotated[str | None, typer.Option(help="large, medium, small or micro.")] = None,
     grade: Annotated[str | None, typer.Option(
         help="vip, important, ordinary or potential.")] = None,
     owner: Annotated[str | None, typer.Option(help="Responsible user.")] = None,
     status: Annotated[str, typer.Option(help="Lifecycle status.")] = "active",
-    short: Annotated[list[str] | None, typer.Option(
-        "--short", help="A short name (简称). Repeatable.")] = None,
-    alias: Annotated[list[str] | None, typer.Option(
-        "--alias", help="An alias or nickname. Repeatable.")] = None,
-    english: Annotated[list[str] | None, typer.Option(
-        "--english", help="An English name. Repeatable.")] = None,
-    codename: Annotated[list[str] | None, typer.Option(
-        "--codename", help="A code name. Repeatable.")] = None,
+    short: ShortOption = None,
+    alias: AliasOption = None,
+    english: EnglishOption = None,
+    codename: CodenameOption = None,
+    phone: PhoneOption = None,
+    email: EmailOption = None,
+    address: AddressOption = None,
+    legal_rep: LegalRepOption = None,
+    override: OverrideOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Register a customer and give it its code (and its other names, if given)."""
-    other_names = [(kind_, text) for kind_, texts in (
-        ("short", short), ("alias", alias), ("english", english), ("codename", codename))
-        for text in texts or []]
+    """Register a customer and give it its code (and its other names, if given).
+
+    The duplicate check runs first: a likely duplicate is refused (exit 4) with the
+    existing customers' codes, owners and why; a possible one needs --override."""
     with register() as reg:
-        draft = CustomerDraft(
-            kind=kind, legal_name=name,
-            identifiers=[parse_identifier_arg(i) for i in ids or []],
-            region=region, industry=industry, size=size, grade=grade, owner=owner,
-            lifecycle=status, names=other_names,
-        )
-        record = reg.register(draft)
+        draft = build_draft(
+            kind, name, ids, region=region, industry=industry, size=size, grade=grade,
+            owner=owner, status=status, short=short, alias=alias, english=english,
+            codename=codename, phone=phone, email=email, address=address,
+            legal_rep=legal_rep)
+        with duplicates_as_json(as_json):
+            record = reg.register(draft, override_reason=override)
     print_customer(record, as_json)
 
 

@@ -13,9 +13,11 @@ from rich.table import Table
 from custmdm.cli.common import (
     CodeArgument,
     JsonOption,
+    OverrideOption,
     ReasonOption,
     customer_app,
     day_of,
+    duplicates_as_json,
     emit_json,
     fail,
     out,
@@ -41,11 +43,13 @@ def name_add(
     ] = None,
     source: Annotated[str | None, typer.Option(
         help="Who or what gave the name (default: the actor).")] = None,
+    override: OverrideOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Give a customer another name. To change the legal name, use `customer rename`."""
-    with register() as reg:
-        added = reg.add_name(code, kind, name, valid_from=day_of(valid_from), source=source)
+    with register() as reg, duplicates_as_json(as_json):
+        added = reg.add_name(code, kind, name, valid_from=day_of(valid_from), source=source,
+                             override_reason=override)
     if as_json:
         emit_json(added.to_dict())
     else:
@@ -86,13 +90,15 @@ def customer_rename(
     on: Annotated[datetime | None, typer.Option(
         formats=["%Y-%m-%d"], help="The day the new name takes effect (default: today).")
     ] = None,
+    override: OverrideOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Change the legal name; the old one stays as a former name until --on."""
     if not new_legal_name.strip():
         fail("give the new legal name")
-    with register() as reg:
-        record = reg.rename(code, new_legal_name, reason, on=day_of(on))
+    with register() as reg, duplicates_as_json(as_json):
+        record = reg.rename(code, new_legal_name, reason, on=day_of(on),
+                            override_reason=override)
     print_customer(record, as_json)
 
 

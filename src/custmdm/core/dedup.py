@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, literal, select, union_all
@@ -156,7 +156,7 @@ def guard(ctx: Context, valid: ValidCustomer | MatchRecord, override_reason: str
         return result, None
     best = result.candidates[0]
     listed = "; ".join(f"{c.code} ({c.legal_name}, owner {c.owner or '-'}, "
-                       f"{c.probability:.0%}: {', '.join(c.explanation)})"
+                       f"{c.probability:.1%}: {', '.join(c.explanation)})"
                        for c in result.candidates if c.action)
     if result.action is Action.BLOCK:
         raise DuplicateSuspected(
@@ -171,6 +171,16 @@ def guard(ctx: Context, valid: ValidCustomer | MatchRecord, override_reason: str
             result)
     return result, {"reason": reason,
                     "candidates": [c.code for c in result.candidates if c.action]}
+
+
+def guard_new_name(ctx: Context, customer_id: int, forms: NameForms,
+                   override_reason: str | None) -> dict[str, Any] | None:
+    """The check for a customer about to be known by another name: the customer as
+    stored, but with only the new name, against everyone else."""
+    with ctx.store.read() as conn:
+        stored = _load(conn, [customer_id])[customer_id].record
+    return guard(ctx, replace(stored, names=(forms,)), override_reason,
+                 exclude=customer_id)[1]
 
 
 # -- match rules --------------------------------------------------------------------------
@@ -215,12 +225,13 @@ _RULES = select(match_rule).order_by(match_rule.c.kind, match_rule.c.action)
 # -- keeping the blocking index in step ------------------------------------------------------
 
 
-def add_keys(ctx: Context, conn: Connection, customer_id: int, record: MatchRecord) -> None:
-    """File a customer under the keys of ``record`` it is not filed under yet (a name
-    or identifier added). Keys are never removed: an old name still identifies."""
+def add_name_keys(ctx: Context, conn: Connection, customer_id: int, forms: NameForms) -> None:
+    """File a customer under a new name's keys (those it is not filed under yet). Keys
+    are never removed: a former name still identifies the customer."""
     have = set(conn.scalars(select(match_key.c.key)
                             .where(match_key.c.customer_id == customer_id)))
-    new = [(key, customer_id) for key in blocking_keys(record) if key not in have]
+    new = [(key, customer_id) for key in blocking_keys(MatchRecord("", (forms,)))
+           if key not in have]
     ctx.store.insert_many(conn, match_key, ("key", "customer_id"), new)
 
 

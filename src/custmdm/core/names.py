@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 
-from custmdm.core import naming
+from custmdm.core import dedup, naming
 from custmdm.core.audit import audit_row, write_audit
 from custmdm.core.context import Context
 from custmdm.core.customers import CustomerRecord, iso, validate_legal_name
@@ -56,14 +56,16 @@ class NameRecord:
 
 def add_name(
     ctx: Context, code: str, kind: str, text: str, *, valid_from: date | None = None,
-    source: str | None = None,
+    source: str | None = None, override_reason: str | None = None,
 ) -> NameRecord:
-    """Give a customer another name (short, alias, English or code name)."""
+    """Give a customer another name (short, alias, English or code name). A name that
+    makes it look like another customer is refused or warned like a registration."""
     name_kind = _addable_kind(kind)
     text = _valid_name(text)
     record = _changeable(ctx, code)
     naming.check(ctx, record.kind, name_kind.value, text)
     forms = forms_of(text)
+    override = dedup.guard_new_name(ctx, record.id, forms, override_reason)
     with ctx.store.write() as conn:
         now = ctx.now()
         clash = conn.execute(
@@ -79,10 +81,11 @@ def add_name(
         ctx.store.insert_many(conn, customer_name, NAME_COLUMNS, [(
             record.id, name_kind.value, text, *forms, valid_from, None,
             source or ctx.actor.name, now)])
+        dedup.add_name_keys(ctx, conn, record.id, forms)
         write_audit(ctx.store, conn, [audit_row(
             ctx.actor.name, "customer.name.add", "customer", record.id,
             {"code": record.code, "kind": name_kind.value, "text": text,
-             "valid_from": iso(valid_from)}, now)])
+             "valid_from": iso(valid_from), **_overridden(override)}, now)])
     return next(n for n in names_of(ctx, record.code)
                 if n.kind == name_kind.value and n.text == text and n.valid_to is None)
 
@@ -124,6 +127,7 @@ def legal_name_on(ctx: Context, code: str, day: date) -> str:
 
 def rename(
     ctx: Context, code: str, new_legal_name: str, reason: str, *, on: date | None = None,
+    override_reason: str | None = None,
 ) -> CustomerRecord:
     """Change the legal name from ``on`` (default: today). The old legal name becomes a
     former name, valid until that day, and keeps matching the customer."""
@@ -136,6 +140,7 @@ def rename(
         raise ValidationError(f"a rename takes effect today or earlier, not on {day}; "
                               "register it when it happens")
     forms = forms_of(new_legal_name)
+    override = dedup.guard_new_name(ctx, record.id, forms, override_reason)
     ctx.approvals.check(ctx.actor.name, "customer.rename",
                         {"code": record.code, "to": new_legal_name, "on": day.isoformat(),
                          "reason": reason})
@@ -157,14 +162,19 @@ def rename(
         ctx.store.insert_many(conn, customer_name, NAME_COLUMNS, [(
             record.id, NameKind.LEGAL.value, new_legal_name, *forms, day, None,
             ctx.actor.name, now)])
+        dedup.add_name_keys(ctx, conn, record.id, forms)
         write_audit(ctx.store, conn, [audit_row(
             ctx.actor.name, "customer.rename", "customer", record.id,
             {"code": record.code, "from": current.text, "to": new_legal_name,
-             "on": day.isoformat(), "reason": reason}, now)])
+             "on": day.isoformat(), "reason": reason, **_overridden(override)}, now)])
     return get_customer_by_id(ctx, record.id)
 
 
 # -- helpers ------------------------------------------------------------------------------
+
+
+def _overridden(override: dict[str, Any] | None) -> dict[str, Any]:
+    return {} if override is None else {"duplicate_override": override}
 
 
 def _addable_kind(kind: str) -> NameKind:

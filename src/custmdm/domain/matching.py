@@ -127,22 +127,25 @@ _FIELDS: dict[str, Callable[[MatchRecord], frozenset[str]]] = {
 }
 
 
-def _identifier_comparison() -> Comparison:
+def _identifier_comparison(different_m: float) -> Comparison:
     return Comparison("identifier", ("identifier",), (
         Level("same {value}", Predicate(LevelKind.EQUAL, "identifier"), 0.95, 1e-7),
-        Level("different {value}", Predicate(LevelKind.DIFFERENT, "identifier"), 0.03, 0.9999),
+        Level("different {value}", Predicate(LevelKind.DIFFERENT, "identifier"),
+              different_m, 0.9999),
     ))
 
 
-def _name_comparison(what: str, form_m: float) -> Comparison:
+def _name_comparison(what: str, form_m: float, same_u: float) -> Comparison:
+    """``same_u``: how often two different customers have the same name (people share
+    names far more often than companies do)."""
     return Comparison("name", ("name", "core", "core_pinyin"), (
-        Level(f"same {what}", Predicate(LevelKind.EQUAL, "name"), 0.55, 2e-6,
+        Level(f"same {what}", Predicate(LevelKind.EQUAL, "name"), 0.55, same_u,
               term_frequency=True),
         Level(f"same {what} after removing legal form and region",
               Predicate(LevelKind.EQUAL, "core"), form_m, 4e-6, term_frequency=True),
+        Level(f"{what}s sound alike", Predicate(LevelKind.EQUAL, "core_pinyin"), 0.05, 1e-5),
         Level(f"{what}s {{similarity}} similar after removing legal form and region",
               Predicate(LevelKind.SIMILAR, "core", threshold=0.75), 0.12, 2e-5),
-        Level(f"{what}s sound alike", Predicate(LevelKind.EQUAL, "core_pinyin"), 0.05, 1e-5),
         Level(f"{what}s {{similarity}} similar", Predicate(LevelKind.SIMILAR, "core", 0.5),
               0.03, 2e-3),
         Level(f"different {what}s", Predicate(LevelKind.DIFFERENT, "core"), 0.02, 0.998),
@@ -177,8 +180,8 @@ def _region_comparison() -> Comparison:
 #: The comparisons per customer kind. Government bodies and other organisations are
 #: matched like enterprises: they have USCCs, names with regions, and addresses.
 ENTERPRISE_COMPARISONS: tuple[Comparison, ...] = (
-    _identifier_comparison(),
-    _name_comparison("name", 0.3),
+    _identifier_comparison(0.03),
+    _name_comparison("name", 0.3, 2e-6),
     Comparison("legal_form", ("legal_form",), (
         Level("same legal form", Predicate(LevelKind.EQUAL, "legal_form"), 0.9, 0.6),
         Level("different legal form", Predicate(LevelKind.DIFFERENT, "legal_form"), 0.1, 0.4),
@@ -195,8 +198,8 @@ ENTERPRISE_COMPARISONS: tuple[Comparison, ...] = (
     )),
 )
 INDIVIDUAL_COMPARISONS: tuple[Comparison, ...] = (
-    _identifier_comparison(),
-    _name_comparison("name", 0.05),
+    _identifier_comparison(0.01),  # an ID number is rarely mistyped and never shared
+    _name_comparison("name", 0.05, 1e-4),
     Comparison("birth_date", ("birth_date",), (
         Level("same birth date", Predicate(LevelKind.EQUAL, "birth_date"), 0.95, 1 / 20000),
         Level("different birth date", Predicate(LevelKind.DIFFERENT, "birth_date"), 0.05, 0.99995),
@@ -254,8 +257,10 @@ class Frequencies:
     counts: Mapping[tuple[str, str], int] = field(default_factory=dict)
 
     def share(self, field_name: str, value: str) -> float:
-        count = self.counts.get((field_name, value), 0)
-        return count / max(self.population, 1)
+        """The share of the register that holds the value besides the candidate itself
+        (so a value nobody else has is not penalised, however small the register)."""
+        others = self.counts.get((field_name, value), 0) - 1
+        return max(others, 0) / max(self.population, 1)
 
 
 def score(a: MatchRecord, b: MatchRecord, frequencies: Frequencies | None = None) -> Score:

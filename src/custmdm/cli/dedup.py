@@ -1,0 +1,173 @@
+"""``custmdm dedup …``: the duplicate check (查重) and the match rules it follows."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from custmdm.cli.common import (
+    AddressOption,
+    EmailOption,
+    EnglishOption,
+    IdsOption,
+    IndustryOption,
+    JsonOption,
+    LegalRepOption,
+    PhoneOption,
+    RegionOption,
+    ShortOption,
+    build_draft,
+    emit_json,
+    fail,
+    out,
+    register,
+)
+from custmdm.core.customers import CustomerDraft
+from custmdm.core.dedup import CheckResult
+
+dedup_app: typer.Typer = typer.Typer(
+    help="Duplicates (查重): check a record, set the match rules.", no_args_is_help=True)
+rule_app: typer.Typer = typer.Typer(
+    help="Match rules: what the check does per customer kind (block, warn, link).",
+    no_args_is_help=True)
+dedup_app.add_typer(rule_app, name="rule")
+
+#: Fields of a JSON record, as CustomerDraft names them.
+_JSON_FIELDS = ("kind", "legal_name", "identifiers", "region", "industry", "size", "grade",
+                "owner", "names", "phones", "emails", "address", "legal_representative")
+
+
+@dedup_app.command("check")
+def dedup_check(
+    kind: Annotated[str | None, typer.Option(
+        help="enterprise, individual, government or other.")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Legal name, as written.")] = None,
+    ids: IdsOption = None,
+    region: RegionOption = None,
+    industry: IndustryOption = None,
+    short: ShortOption = None,
+    english: EnglishOption = None,
+    phone: PhoneOption = None,
+    email: EmailOption = None,
+    address: AddressOption = None,
+    legal_rep: LegalRepOption = None,
+    record: Annotated[Path | None, typer.Option(
+        "--record", metavar="FILE",
+        help="The record as a JSON object (- for stdin) instead of the options: kind, "
+             "legal_name, identifiers ([\"cn.uscc=…\"] or [{scheme, value}]), region, "
+             "names ([{kind, text}]), phones, emails, address, legal_representative.")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Show at most this many candidates.")] = 10,
+    as_json: JsonOption = False,
+) -> None:
+    """Check one record against the register without registering it: the existing
+    customers it may duplicate, with score, why, code and owner. Exit 0 either way."""
+    with register() as reg:
+        if record is not None:
+            draft = _draft_from_json(record)
+        else:
+            if not kind or not name:
+                fail("give --kind and --name (or the whole record with --record FILE)", 2)
+            draft = build_draft(kind, name, ids, region=region, industry=industry,
+                                short=short, english=english, phone=phone, email=email,
+                                address=address, legal_rep=legal_rep)
+        result = reg.check_duplicates(draft, limit=limit)
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        print_candidates(result)
+
+
+def print_candidates(result: CheckResult) -> None:
+    if not result.candidates:
+        out.print("no likely duplicates")
+        return
+    table = Table("score", "action", "why", "code", "legal name", "owner", "status")
+    table.columns[3].no_wrap = True
+    for c in result.candidates:
+        table.add_row(f"{c.probability:.1%}", c.action.value if c.action else "",
+                      "; ".join(c.explanation), c.code, c.legal_name, c.owner or "", c.status)
+    out.print(table)
+    if result.action:
+        out.print(f"registering it would be: {result.action.value}", highlight=False)
+
+
+def _draft_from_json(path: Path) -> CustomerDraft:
+    text = sys.stdin.read() if str(path) == "-" else _read(path)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        fail(f"{path}: not JSON ({error})", 2)
+    if not isinstance(data, dict):
+        fail(f"{path}: expected one JSON object (a record), got {type(data).__name__}", 2)
+    unknown = sorted(set(data) - set(_JSON_FIELDS))
+    if unknown:
+        fail(f"{path}: unknown field(s) {', '.join(unknown)}; known: {', '.join(_JSON_FIELDS)}",
+             2)
+    for needed in ("kind", "legal_name"):
+        if not isinstance(data.get(needed), str):
+            fail(f"{path}: {needed} is required (text)", 2)
+    fields: dict[str, Any] = dict(data)
+    fields["identifiers"] = [_identifier(i) for i in data.get("identifiers") or []]
+    fields["names"] = [(n["kind"], n["text"]) if isinstance(n, dict) else tuple(n)
+                       for n in data.get("names") or []]
+    return CustomerDraft(**fields)
+
+
+def _identifier(item: Any) -> tuple[str, str]:
+    if isinstance(item, dict) and "scheme" in item and "value" in item:
+        return str(item["scheme"]), str(item["value"])
+    if isinstance(item, str) and "=" in item:
+        scheme, _, value = item.partition("=")
+        return scheme, value
+    fail(f"identifier {item!r}: give \"SCHEME=VALUE\" or {{\"scheme\": …, \"value\": …}}", 2)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as error:
+        fail(f"cannot read {path}: {error.strerror}", 2)
+
+
+@rule_app.command("list")
+def rule_list(as_json: JsonOption = False) -> None:
+    """The match rules in force."""
+    with register() as reg:
+        rules = reg.match_rules()
+    if as_json:
+        emit_json([r.to_dict() for r in rules])
+        return
+    table = Table("kind", "action", "from score")
+    for r in rules:
+        table.add_row(r.kind, r.action.value, f"{r.threshold:g}")
+    out.print(table)
+
+
+@rule_app.command("set")
+def rule_set(
+    kind: Annotated[str, typer.Argument(help="enterprise, individual, government or other.")],
+    action: Annotated[str, typer.Argument(help="block, warn or link.")],
+    threshold: Annotated[float, typer.Argument(
+        help="Match probability from which the action applies, e.g. 0.95.")],
+) -> None:
+    """Set what the duplicate check does for a kind from a score on."""
+    with register() as reg:
+        reg.set_match_rule(kind, action, threshold)
+    out.print(f"{kind}: {action} from {threshold:g}", highlight=False)
+
+
+@rule_app.command("remove")
+def rule_remove(
+    kind: Annotated[str, typer.Argument(help="enterprise, individual, government or other.")],
+    action: Annotated[str, typer.Argument(help="block, warn or link.")],
+) -> None:
+    """Stop the duplicate check from taking this action for this kind."""
+    with register() as reg:
+        reg.set_match_rule(kind, action, None)
+    out.print(f"{kind}: no {action}", highlight=False)

@@ -1,0 +1,157 @@
+"""The duplicate check on entry, on SQLite and PostgreSQL: candidates come from the
+blocking index, carry a score, a reason, the code and the owner; rules block, warn (with
+an audited override) or link."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from custmdm.core.customers import CustomerDraft
+from custmdm.core.dedup import DuplicateSuspected
+from custmdm.demo.generator import make_uscc
+from custmdm.domain.matching import Action
+from custmdm.errors import ValidationError
+from custmdm.register import Register
+from custmdm.store.tables import audit_entry, contact, customer, match_key
+
+USCC = make_uscc("9", "1", "440305", 1)
+OTHER_USCC = make_uscc("9", "1", "440305", 2)
+HUASHENG = "深圳市华盛电子科技有限公司"
+
+
+def ent(name: str, *ids: str, **more: object) -> CustomerDraft:
+    return CustomerDraft("enterprise", name, identifiers=[("cn.uscc", i) for i in ids],
+                         region=more.pop("region", "440305"), **more)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def coded(reg: Register) -> Register:
+    reg.add_rule("std", "C{kind}{seq:6}")
+    return reg
+
+
+def count(reg: Register, table: object) -> int:
+    with reg.store.read() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())  # type: ignore[arg-type]
+
+
+def test_the_same_uscc_is_blocked_naming_code_and_owner(coded: Register) -> None:
+    first = coded.register(ent(HUASHENG, USCC, owner="sales07"))
+    with pytest.raises(DuplicateSuspected) as refused:
+        coded.register(ent("华盛电子", USCC, owner="sales09"))
+    best = refused.value.result.candidates[0]
+    assert (best.code, best.owner, best.action) == (first.code, "sales07", Action.BLOCK)
+    assert "same USCC" in best.explanation
+    assert first.code in str(refused.value) and "sales07" in str(refused.value)
+    assert count(coded, customer) == 1
+
+
+@pytest.mark.parametrize("variant, why", [
+    ("深圳市华盛电子科技有限责任公司", "same name after removing legal form and region"),
+    ("華盛電子科技有限公司", "same name after removing legal form and region"),
+    ("深圳市华胜电子科技有限公司", "names sound alike"),
+    ("深圳市华盛电子科枝有限公司", "similar after removing legal form and region"),
+])
+def test_a_variant_of_the_name_is_a_candidate_with_its_reason(
+    coded: Register, variant: str, why: str
+) -> None:
+    first = coded.register(ent(HUASHENG))
+    result = coded.check_duplicates(ent(variant))
+    assert result.candidates[0].code == first.code
+    assert any(why in reason for reason in result.candidates[0].explanation)
+    assert result.action in (Action.WARN, Action.BLOCK)
+
+
+def test_a_phone_written_differently_is_the_same_phone(coded: Register) -> None:
+    first = coded.register(ent(HUASHENG, phones=["0755-83765566"], legal_representative="张三"))
+    found = coded.check_duplicates(ent("华盛科技", phones=["+86 755 8376 5566"],
+                                       legal_representative="张 三"))
+    assert found.candidates[0].code == first.code
+    assert {"same phone", "same legal representative"} <= set(found.candidates[0].explanation)
+
+
+def test_a_warning_needs_an_override_with_a_reason_which_is_audited(coded: Register) -> None:
+    first = coded.register(ent(HUASHENG))
+    look_alike = ent("深圳市华胜电子科技有限公司")
+    with pytest.raises(DuplicateSuspected, match="--override"):
+        coded.register(look_alike)
+    with pytest.raises(DuplicateSuspected):
+        coded.register(look_alike, override_reason="   ")
+    second = coded.register(look_alike, override_reason="华胜 is another company")
+    with coded.store.read() as conn:
+        detail = conn.execute(select(audit_entry.c.detail).where(
+            audit_entry.c.entity_id == str(second.id),
+            audit_entry.c.action == "customer.register")).scalar_one()
+    assert detail["duplicate_override"] == {"reason": "华胜 is another company",
+                                            "candidates": [first.code]}
+
+
+def test_different_companies_with_the_same_trade_name_are_not_blocked(coded: Register) -> None:
+    coded.register(ent(HUASHENG, USCC))
+    other = coded.check_duplicates(ent("北京华盛物流有限公司", OTHER_USCC, region="110105"))
+    assert other.action is None
+
+
+def test_the_same_person_name_with_another_id_number_is_not_a_duplicate(
+    coded: Register
+) -> None:
+    coded.register(CustomerDraft("individual", "张伟", region="110105",
+                                 identifiers=[("cn.ric", "11010519491231002X")]))
+    other = coded.check_duplicates(CustomerDraft(
+        "individual", "张伟", region="110105", identifiers=[("cn.ric", "110105198001010016")]))
+    assert other.action is None
+
+
+def test_a_link_rule_returns_the_existing_customer(coded: Register) -> None:
+    first = coded.register(ent(HUASHENG, USCC))
+    coded.set_match_rule("enterprise", "link", 0.999)
+    linked = coded.register(ent("华盛电子", USCC))
+    assert linked.code == first.code and linked.linked
+    assert count(coded, customer) == 1
+
+
+def test_renaming_checks_and_files_the_new_name(coded: Register) -> None:
+    first = coded.register(ent(HUASHENG, USCC))
+    second = coded.register(ent("深圳市恒泰贸易有限公司", OTHER_USCC))
+    with pytest.raises(DuplicateSuspected, match=first.code):
+        coded.rename(second.code, "深圳市华盛电子科技有限责任公司", reason="took the name")
+    coded.rename(second.code, "深圳市恒泰国际贸易有限公司", reason="new scope")
+    found = coded.check_duplicates(ent("恒泰国际贸易有限公司"))
+    assert found.candidates[0].code == second.code
+    # the former name still identifies it
+    assert coded.check_duplicates(ent("恒泰贸易有限公司")).candidates[0].code == second.code
+
+
+def test_every_registration_path_writes_keys_and_contacts(coded: Register) -> None:
+    coded.register(ent(HUASHENG, USCC, phones=["13800138000"], emails=["a@b.cn"]))
+    coded.register_many([ent("深圳市恒泰贸易有限公司", OTHER_USCC, phones=["13900139000"])])
+    with coded.store.read() as conn:
+        keys = set(conn.scalars(select(match_key.c.key)))
+        phones = set(conn.scalars(select(contact.c.canonical).where(contact.c.kind == "phone")))
+    assert {f"i:cn.uscc:{USCC}", "n:华盛电子科技", "t:+8613800138000", "e:a@b.cn",
+            f"i:cn.uscc:{OTHER_USCC}", "n:恒泰贸易", "t:+8613900139000"} <= keys
+    assert phones == {"+8613800138000", "+8613900139000"}
+
+
+def test_rules_are_checked_and_audited(coded: Register) -> None:
+    with pytest.raises(ValidationError, match="not a probability"):
+        coded.set_match_rule("enterprise", "warn", 1.5)
+    with pytest.raises(ValidationError, match="unknown action"):
+        coded.set_match_rule("enterprise", "shout", 0.5)
+    coded.set_match_rule("enterprise", "warn", 0.7)
+    rules = {(r.kind, r.action.value): r.threshold for r in coded.match_rules()}
+    assert rules[("enterprise", "warn")] == 0.7 and rules[("enterprise", "block")] == 0.99
+    coded.set_match_rule("enterprise", "warn", None)
+    assert ("enterprise", "warn") not in {(r.kind, r.action.value) for r in coded.match_rules()}
+    with coded.store.read() as conn:
+        assert conn.execute(select(func.count()).where(
+            audit_entry.c.action == "match_rule.set")).scalar_one() == 2
+
+
+def test_bad_contacts_are_refused_with_a_clear_error(coded: Register) -> None:
+    with pytest.raises(ValidationError, match="phone '12345' is not a valid number"):
+        coded.register(ent(HUASHENG, phones=["12345"]))
+    with pytest.raises(ValidationError, match="e-mail 'zhang@' is not valid"):
+        coded.register(ent(HUASHENG, emails=["zhang@"]))
+    assert count(coded, customer) == 0
