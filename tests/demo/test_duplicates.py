@@ -65,3 +65,20 @@ def test_the_labelled_set_keeps_its_entities_apart() -> None:
                         and (parse_name(o.legal_name).trade_name
                              == parse_name(item.draft.legal_name).trade_name))
         assert original.identifiers and not item.draft.identifiers
+
+
+def test_phones_are_written_differently_or_missing_but_stay_the_same_number() -> None:
+    from custmdm.domain.contacts import canonical_phone
+
+    originals = list(DemoGenerator(seed=5).customers(600))
+    assert sum(bool(d.phones) for d in originals) > 350  # most customers have one
+    labelled = labelled_duplicates(originals, seed=3)
+    rewritten = [item for item in labelled if "phone written differently" in item.how]
+    missing = [item for item in labelled if "phone missing" in item.how]
+    assert rewritten and missing
+    for item in rewritten:
+        before, after = originals[item.entity].phones[0], item.draft.phones[0]
+        assert before != after and canonical_phone(before) == canonical_phone(after)
+    assert all(not item.draft.phones for item in missing)
+    negatives = [item for item in labelled if item.how.startswith("hard negative")]
+    assert negatives and all(not item.draft.phones for item in negatives)

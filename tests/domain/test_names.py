@@ -29,6 +29,7 @@ SAME_CORE = [
      "深圳市華盛電子科技有限公司"),
     ("北京红杉投资中心（有限合伙）", "北京市红杉投资中心(有限合伙)"),
     ("上海浦东发展银行股份有限公司", "上海浦东发展银行股份公司"),
+    ("德阳市安创数据科技集团有限公司", "德阳市安创数据科技集团有限责任公司"),
     ("Huawei Technologies Co., Ltd.", "Huawei Technologies Company Limited",
      "HUAWEI TECHNOLOGIES LIMITED", "Huawei Technologies Ltd"),
     ("Summit Holdings Inc.", "Summit Holdings, Inc", "SUMMIT HOLDINGS INCORPORATED"),

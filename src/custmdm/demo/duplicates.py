@@ -52,8 +52,9 @@ def _half_width_brackets(name: str) -> str | None:
     return converted if converted != name else None
 
 
-_FORM_SWAPS = (("有限责任公司", "有限公司"), ("有限公司", "有限责任公司"),
-               ("股份有限公司", "股份公司"))
+# 股份有限公司 first: its 有限公司 must not become 有限责任公司 (no such form exists).
+_FORM_SWAPS = (("股份有限公司", "股份公司"), ("有限责任公司", "有限公司"),
+               ("有限公司", "有限责任公司"))
 
 
 def _other_legal_form(name: str) -> str | None:
@@ -141,7 +142,8 @@ def labelled_duplicates(
 ) -> list[LabelledDraft]:
     """The originals, then variants of ``duplicate_share`` of them (a name variant,
     and half the time the identifiers left out as well, as when a clerk does not have
-    them at hand), then hard negatives for ``negative_share`` of them."""
+    them at hand; phones written differently or left out), then hard negatives for
+    ``negative_share`` of them (without the contacts, which would give them away)."""
     rng = random.Random(seed)
     out = [LabelledDraft(d, i, "original") for i, d in enumerate(originals)]
     for i, draft in enumerate(originals):
@@ -156,6 +158,7 @@ def labelled_duplicates(
         variant = replace(draft, legal_name=name, names=())
         if rng.random() < 0.5:
             variant, how = replace(variant, identifiers=()), how + ", identifiers missing"
+        variant, how = _contacts_as_given(variant, how, rng)
         out.append(LabelledDraft(variant, i, how))
     entity = len(originals)
     for draft in originals:
@@ -166,6 +169,28 @@ def labelled_duplicates(
             out.append(LabelledDraft(negative[0], entity, negative[1]))
             entity += 1
     return out
+
+
+def _contacts_as_given(draft: CustomerDraft, how: str, rng: random.Random
+                       ) -> tuple[CustomerDraft, str]:
+    """A third of phones written differently (+86, other separators), a third left
+    out; half the legal representatives left out."""
+    if draft.phones:
+        roll = rng.random()
+        if roll < 1 / 3:
+            draft, how = replace(draft, phones=[_rewritten(p) for p in draft.phones]), \
+                how + ", phone written differently"
+        elif roll < 2 / 3:
+            draft, how = replace(draft, phones=()), how + ", phone missing"
+    if draft.legal_representative and rng.random() < 0.5:
+        draft, how = replace(draft, legal_representative=None), how + ", legal rep missing"
+    return draft, how
+
+
+def _rewritten(phone: str) -> str:
+    """The same mobile number as another clerk writes it: +86, then other separators."""
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    return f"+86 {digits[:3]}-{digits[3:7]}-{digits[7:]}"
 
 
 def _hard_negative(draft: CustomerDraft, rng: random.Random) -> tuple[CustomerDraft, str] | None:
@@ -182,9 +207,10 @@ def _hard_negative(draft: CustomerDraft, rng: random.Random) -> tuple[CustomerDr
         industry = "贸易" if parts.industry != "贸易" else "科技"
         form = parts.legal_form.text if parts.legal_form is not None else "有限公司"
         return (replace(draft, legal_name=f"{region}{parts.trade_name}{industry}{form}",
-                        identifiers=(), names=(), region=None),
+                        identifiers=(), names=(), region=None, phones=(),
+                        legal_representative=None),
                 "hard negative: same trade name, another city and trade")
     if draft.kind == "individual":
-        return (replace(draft, identifiers=(), region=None),
+        return (replace(draft, identifiers=(), region=None, phones=()),
                 "hard negative: same person name, another person")
     return None

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import cached_property
 from itertools import accumulate
@@ -157,14 +157,16 @@ class DemoGenerator:
         rng = random.Random(self.seed * 1_000_003 + index)
         roll = rng.random()
         if roll < 0.70:
-            return self._enterprise(rng, index)
-        if roll < 0.85:
-            return self._individual(rng, index)
-        if roll < 0.89:
-            return self._government(rng, index)
-        if roll < 0.94:
-            return self._organisation(rng, index)
-        return self._foreign(rng, index)
+            draft = self._enterprise(rng, index)
+        elif roll < 0.85:
+            draft = self._individual(rng, index)
+        elif roll < 0.89:
+            draft = self._government(rng, index)
+        elif roll < 0.94:
+            draft = self._organisation(rng, index)
+        else:
+            return self._foreign(rng, index)
+        return _with_contacts(draft, random.Random(f"{self.seed}:{index}:contacts"))
 
     # -- kinds -------------------------------------------------------------------------
 
@@ -244,6 +246,27 @@ class DemoGenerator:
             industry=rng.choice(("C", "F", "I", "G")), grade="ordinary",
             owner=rng.choice(SALES_OWNERS),
         )
+
+
+#: Mobile prefixes (all valid in libphonenumber's metadata for China).
+_MOBILE_PREFIXES = [p for p in (*range(130, 140), *range(150, 160), *range(180, 190))
+                    if p != 154]
+
+
+def _with_contacts(draft: CustomerDraft, rng: random.Random) -> CustomerDraft:
+    """A phone for most customers (written as people write them), and the legal
+    representative of most enterprises. A random generator of their own, so the other
+    fields stay what they were before contacts were added."""
+    phones = []
+    if rng.random() < (0.9 if draft.kind == "individual" else 0.75):
+        digits = f"{rng.choice(_MOBILE_PREFIXES)}{rng.randrange(10**8):08d}"
+        phones.append(rng.choice((digits, f"{digits[:3]} {digits[3:7]} {digits[7:]}",
+                                  f"{digits[:3]}-{digits[3:7]}-{digits[7:]}")))
+    representative = None
+    if draft.kind == "enterprise" and rng.random() < 0.7:
+        representative = rng.choice(SURNAMES) + "".join(
+            rng.sample(GIVEN_NAME_CHARACTERS, rng.choice((1, 2))))
+    return replace(draft, phones=phones, legal_representative=representative)
 
 
 def _place_name(county: Region) -> str:

@@ -102,6 +102,7 @@ _CHINESE_FORMS = (
     ("(特殊普通合伙)", "partnership_special"),
     ("(普通合伙)", "partnership_general"),
     ("(有限合伙)", "partnership_limited"),
+    ("集团有限责任公司", "limited"),
     ("集团股份有限公司", "joint_stock"),
     ("股份有限公司", "joint_stock"),
     ("集团有限公司", "limited"),

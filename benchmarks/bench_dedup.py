@@ -1,0 +1,133 @@
+"""The duplicate check on entry: precision, recall and F1 on labelled duplicates, and
+its latency, in a register of demo customers.
+
+    python benchmarks/bench_dedup.py --db URL [--customers 1000000] [--originals 2000]
+
+On an empty database it first builds the demo register (``load_demo``, seed 2026, so
+customer number i has id i + 1). ``--originals`` of its customers are drawn (seeded);
+``demo.duplicates.labelled_duplicates`` makes variants of about 30 % of them the way
+duplicates happen (short name, traditional characters, typo, homophone, other legal
+form, region dropped …, identifiers missing half the time) and hard negatives (same
+trade name in another city and trade; same person name, another person). Every variant
+and negative is checked with ``Register.check_duplicates``, not registered:
+
+* a variant counts as found (true positive) when the check would warn or block and its
+  best candidate is the customer it was made from; otherwise a false negative (and a
+  false positive too when it points at another customer);
+* a hard negative that would be warned or blocked is a false positive.
+
+Originals whose exact name the demo register holds more than once (its foreign
+customers repeat a few names) are skipped and counted: no matcher can tell those apart
+by name, and the labels would call a correct answer wrong.
+
+The same is counted for "block" alone. Each check is timed end to end (validation,
+blocking-key lookup, reading candidates, scoring). Prints JSON lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import time
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import func, select
+
+from custmdm import open_register
+from custmdm.demo.duplicates import labelled_duplicates
+from custmdm.demo.generator import DemoGenerator
+from custmdm.demo.loader import customer_count, load_demo
+from custmdm.domain.matching import Action
+from custmdm.domain.names import normalise
+from custmdm.store.tables import customer_name
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--originals", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    reg = open_register(args.db, actor="bench")
+    reg.init()
+    if customer_count(reg) == 0:
+        start = time.perf_counter()
+        load_demo(reg, args.customers)
+        emit({"what": "build", "customers": args.customers,
+              "seconds": round(time.perf_counter() - start, 1)})
+    population = customer_count(reg)
+    rng = random.Random(args.seed)
+    generator = DemoGenerator(2026)
+    indexes, ambiguous = [], 0
+    for i in rng.sample(range(population), min(args.originals * 2, population)):
+        if len(indexes) == args.originals:
+            break
+        if _holders(reg, generator.customer(i).legal_name) > 1:
+            ambiguous += 1  # the demo holds this exact name more than once: no one can tell
+            continue
+        indexes.append(i)
+    emit({"what": "originals", "drawn": len(indexes), "skipped_as_ambiguous": ambiguous})
+    originals = [generator.customer(i) for i in indexes]
+    labelled = labelled_duplicates(originals, seed=args.seed)
+    counts: Counter[str] = Counter()
+    negatives = 0
+    misses: Counter[str] = Counter()
+    timings: list[float] = []
+    for item in labelled:
+        if item.how == "original":
+            continue
+        start = time.perf_counter()
+        result = reg.check_duplicates(item.draft)
+        timings.append(time.perf_counter() - start)
+        best = result.candidates[0] if result.candidates else None
+        negative = item.entity >= len(originals)
+        negatives += negative
+        expected = None if negative else indexes[item.entity] + 1
+        for level, actions in (("warn", (Action.WARN, Action.BLOCK, Action.LINK)),
+                               ("block", (Action.BLOCK, Action.LINK))):
+            flagged = result.action in actions and best is not None
+            right = flagged and best is not None and best.customer_id == expected
+            if negative:
+                counts[f"{level}:fp"] += flagged
+                counts[f"{level}:tn"] += not flagged
+            else:
+                counts[f"{level}:tp"] += right
+                counts[f"{level}:fn"] += not right
+                counts[f"{level}:fp"] += flagged and not right
+                if level == "warn" and not right:
+                    misses[item.how] += 1
+    for level in ("warn", "block"):
+        tp, fp, fn = (counts[f"{level}:{k}"] for k in ("tp", "fp", "fn"))
+        precision = tp / (tp + fp) if tp + fp else 1.0
+        recall = tp / (tp + fn) if tp + fn else 1.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        emit({"what": "accuracy", "flagged_from": level, "register": population,
+              "variants": tp + fn, "negatives": negatives, "tp": tp, "fp": fp, "fn": fn,
+              "precision": round(precision, 4), "recall": round(recall, 4),
+              "f1": round(f1, 4)})
+    emit({"what": "misses by variant (warn)", **dict(misses.most_common())})
+    ms = sorted(t * 1000 for t in timings)
+    emit({"what": "latency", "register": population, "checks": len(ms),
+          "p50_ms": round(statistics.median(ms), 2),
+          "p95_ms": round(ms[int(0.95 * (len(ms) - 1))], 2), "max_ms": round(ms[-1], 2)})
+    reg.close()
+
+
+def _holders(reg: Any, legal_name: str) -> int:
+    """Customers whose name normalises like ``legal_name``."""
+    with reg.store.read() as conn:
+        return int(conn.execute(
+            select(func.count(func.distinct(customer_name.c.customer_id)))
+            .where(customer_name.c.normalised == normalise(legal_name))).scalar_one())
+
+
+def emit(row: dict[str, Any]) -> None:
+    print(json.dumps(row, ensure_ascii=False), flush=True)
+
+
+if __name__ == "__main__":
+    main()
