@@ -10,7 +10,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 
-from custmdm.core import bulk, coding, dedup, integrity, names, naming, registry, search, xref
+from custmdm.core import (
+    bulk,
+    coding,
+    dedup,
+    integrity,
+    merge,
+    names,
+    naming,
+    registry,
+    search,
+    xref,
+)
 from custmdm.core.approval import ApprovalPolicy, NoApprovalNeeded
 from custmdm.core.bulk import BulkResult
 from custmdm.core.coding import RuleSummary
@@ -81,6 +92,16 @@ class Register:
     def set_match_rule(self, kind: str, action: str, threshold: float | None) -> None:
         """Set a kind's threshold for block, warn or link; None removes that rule."""
         dedup.set_match_rule(self.ctx, kind, action, threshold)
+
+    def merge(self, survivor: str, losers: Sequence[str],
+              picks: Mapping[str, str] | None = None, reason: str = "duplicates",
+              ) -> merge.MergeResult:
+        """Merge customers (by code) into the survivor; ``picks``: field → code."""
+        return merge.merge_customers(self.ctx, survivor, losers, picks, reason)
+
+    def undo_merge(self, merge_id: int, reason: str = "undo") -> CustomerRecord:
+        """Put back exactly what a merge changed; refused if those rows changed since."""
+        return merge.undo_merge(self.ctx, merge_id, reason)
 
     # -- coding rules ------------------------------------------------------------------
 

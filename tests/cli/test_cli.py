@@ -245,3 +245,22 @@ def test_duplicates_from_the_command_line(run: Run, tmp_path: pathlib.Path) -> N
     bad = run("dedup", "rule", "set", "enterprise", "warn", "2")
     assert bad.exit_code == 2 and "not a probability" in bad.stderr
     assert run("dedup", "check", "--kind", "enterprise").exit_code == 2
+
+
+def test_merge_and_undo_from_the_command_line(run: Run) -> None:
+    ok(run("rule", "add", "std", "--pattern", "C{seq:6}"))
+    ok(run("dedup", "rule", "remove", "enterprise", "warn"))  # register look-alikes freely
+    a = ok(run("customer", "add", "--kind", "enterprise", "--name", "深圳市华盛电子科技有限公司",
+               "--region", "440305", "--json")).json()["code"]  # type: ignore[index]
+    b = ok(run("customer", "add", "--kind", "enterprise", "--name", "华盛电子科技有限责任公司",
+               "--owner", "sales09", "--json")).json()["code"]  # type: ignore[index]
+    merged = ok(run("merge", a, b, "--pick", f"owner={b}", "--json")).json()
+    assert merged["survivor"]["owner"] == "sales09" and merged["merged"] == [b]  # type: ignore[index]
+    shown = ok(run("customer", "show", b, "--json")).json()
+    assert shown["code"] == a  # type: ignore[index]
+    assert run("merge", a, "--pick", "owner").exit_code == 2
+    assert "FIELD=CODE" in run("merge", a, b, "--pick", "owner").stderr
+    ok(run("merge", "undo", str(merged["merge_id"])))  # type: ignore[index]
+    assert ok(run("customer", "show", b, "--json")).json()["code"] == b  # type: ignore[index]
+    again = run("merge", "undo", str(merged["merge_id"]))  # type: ignore[index]
+    assert again.exit_code == 4 and "was undone" in again.stderr

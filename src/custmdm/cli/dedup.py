@@ -171,3 +171,48 @@ def rule_remove(
     with register() as reg:
         reg.set_match_rule(kind, action, None)
     out.print(f"{kind}: no {action}", highlight=False)
+
+
+def merge_command(
+    codes: Annotated[list[str], typer.Argument(
+        metavar="SURVIVOR LOSER... | undo MERGE_ID",
+        help="The survivor's code, then the codes to merge into it; or `undo` and a "
+             "merge id.")],
+    pick: Annotated[list[str] | None, typer.Option(
+        "--pick", metavar="FIELD=CODE",
+        help="Take FIELD (legal_name, owner, region, industry, size, grade) from the "
+             "customer with CODE. Repeatable.")] = None,
+    reason: Annotated[str, typer.Option(help="Why; recorded in the audit trail.")
+                      ] = "duplicates",
+    as_json: JsonOption = False,
+) -> None:
+    """Merge duplicates into one survivor (`merge SURVIVOR LOSER...`), or undo a merge
+    (`merge undo MERGE_ID`). The losers' codes keep resolving to the survivor; their
+    names, identifiers, contacts and key mappings move to it."""
+    if codes[0] == "undo":
+        if len(codes) != 2 or not codes[1].isdigit():
+            fail("usage: custmdm merge undo MERGE_ID (the number a merge printed)", 2)
+        with register() as reg:
+            record = reg.undo_merge(int(codes[1]), reason)
+        if as_json:
+            emit_json(record.to_dict())
+        else:
+            out.print(f"merge {codes[1]} undone; {record.code} is as it was before",
+                      highlight=False)
+        return
+    if len(codes) < 2:
+        fail("give the survivor's code and at least one code to merge into it", 2)
+    picks = {}
+    for item in pick or []:
+        field_name, separator, code = item.partition("=")
+        if not separator or not field_name or not code:
+            fail(f"--pick {item!r}: write FIELD=CODE, e.g. --pick legal_name=CE000002", 2)
+        picks[field_name.strip()] = code.strip()
+    with register() as reg:
+        result = reg.merge(codes[0], codes[1:], picks, reason)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    out.print(f"merge {result.merge_id}: {', '.join(result.merged)} merged into "
+              f"{result.survivor.code} ({result.survivor.legal_name}); undo with "
+              f"`custmdm merge undo {result.merge_id}`", highlight=False, markup=False)

@@ -67,6 +67,7 @@ app.add_typer(xref.xref_app, name="xref")
 app.command("search")(names.search_command)
 app.add_typer(names.naming_app, name="naming-rule")
 app.add_typer(dedup.dedup_app, name="dedup")
+app.command("merge")(dedup.merge_command)
 
 @app.callback()
 def main(

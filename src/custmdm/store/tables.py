@@ -292,6 +292,26 @@ match_rule = Table(
             "with no rows uses domain.matching.DEFAULT_RULES.",
 )
 
+merge = Table(
+    "merge",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("survivor_id", ForeignKey("customer.id"), nullable=False),
+    Column("loser_ids", JSON, nullable=False),
+    Column("fields", JSON, nullable=False, comment="field -> code its value came from"),
+    Column("reason", Text, nullable=False),
+    Column("before", JSON, nullable=False,
+           comment="every row the merge changed, as it was (per table), for undo"),
+    Column("added_keys", JSON, nullable=False, comment="match keys the survivor gained"),
+    Column("versions", JSON, nullable=False, comment="customer id -> version after merge"),
+    Column("merged_at", Timestamp, nullable=False),
+    Column("merged_by", String(100), nullable=False),
+    Column("undone_at", Timestamp),
+    Column("undone_by", String(100)),
+    comment="Merges of duplicates into a survivor, with what undo needs.",
+)
+Index(None, merge.c.survivor_id)
+
 naming_rule = Table(
     "naming_rule",
     metadata,
