@@ -264,3 +264,21 @@ def test_merge_and_undo_from_the_command_line(run: Run) -> None:
     assert ok(run("customer", "show", b, "--json")).json()["code"] == b  # type: ignore[index]
     again = run("merge", "undo", str(merged["merge_id"]))  # type: ignore[index]
     assert again.exit_code == 4 and "was undone" in again.stderr
+
+
+@pytest.mark.parametrize("record", [
+    '{"kind": "enterprise", "legal_name": "华盛", "names": [{"kind": "short"}]}',
+    '{"kind": "enterprise", "legal_name": "华盛", "names": ["short"]}',
+    '{"kind": "enterprise", "legal_name": "华盛", "phones": [13800138000]}',
+    '{"kind": "enterprise", "legal_name": "华盛", "phones": "13800138000"}',
+    '{"kind": "enterprise", "legal_name": "华盛", "region": 440305}',
+    '{"kind": "enterprise", "legal_name": "华盛", "colour": "red"}',
+    '["not", "an", "object"]',
+])
+def test_a_badly_shaped_record_is_one_clear_line(run: Run, tmp_path: pathlib.Path,
+                                                 record: str) -> None:
+    path = tmp_path / "record.json"
+    path.write_text(record, encoding="utf-8")
+    result = run("dedup", "check", "--record", str(path))
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    assert str(path) in result.stderr

@@ -155,3 +155,68 @@ def test_bad_contacts_are_refused_with_a_clear_error(coded: Register) -> None:
     with pytest.raises(ValidationError, match="e-mail 'zhang@' is not valid"):
         coded.register(ent(HUASHENG, emails=["zhang@"]))
     assert count(coded, customer) == 0
+
+
+# -- edges found in review ---------------------------------------------------------------
+
+
+def test_keys_that_differ_only_after_the_cut_are_filed_once(coded: Register) -> None:
+    first, second = ("user@" + "a" * 63 + "." + "b" * 40 + ending for ending in (".com", ".net"))
+    record = coded.register(ent(HUASHENG, emails=[first, second]))
+    assert record.code
+
+
+def test_a_link_goes_to_the_customer_that_triggers_it_never_a_retired_one(
+    coded: Register
+) -> None:
+    old = coded.register(ent(HUASHENG, USCC))
+    coded.retire(old.code, reason="closed")
+    live = coded.register(ent("深圳市华盛电子科技有限公司", OTHER_USCC),
+                          override_reason="the old one closed; a new company")
+    coded.set_match_rule("enterprise", "link", 0.3)
+    linked = coded.register(ent("深圳市华盛电子科技有限公司"))
+    assert linked.linked and linked.code == live.code
+
+
+def test_a_name_change_above_a_link_threshold_is_refused(coded: Register) -> None:
+    coded.register(ent(HUASHENG, USCC))
+    other = coded.register(ent("深圳市恒泰贸易有限公司", OTHER_USCC))
+    coded.set_match_rule("enterprise", "link", 0.3)
+    with pytest.raises(DuplicateSuspected):
+        coded.rename(other.code, "深圳市华盛电子科技有限公司", reason="took the name")
+
+
+def test_a_retired_customer_is_found_by_its_identifier_and_only_warns(coded: Register) -> None:
+    old = coded.register(ent(HUASHENG, USCC))
+    coded.retire(old.code, reason="closed")
+    found = coded.check_duplicates(ent("深圳市新名字科技有限公司", USCC))
+    assert found.candidates[0].code == old.code and found.action is Action.WARN
+    assert "same USCC" in found.candidates[0].explanation
+
+
+def test_identifiers_of_different_schemes_are_not_evidence_against(coded: Register) -> None:
+    coded.register(CustomerDraft("enterprise", "Siemens AG", region="DE",
+                                 identifiers=[("vat.de", "DE129273398")]))
+    found = coded.check_duplicates(ent("Siemens AG", USCC, region="DE"))
+    assert not any("different" in why for why in found.candidates[0].explanation)
+
+
+def test_a_common_name_says_less_than_a_rare_one(unchecked: Register) -> None:
+    unchecked.add_rule("std", "C{kind}{seq:6}")
+    for _ in range(30):
+        unchecked.register(CustomerDraft("individual", "张伟", region="110105"))
+    unchecked.register(CustomerDraft("individual", "欧阳翠花", region="110105"))
+    unchecked.set_match_rule("individual", "warn", 0.5)
+    common = unchecked.check_duplicates(CustomerDraft("individual", "张伟", region="110105"))
+    rare = unchecked.check_duplicates(CustomerDraft("individual", "欧阳翠花", region="110105"))
+    assert rare.action is Action.WARN and common.action is None
+
+
+def test_a_customer_with_many_names_is_checked(coded: Register) -> None:
+    names = [("alias", f"华盛{n:02d}号电子科技有限公司") for n in range(80)]
+    assert coded.check_duplicates(ent(HUASHENG, names=names)).action is None
+
+
+def test_a_contact_too_long_once_normalised_is_refused(coded: Register) -> None:
+    with pytest.raises(ValidationError, match="once normalised"):
+        coded.register(ent(HUASHENG, address="\ufdfa" * 40))

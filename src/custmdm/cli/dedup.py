@@ -62,7 +62,8 @@ def dedup_check(
              "legal_name, identifiers ([\"cn.uscc=…\"] or [{scheme, value}]), region, "
              "names ([{kind, text}]), phones, emails, address, legal_representative.")
     ] = None,
-    limit: Annotated[int, typer.Option(help="Show at most this many candidates.")] = 10,
+    limit: Annotated[int, typer.Option(
+        min=1, max=100, help="Show at most this many candidates.")] = 10,
     as_json: JsonOption = False,
 ) -> None:
     """Check one record against the register without registering it: the existing
@@ -112,11 +113,40 @@ def _draft_from_json(path: Path) -> CustomerDraft:
     for needed in ("kind", "legal_name"):
         if not isinstance(data.get(needed), str):
             fail(f"{path}: {needed} is required (text)", 2)
-    fields: dict[str, Any] = dict(data)
-    fields["identifiers"] = [_identifier(i) for i in data.get("identifiers") or []]
-    fields["names"] = [(n["kind"], n["text"]) if isinstance(n, dict) else tuple(n)
-                       for n in data.get("names") or []]
+    fields: dict[str, Any] = {}
+    for name, value in data.items():
+        if value is None:
+            continue
+        if name in _JSON_TEXT and not isinstance(value, str):
+            fail(f"{path}: {name} must be text, not {json.dumps(value, ensure_ascii=False)}",
+                 2)
+        if name in _JSON_TEXT_LISTS and not (
+                isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            fail(f"{path}: {name} must be a list of texts, e.g. [\"138 0013 8000\"]", 2)
+        fields[name] = value
+    fields["identifiers"] = [_identifier(i) for i in _listed(data, "identifiers", path)]
+    fields["names"] = [_other_name(n, path) for n in _listed(data, "names", path)]
     return CustomerDraft(**fields)
+
+
+_JSON_TEXT = ("kind", "legal_name", "region", "industry", "size", "grade", "owner",
+              "address", "legal_representative")
+_JSON_TEXT_LISTS = ("phones", "emails")
+
+
+def _listed(data: dict[str, Any], name: str, path: Path) -> list[Any]:
+    value = data.get(name) or []
+    if not isinstance(value, list):
+        fail(f"{path}: {name} must be a list", 2)
+    return value
+
+
+def _other_name(item: Any, path: Path) -> tuple[str, str]:
+    if isinstance(item, dict) and isinstance(item.get("kind"), str) \
+            and isinstance(item.get("text"), str):
+        return item["kind"], item["text"]
+    fail(f"{path}: each of names must be {{\"kind\": \"short\", \"text\": \"…\"}}, "
+         f"not {json.dumps(item, ensure_ascii=False)}", 2)
 
 
 def _identifier(item: Any) -> tuple[str, str]:

@@ -282,6 +282,9 @@ def customer_add(
             legal_rep=legal_rep)
         with duplicates_as_json(as_json):
             record = reg.register(draft, override_reason=override)
+    if record.linked and not as_json:
+        out.print(f"not registered: the match rules link it to the existing customer "
+                  f"{record.code}", highlight=False)
     print_customer(record, as_json)
 
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, literal, select, union_all
+from sqlalchemy import Connection, String, bindparam, delete, func, literal, select, union_all
 
 from custmdm.core.audit import audit_row, write_audit
 from custmdm.core.context import Context
@@ -24,6 +24,7 @@ from custmdm.core.customers import CustomerDraft, ValidCustomer, match_record, v
 from custmdm.domain.contacts import Contact
 from custmdm.domain.customer import Kind, Lifecycle, parse_choice
 from custmdm.domain.matching import (
+    KEY_PREFIX,
     Action,
     Frequencies,
     MatchRecord,
@@ -33,7 +34,7 @@ from custmdm.domain.matching import (
     score,
     strongest_action,
 )
-from custmdm.domain.names import NameForms
+from custmdm.domain.names import NameForms, legal_form
 from custmdm.errors import Conflict, ValidationError
 from custmdm.store.database import Store
 from custmdm.store.tables import (
@@ -51,6 +52,10 @@ from custmdm.store.tables import (
 PER_KEY = 50
 #: Candidates scored per check, those sharing the most keys first.
 SCORED = 40
+#: A core shared by more customers than this counts as this many (term frequency).
+COUNTED = 1000
+#: Blocking keys looked up per check (SQLite allows 500 terms in a compound SELECT).
+MAX_KEYS = 256
 #: Candidates below this probability are not worth showing.
 SHOWN_FROM = 0.1
 
@@ -82,6 +87,12 @@ class CheckResult:
     candidates: tuple[Candidate, ...]
     action: Action | None
 
+    @property
+    def deciding(self) -> Candidate | None:
+        """The best candidate that triggers the action (a retired customer may score
+        higher but only ever warns)."""
+        return next((c for c in self.candidates if c.action is self.action), None)
+
     def to_dict(self) -> dict[str, Any]:
         return {"action": self.action.value if self.action else None,
                 "candidates": [c.to_dict() for c in self.candidates]}
@@ -105,7 +116,7 @@ def check_draft(ctx: Context, draft: CustomerDraft, limit: int = 10) -> CheckRes
 def check_record(ctx: Context, record: MatchRecord, *, exclude: int | None = None,
                  limit: int = 10) -> CheckResult:
     """The candidates for ``record`` (not counting customer ``exclude``), best first."""
-    keys = blocking_keys(record)
+    keys = blocking_keys(record)[:MAX_KEYS]
     with ctx.store.read() as conn:
         rules = _rules(conn)
         found = _lookup(ctx.store, conn, keys)
@@ -115,10 +126,9 @@ def check_record(ctx: Context, record: MatchRecord, *, exclude: int | None = Non
         chosen = [cid for cid, _ in hits.most_common(SCORED)]
         people = _load(conn, chosen)
         population = conn.execute(_POPULATION).scalar() or 1
-    per_key = Counter(key for key, _ in found)
-    frequencies = Frequencies(population, {
-        (field_name, key[2:]): count for key, count in per_key.items()
-        for prefix, field_name in (("n:", "core"),) if key.startswith(prefix)})
+        cores = list(dict.fromkeys(f"n:{forms.core[:KEY_PREFIX]}" for forms in record.names
+                                   if forms.core))[:MAX_KEYS]
+        frequencies = Frequencies(population, _core_counts(ctx.store, conn, cores))
     candidates = []
     for person in people.values():
         if person.status == Lifecycle.MERGED:
@@ -128,7 +138,7 @@ def check_record(ctx: Context, record: MatchRecord, *, exclude: int | None = Non
             candidates.append(_candidate(person, result, rules))
     candidates.sort(key=lambda c: -c.probability)
     shown = tuple(candidates[:limit])
-    action = max((c.action for c in shown if c.action),
+    action = max((c.action for c in candidates if c.action),
                  key=_ACTION_ORDER.index, default=None)
     return CheckResult(shown, action)
 
@@ -152,13 +162,13 @@ def guard(ctx: Context, valid: ValidCustomer | MatchRecord, override_reason: str
     records of it."""
     record = valid.match_record() if isinstance(valid, ValidCustomer) else valid
     result = check_record(ctx, record, exclude=exclude)
-    if result.action is None or result.action is Action.LINK:
+    if result.action is None or (result.action is Action.LINK and exclude is None):
         return result, None
-    best = result.candidates[0]
+    best = result.deciding or result.candidates[0]
     listed = "; ".join(f"{c.code} ({c.legal_name}, owner {c.owner or '-'}, "
                        f"{c.probability:.1%}: {', '.join(c.explanation)})"
                        for c in result.candidates if c.action)
-    if result.action is Action.BLOCK:
+    if result.action in (Action.BLOCK, Action.LINK):  # a name change cannot link
         raise DuplicateSuspected(
             f"this customer is already registered as {best.code}: {listed}. Use that "
             "customer, or ask a data steward to merge or to change the match rules",
@@ -174,13 +184,18 @@ def guard(ctx: Context, valid: ValidCustomer | MatchRecord, override_reason: str
 
 
 def guard_new_name(ctx: Context, customer_id: int, forms: NameForms,
-                   override_reason: str | None) -> dict[str, Any] | None:
+                   override_reason: str | None, *, new_legal_name: str | None = None,
+                   ) -> dict[str, Any] | None:
     """The check for a customer about to be known by another name: the customer as
-    stored, but with only the new name, against everyone else."""
+    stored, but with only the new name (and, for a rename, its legal form), against
+    everyone else."""
     with ctx.store.read() as conn:
         stored = _load(conn, [customer_id])[customer_id].record
-    return guard(ctx, replace(stored, names=(forms,)), override_reason,
-                 exclude=customer_id)[1]
+    changed = replace(stored, names=(forms,))
+    if new_legal_name is not None:
+        form = legal_form(new_legal_name)
+        changed = replace(changed, legal_form=form.family if form else None)
+    return guard(ctx, changed, override_reason, exclude=customer_id)[1]
 
 
 # -- match rules --------------------------------------------------------------------------
@@ -261,17 +276,43 @@ def _lookup(store: Store, conn: Connection, keys: Sequence[str]) -> list[tuple[s
     """``(key, customer id)`` for every key, at most PER_KEY customers per key."""
     if not keys:
         return []
-    statement = store.statement(f"dedup:lookup:{len(keys)}", lambda _: _lookup_statement(
-        len(keys)))
-    return [(k, int(c)) for k, c in conn.execute(
-        statement, {f"k{i}": key for i, key in enumerate(keys)})]
+    size = _bucket(len(keys))
+    statement = store.statement(f"dedup:lookup:{size}", lambda _: _per_key(size, PER_KEY))
+    return [(k, int(c)) for k, c in conn.execute(statement, _padded(keys, size))]
 
 
-def _lookup_statement(count: int) -> Any:
-    parts = [select(match_key.c.key, match_key.c.customer_id)
-             .where(match_key.c.key == bindparam(f"k{i}")).limit(PER_KEY)
-             .subquery().select() for i in range(count)]
-    return parts[0] if count == 1 else union_all(*parts)
+def _core_counts(store: Store, conn: Connection, keys: Sequence[str]) -> dict[str, int]:
+    """How many customers are filed under each core key (counted up to COUNTED)."""
+    if not keys:
+        return {}
+    size = _bucket(len(keys))
+    statement = store.statement(f"dedup:count:{size}", lambda _: _counts(size))
+    return {k[2:]: int(n) for k, n in conn.execute(statement, _padded(keys, size)) if n}
+
+
+def _bucket(count: int) -> int:
+    """Statements are built for 4, 8, 16 … keys (the rest padded), not for every count."""
+    return max(4, 1 << (count - 1).bit_length())
+
+
+def _padded(keys: Sequence[str], size: int) -> dict[str, str]:
+    # A key no customer has (keys start with a letter and a colon).
+    return {f"k{i}": keys[i] if i < len(keys) else "" for i in range(size)}
+
+
+def _per_key(count: int, limit: int) -> Any:
+    return union_all(*(select(match_key.c.key, match_key.c.customer_id)
+                       .where(match_key.c.key == bindparam(f"k{i}")).limit(limit)
+                       .subquery().select() for i in range(count)))
+
+
+def _counts(count: int) -> Any:
+    return union_all(*(
+        select(bindparam(f"k{i}", type_=String).label("key"),
+               select(func.count()).select_from(
+                   select(match_key.c.customer_id).where(match_key.c.key == bindparam(f"k{i}"))
+                   .limit(COUNTED).subquery()).scalar_subquery().label("n"))
+        for i in range(count)))
 
 
 def _load(conn: Connection, ids: Sequence[int]) -> dict[int, _Stored]:
@@ -304,7 +345,7 @@ _NAMES = (select(customer_name.c.customer_id, *(customer_name.c[c] for c in NAME
 _DETAILS = union_all(
     select(identifier.c.customer_id, literal("identifier").label("kind"),
            (identifier.c.scheme + ":" + identifier.c.value).label("canonical"))
-    .where(identifier.c.customer_id.in_(_IDS), identifier.c.active),
+    .where(identifier.c.customer_id.in_(_IDS)),  # a retired customer's too
     select(contact.c.customer_id, contact.c.kind, contact.c.canonical)
     .where(contact.c.customer_id.in_(_IDS)),
 )

@@ -140,7 +140,8 @@ def rename(
         raise ValidationError(f"a rename takes effect today or earlier, not on {day}; "
                               "register it when it happens")
     forms = forms_of(new_legal_name)
-    override = dedup.guard_new_name(ctx, record.id, forms, override_reason)
+    override = dedup.guard_new_name(ctx, record.id, forms, override_reason,
+                                    new_legal_name=new_legal_name)
     ctx.approvals.check(ctx.actor.name, "customer.rename",
                         {"code": record.code, "to": new_legal_name, "on": day.isoformat(),
                          "reason": reason})

@@ -78,7 +78,7 @@ def register_customer(
         naming.check(ctx, valid.kind.value, kind, text)
     checked, override = dedup.guard(ctx, valid, override_reason)
     if checked.action is Action.LINK:
-        return _link(ctx, valid, checked.candidates[0])
+        return _link(ctx, valid, checked.deciding)
     code_ctx = valid.code_context(ctx.today())
     try:
         rule = choose_rule(cached_rules(ctx), code_ctx)

@@ -87,4 +87,7 @@ def contact(kind: ContactKind, text: str, country: str = "CN") -> Contact:
         if not canonical:
             raise InvalidFormat(f"{kind.value.replace('_', ' ')} {text!r} has no letters "
                                 "or digits")
+    if len(canonical) > MAX_CONTACT_LENGTH:  # normalising can lengthen (ﷺ → 18 letters)
+        raise InvalidFormat(f"{kind.value.replace('_', ' ')} is {len(canonical)} characters "
+                            f"long once normalised; at most {MAX_CONTACT_LENGTH} are allowed")
     return Contact(kind.value, text.strip(), canonical)

@@ -191,8 +191,7 @@ ENTERPRISE_COMPARISONS: tuple[Comparison, ...] = (
     _contact_comparison("email", "e-mail"),
     _address_comparison(),
     Comparison("person", ("person",), (
-        Level("same legal representative", Predicate(LevelKind.EQUAL, "person"), 0.7, 1e-4,
-              term_frequency=True),
+        Level("same legal representative", Predicate(LevelKind.EQUAL, "person"), 0.7, 1e-4),
         Level("different legal representative", Predicate(LevelKind.DIFFERENT, "person"),
               0.3, 0.9999),
     )),
@@ -254,12 +253,13 @@ class Frequencies:
     """How many customers share a value (term frequency), and of how many."""
 
     population: int = 1
-    counts: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    counts: Mapping[str, int] = field(default_factory=dict)  # core prefix -> customers
 
-    def share(self, field_name: str, value: str) -> float:
-        """The share of the register that holds the value besides the candidate itself
-        (so a value nobody else has is not penalised, however small the register)."""
-        others = self.counts.get((field_name, value), 0) - 1
+    def share(self, value: str) -> float:
+        """The share of the register whose name core starts like ``value`` (as the
+        blocking keys file it), besides the candidate itself (so a value nobody else has
+        is not penalised, however small the register)."""
+        others = self.counts.get(value[:KEY_PREFIX], 0) - 1
         return max(others, 0) / max(self.population, 1)
 
 
@@ -286,8 +286,8 @@ def score(a: MatchRecord, b: MatchRecord, frequencies: Frequencies | None = None
 
 
 def _probability(weight: float) -> float:
-    odds = PRIOR / (1 - PRIOR) * 2.0 ** weight
-    return odds / (1 + odds) if math.isfinite(odds) else 1.0
+    log_odds = math.log2(PRIOR / (1 - PRIOR)) + weight
+    return 1 / (1 + 2.0 ** -log_odds) if log_odds > -1000 else 0.0
 
 
 def _evaluate(comparison: Comparison, a: MatchRecord, b: MatchRecord,
@@ -303,7 +303,7 @@ def _evaluate(comparison: Comparison, a: MatchRecord, b: MatchRecord,
         value, closeness = held
         weight = level.weight
         if level.term_frequency and frequencies is not None:
-            share = frequencies.share(level.test.field, value)
+            share = frequencies.share(value)
             if share > level.u:
                 weight = math.log2(level.m / share)
         label = level.label.format(value=_shown(comparison.name, value),
@@ -329,6 +329,9 @@ def _holds(test: Predicate, left: frozenset[str], right: frozenset[str]
     if test.kind is LevelKind.SIMILAR:
         best = max((similarity(x, y), x) for x in left for y in right)
         return (best[1], best[0]) if best[0] >= test.threshold else None
+    if test.field == "identifier":  # different only where both have the same scheme
+        schemes = {v.partition(":")[0] for v in left} & {v.partition(":")[0] for v in right}
+        return (f"{min(schemes)}:", 0.0) if schemes else None
     return min(left), 0.0  # DIFFERENT: both known, and no earlier level held
 
 
@@ -340,14 +343,14 @@ def _shown(comparison: str, value: str) -> str:
     return value
 
 
-_SCHEME_NAMES = {"cn.uscc": "USCC", "cn.ric": "ID number", "cn.orgcode": "organisation code"}
+_SCHEME_NAMES = {"cn.uscc": "USCC", "cn.ric": "ID number"}
 
 
 # -- blocking -----------------------------------------------------------------------------
 
 #: Deletion keys are made from at most this many characters of a core (SymSpell with a
 #: prefix: a typo inside the prefix still leaves one deletion in common).
-_KEY_PREFIX = 8
+KEY_PREFIX = 8
 #: Cores shorter than this get no deletion keys: one character less is too common.
 _MIN_DELETION_LENGTH = 4
 MAX_KEY_LENGTH = 100
@@ -364,27 +367,21 @@ def blocking_keys(record: MatchRecord) -> list[str]:
     >>> blocking_keys(MatchRecord("enterprise", (forms_of("腾讯科技有限公司"),)))
     ['n:腾讯科技', 'n:讯科技', 'n:腾科技', 'n:腾讯技', 'n:腾讯科', 'p:tengxunkeji']
     """
-    keys: dict[str, None] = {}
-    for ident in sorted(record.identifiers):
-        keys[f"i:{ident}"] = None
-    for forms in record.names:
-        for variant in core_variants(forms.core):
-            keys[f"n:{variant}"] = None
-    for forms in record.names:
-        if forms.core_pinyin and forms.core_pinyin != forms.core:
-            keys[f"p:{forms.core_pinyin}"] = None
-    for phone in sorted(record.phones):
-        keys[f"t:{phone}"] = None
-    for email in sorted(record.emails):
-        keys[f"e:{email}"] = None
-    return [key[:MAX_KEY_LENGTH] for key in keys]
+    keys = [f"i:{ident}" for ident in sorted(record.identifiers)]
+    keys += [f"n:{variant}" for forms in record.names for variant in core_variants(forms.core)]
+    keys += [f"p:{forms.core_pinyin}" for forms in record.names
+             if forms.core_pinyin and forms.core_pinyin != forms.core]
+    keys += [f"t:{phone}" for phone in sorted(record.phones)]
+    keys += [f"e:{email}" for email in sorted(record.emails)]
+    # Cut first, then drop repeats: two long keys may differ only after the cut.
+    return list(dict.fromkeys(key[:MAX_KEY_LENGTH] for key in keys))
 
 
 def core_variants(core: str) -> list[str]:
     """A core and (from four characters) each one-character deletion of its prefix."""
     if not core:
         return []
-    head = core[:_KEY_PREFIX]
+    head = core[:KEY_PREFIX]
     variants = [head]
     if len(head) >= _MIN_DELETION_LENGTH:
         variants += [head[:i] + head[i + 1:] for i in range(len(head))]

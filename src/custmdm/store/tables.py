@@ -289,7 +289,7 @@ match_rule = Table(
     CheckConstraint("action IN ('block', 'warn', 'link')", name="action"),
     CheckConstraint("threshold > 0 AND threshold <= 1", name="threshold"),
     comment="What the duplicate check does per customer kind above a threshold; a kind "
-            "with no rows uses domain.matching.DEFAULT_RULES.",
+            "with no rows is not checked.",
 )
 
 merge = Table(

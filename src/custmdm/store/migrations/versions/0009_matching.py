@@ -69,7 +69,7 @@ def upgrade() -> None:
         sa.CheckConstraint("action IN ('block', 'warn', 'link')", name="action"),
         sa.CheckConstraint("threshold > 0 AND threshold <= 1", name="threshold"),
         comment="What the duplicate check does per customer kind above a threshold; a "
-                "kind with no rows uses domain.matching.DEFAULT_RULES.",
+                "kind with no rows is not checked.",
     )
     rules = sa.table("match_rule", *(sa.column(c) for c in (
         "kind", "action", "threshold", "updated_at", "updated_by")))
