@@ -50,8 +50,11 @@ from custmdm.store.tables import (
 
 #: Customers read per blocking key: a key shared by more says little on its own.
 PER_KEY = 50
-#: Candidates scored per check, those sharing the most keys first.
+#: Candidates scored per check: those sharing the weightiest keys first.
 SCORED = 40
+#: What sharing a key says, roughly: an identifier, phone or e-mail much more than a
+#: name (an exact core counts ten times a one-character deletion of it).
+_KEY_WEIGHTS = {"i": 1000, "t": 300, "e": 300, "p": 5, "n": 1}
 #: A core shared by more customers than this counts as this many (term frequency).
 COUNTED = 1000
 #: Blocking keys looked up per check (SQLite allows 500 terms in a compound SELECT).
@@ -70,6 +73,7 @@ class Candidate:
     status: str
     legal_name: str
     probability: float
+    weight: float  # match weight in bits: orders candidates whose probability is 1.0
     explanation: tuple[str, ...]
     action: Action | None
 
@@ -120,7 +124,11 @@ def check_record(ctx: Context, record: MatchRecord, *, exclude: int | None = Non
     with ctx.store.read() as conn:
         rules = _rules(conn)
         found = _lookup(ctx.store, conn, keys)
-        hits = Counter(cid for _, cid in found if cid != exclude)
+        exact = {f"n:{forms.core[:KEY_PREFIX]}" for forms in record.names}
+        hits: Counter[int] = Counter()
+        for key, cid in found:
+            if cid != exclude:
+                hits[cid] += _KEY_WEIGHTS.get(key[0], 1) * (10 if key in exact else 1)
         if not hits:
             return CheckResult((), None)
         chosen = [cid for cid, _ in hits.most_common(SCORED)]
@@ -136,7 +144,7 @@ def check_record(ctx: Context, record: MatchRecord, *, exclude: int | None = Non
         result = score(record, person.record, frequencies)
         if result.probability >= SHOWN_FROM:
             candidates.append(_candidate(person, result, rules))
-    candidates.sort(key=lambda c: -c.probability)
+    candidates.sort(key=lambda c: -c.weight)  # probabilities saturate at 1.0
     shown = tuple(candidates[:limit])
     action = max((c.action for c in candidates if c.action),
                  key=_ACTION_ORDER.index, default=None)
@@ -151,8 +159,8 @@ def _candidate(person: _Stored, result: Score, rules: Sequence[MatchRule]) -> Ca
     if action is not None and person.status == Lifecycle.RETIRED:
         action = Action.WARN  # registering a retired customer again is a decision to make
     return Candidate(person.id, person.code, person.owner, person.status,
-                     person.legal_name, result.probability, tuple(result.explanation),
-                     action)
+                     person.legal_name, result.probability, result.weight,
+                     tuple(result.explanation), action)
 
 
 def guard(ctx: Context, valid: ValidCustomer | MatchRecord, override_reason: str | None,
