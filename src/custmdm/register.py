@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from custmdm.core import (
+    batch,
     bulk,
     coding,
     dedup,
@@ -92,6 +93,21 @@ class Register:
     def set_match_rule(self, kind: str, action: str, threshold: float | None) -> None:
         """Set a kind's threshold for block, warn or link; None removes that rule."""
         dedup.set_match_rule(self.ctx, kind, action, threshold)
+
+    def dedup_run(self, *, train: bool = False, threshold: float = batch.THRESHOLD
+                  ) -> batch.RunResult:
+        """Deduplicate the whole register with Splink; clusters go to the review queue.
+        Trains the model first when there is none (or ``train``)."""
+        return batch.run_batch(self.ctx, train=train, threshold=threshold)
+
+    def review_queue(self, status: str = "open", limit: int = 50) -> list[batch.ReviewCluster]:
+        """Clusters from batch runs waiting for a decision."""
+        return batch.review_queue(self.ctx, status, limit)
+
+    def decide(self, cluster_id: int, decision: str, survivor: str | None = None
+               ) -> batch.ReviewCluster:
+        """Accept (merge), reject (never proposed again) or defer a review cluster."""
+        return batch.decide(self.ctx, cluster_id, decision, survivor=survivor)
 
     def merge(self, survivor: str, losers: Sequence[str],
               picks: Mapping[str, str] | None = None, reason: str = "duplicates",

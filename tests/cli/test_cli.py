@@ -282,3 +282,26 @@ def test_a_badly_shaped_record_is_one_clear_line(run: Run, tmp_path: pathlib.Pat
     result = run("dedup", "check", "--record", str(path))
     assert result.exit_code == 2 and "Traceback" not in result.stderr
     assert str(path) in result.stderr
+
+
+def test_batch_run_and_review_queue_from_the_command_line(run: Run) -> None:
+    ok(run("rule", "add", "std", "--pattern", "C{seq:6}"))
+    for kind in ("enterprise", "individual", "government", "other"):
+        for action in ("block", "warn"):
+            ok(run("dedup", "rule", "remove", kind, action))  # an unchecked import
+    ok(run("demo", "--customers", "200"))
+    a = ok(run("customer", "add", "--kind", "enterprise", "--name", "深圳市华盛电子科技有限公司",
+               "--region", "440305", "--phone", "13800138000", "--json")).json()["code"]  # type: ignore[index]
+    b = ok(run("customer", "add", "--kind", "enterprise", "--name", "華盛電子科技有限責任公司",
+               "--region", "440305", "--phone", "+86 138 0013 8000", "--json")).json()["code"]  # type: ignore[index]
+    result = ok(run("dedup", "run", "--json")).json()
+    assert result["trained"] and result["clusters"] >= 1  # type: ignore[index]
+    queue = ok(run("dedup", "queue", "--json")).json()
+    cluster = next(c for c in queue if set(c["codes"]) == {a, b})  # type: ignore[union-attr]
+    assert "same phone" in cluster["pairs"][0]["why"]
+    assert cluster["codes"][0] in ok(run("dedup", "queue")).stdout
+    ok(run("dedup", "queue", "accept", str(cluster["id"]), "--survivor", a))
+    assert ok(run("customer", "show", b, "--json")).json()["code"] == a  # type: ignore[index]
+    again = run("dedup", "queue", "reject", str(cluster["id"]))
+    assert again.exit_code == 4 and "already accepted" in again.stderr
+    assert run("dedup", "queue", "defer", "9999").exit_code == 3

@@ -246,3 +246,90 @@ def merge_command(
     out.print(f"merge {result.merge_id}: {', '.join(result.merged)} merged into "
               f"{result.survivor.code} ({result.survivor.legal_name}); undo with "
               f"`custmdm merge undo {result.merge_id}`", highlight=False, markup=False)
+
+
+@dedup_app.command("run")
+def dedup_run(
+    train: Annotated[bool, typer.Option(
+        "--train", help="Train the model again (the first run always does).")] = False,
+    threshold: Annotated[float, typer.Option(
+        help="Link pairs from this match probability on.")] = 0.9,
+    as_json: JsonOption = False,
+) -> None:
+    """Deduplicate the whole register with Splink (DuckDB): predict with the saved model
+    (training it first when there is none) and put the clusters in the review queue."""
+    with register() as reg:
+        result = reg.dedup_run(train=train, threshold=threshold)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    out.print(f"{result.customers} customers, {result.pairs} likely duplicate pairs, "
+              f"{result.clusters} new cluster(s) in the review queue"
+              f"{' (model trained)' if result.trained else ''}; see `custmdm dedup queue`",
+              highlight=False)
+
+
+queue_app: typer.Typer = typer.Typer(
+    help="The review queue (待复核队列): clusters from batch runs to accept, reject or defer.",
+    invoke_without_command=True)
+dedup_app.add_typer(queue_app, name="queue")
+
+
+@queue_app.callback()
+def queue_list(
+    ctx: typer.Context,
+    status: Annotated[str, typer.Option(
+        help="open, deferred, accepted, rejected.")] = "open",
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many.")] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """List the clusters waiting for a decision (or with --status)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with register() as reg:
+        clusters = reg.review_queue(status, limit)
+    if as_json:
+        emit_json([c.to_dict() for c in clusters])
+        return
+    if not clusters:
+        out.print(f"no {status} clusters")
+        return
+    table = Table("id", "customers", "best pair", "score", "why")
+    for c in clusters:
+        left, right, probability, why = c.pairs[0] if c.pairs else ("", "", 0.0, ())
+        table.add_row(str(c.id), "\n".join(f"{code} {name}" for code, name in
+                                           zip(c.codes, c.names, strict=True)),
+                      f"{left} ~ {right}", f"{probability:.1%}", "; ".join(why))
+    out.print(table)
+
+
+ClusterArgument = Annotated[int, typer.Argument(help="The cluster's id (from the queue).")]
+
+
+@queue_app.command("accept")
+def queue_accept(
+    cluster: ClusterArgument,
+    survivor: Annotated[str | None, typer.Option(
+        help="The code that survives (default: the cluster's first).")] = None,
+) -> None:
+    """Merge the cluster's customers into one (see `custmdm merge`)."""
+    with register() as reg:
+        decided = reg.decide(cluster, "accept", survivor)
+    out.print(f"cluster {decided.id} accepted: merged", highlight=False)
+
+
+@queue_app.command("reject")
+def queue_reject(cluster: ClusterArgument) -> None:
+    """Not duplicates: its pairs are remembered and never proposed again."""
+    with register() as reg:
+        decided = reg.decide(cluster, "reject")
+    out.print(f"cluster {decided.id} rejected: {', '.join(decided.codes)} are different "
+              "customers", highlight=False)
+
+
+@queue_app.command("defer")
+def queue_defer(cluster: ClusterArgument) -> None:
+    """Decide later; the cluster stays in `dedup queue --status deferred`."""
+    with register() as reg:
+        decided = reg.decide(cluster, "defer")
+    out.print(f"cluster {decided.id} deferred", highlight=False)

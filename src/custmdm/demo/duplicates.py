@@ -19,7 +19,7 @@ import opencc
 from pypinyin import lazy_pinyin
 
 from custmdm.core.customers import CustomerDraft
-from custmdm.demo.generator import TRADE_NAME_CHARACTERS
+from custmdm.demo.generator import TRADE_NAME_CHARACTERS, DemoGenerator
 from custmdm.domain.names import parse_name
 
 
@@ -171,6 +171,11 @@ def labelled_duplicates(
     return out
 
 
+@cache
+def _demo_counties() -> list[str]:
+    return [county.code for county in DemoGenerator().counties]
+
+
 def _contacts_as_given(draft: CustomerDraft, how: str, rng: random.Random
                        ) -> tuple[CustomerDraft, str]:
     """A third of phones written differently (+86, other separators), a third left
@@ -201,16 +206,18 @@ def _hard_negative(draft: CustomerDraft, rng: random.Random) -> tuple[CustomerDr
         parts = parse_name(draft.legal_name)
         if not parts.trade_name or not parts.region_text:
             return None
-        region = rng.choice(("北京市", "上海市", "重庆市", "天津市"))
+        region, region_code = rng.choice((("北京市", "110000"), ("上海市", "310000"),
+                                          ("重庆市", "500000"), ("天津市", "120000")))
         if parts.region_text == region:
             return None
         industry = "贸易" if parts.industry != "贸易" else "科技"
         form = parts.legal_form.text if parts.legal_form is not None else "有限公司"
         return (replace(draft, legal_name=f"{region}{parts.trade_name}{industry}{form}",
-                        identifiers=(), names=(), region=None, phones=(),
+                        identifiers=(), names=(), region=region_code, phones=(),
                         legal_representative=None),
                 "hard negative: same trade name, another city and trade")
     if draft.kind == "individual":
-        return (replace(draft, identifiers=(), region=None, phones=()),
+        elsewhere = rng.choice(_demo_counties())
+        return (replace(draft, identifiers=(), region=elsewhere, phones=()),
                 "hard negative: same person name, another person")
     return None

@@ -312,6 +312,56 @@ merge = Table(
 )
 Index(None, merge.c.survivor_id)
 
+match_model = Table(
+    "match_model",
+    metadata,
+    Column("name", String(32), primary_key=True,
+           comment="which customers it links: 'organisations' or 'individuals'"),
+    Column("model", JSON, nullable=False, comment="the trained Splink model (its JSON)"),
+    Column("trained_at", Timestamp, nullable=False),
+    Column("trained_by", String(100), nullable=False),
+    Column("records", Integer, nullable=False, comment="customers it was trained on"),
+    comment="Trained batch linkage models, reused by routine runs (core.batch).",
+)
+
+review_cluster = Table(
+    "review_cluster",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("run_at", Timestamp, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("customer_ids", JSON, nullable=False),
+    Column("decided_at", Timestamp),
+    Column("decided_by", String(100)),
+    Column("merge_id", ForeignKey("merge.id")),
+    CheckConstraint("status IN ('open', 'deferred', 'accepted', 'rejected', 'stale')",
+                    name="status"),
+    comment="Review queue (待复核队列): clusters of likely duplicates from a batch run.",
+)
+Index(None, review_cluster.c.status)
+
+review_pair = Table(
+    "review_pair",
+    metadata,
+    Column("cluster_id", ForeignKey("review_cluster.id"), primary_key=True),
+    Column("left_id", ForeignKey("customer.id"), primary_key=True),
+    Column("right_id", ForeignKey("customer.id"), primary_key=True),
+    Column("probability", Float, nullable=False),
+    Column("why", JSON, nullable=False, comment="explanations, strongest first"),
+    comment="The scored pairs of a review cluster.",
+)
+
+not_duplicate = Table(
+    "not_duplicate",
+    metadata,
+    Column("left_id", ForeignKey("customer.id"), primary_key=True),
+    Column("right_id", ForeignKey("customer.id"), primary_key=True),
+    Column("decided_at", Timestamp, nullable=False),
+    Column("decided_by", String(100), nullable=False),
+    CheckConstraint("left_id < right_id", name="ordered"),
+    comment="Pairs a steward said are different customers: never proposed again.",
+)
+
 naming_rule = Table(
     "naming_rule",
     metadata,

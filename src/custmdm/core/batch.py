@@ -1,0 +1,494 @@
+"""Batch deduplication (批量查重) with Splink, and the review queue it fills.
+
+The comparisons are those of the check on entry (domain.matching), turned into Splink
+comparison levels here: EQUAL on a list field becomes an array intersection, SIMILAR a
+Levenshtein-similarity SQL condition, PREFIX a substring equality, DIFFERENT the rest.
+Splink then estimates m and u on the register (``train``: u by random sampling, m by
+expectation maximisation) and the trained model is stored in ``match_model``, so a
+routine run only predicts and clusters. DuckDB runs it in-process; the same settings
+run on Spark (``splink.backends.spark``) for data beyond one machine.
+
+Blocking for predictions uses the keys of the check where they stay selective in a
+self-join: identifiers, phones, e-mails, name cores and their pinyin, and (for typos)
+the county with the core's first two characters. Clusters of customers linked above
+the threshold go to the review queue with each pair's probability and explanation; a
+steward accepts (merge), rejects (never proposed again) or defers each cluster.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from custmdm.core import merge as merging
+from custmdm.core.audit import audit_row, write_audit
+from custmdm.core.context import Context
+from custmdm.core.customers import match_record
+from custmdm.domain.contacts import Contact
+from custmdm.domain.customer import Kind, Lifecycle
+from custmdm.domain.matching import (
+    PRIOR,
+    Comparison,
+    Level,
+    LevelKind,
+    MatchRecord,
+    comparisons_for,
+    score,
+)
+from custmdm.domain.names import NameForms
+from custmdm.errors import Conflict, NotFound, ValidationError
+from custmdm.store.tables import (
+    NAME_FORM_COLUMNS,
+    contact,
+    customer,
+    customer_code,
+    customer_name,
+    identifier,
+    match_model,
+    not_duplicate,
+    review_cluster,
+    review_pair,
+)
+
+_log = logging.getLogger(__name__)
+
+#: The groups linked separately, each with its kind's comparisons.
+GROUPS = {"organisations": (Kind.ENTERPRISE, Kind.GOVERNMENT, Kind.OTHER),
+          "individuals": (Kind.INDIVIDUAL,)}
+#: Pairs at or above this probability are linked into clusters for review.
+THRESHOLD = 0.9
+
+# -- the master as rows ----------------------------------------------------------------------
+
+
+def frame_row(customer_id: int, record: MatchRecord) -> dict[str, Any]:
+    """One customer as Splink sees it: lists for the many-valued fields (None when
+    empty, so Splink's null levels apply)."""
+    legal = record.names[0]
+    return {
+        "unique_id": customer_id,
+        "names": _list(f.normalised for f in record.names),
+        "cores": _list(f.core for f in record.names),
+        "core": legal.core or None,
+        "core_pinyins": _list(f.core_pinyin for f in record.names),
+        "legal_form": record.legal_form,
+        "region": record.region,
+        "identifiers": _list(sorted(record.identifiers)),
+        "id_schemes": _list(sorted({i.partition(":")[0] for i in record.identifiers})),
+        "phones": _list(sorted(record.phones)),
+        "emails": _list(sorted(record.emails)),
+        "address": record.address,
+        "person": record.person,
+        "birth_date": record.birth_date,
+    }
+
+
+def _list(values: Iterable[str]) -> list[str] | None:
+    found = list(dict.fromkeys(v for v in values if v))
+    return found or None
+
+
+def master_records(conn: Connection, kinds: Sequence[str]) -> Iterator[tuple[int, MatchRecord]]:
+    """Every customer of ``kinds`` that is not merged, with what matching compares; read
+    in customer order, one pass over each table."""
+    people = conn.execute(
+        select(customer.c.id, customer.c.kind, customer.c.legal_name, customer.c.region)
+        .where(customer.c.kind.in_(list(kinds)), customer.c.lifecycle != Lifecycle.MERGED)
+        .order_by(customer.c.id))
+    names = _Grouped(conn.execute(
+        select(customer_name.c.customer_id, *(customer_name.c[c] for c in NAME_FORM_COLUMNS))
+        .order_by(customer_name.c.customer_id, customer_name.c.id)))
+    idents = _Grouped(conn.execute(
+        select(identifier.c.customer_id, identifier.c.scheme, identifier.c.value)
+        .where(identifier.c.active).order_by(identifier.c.customer_id)))
+    contacts = _Grouped(conn.execute(
+        select(contact.c.customer_id, contact.c.kind, contact.c.canonical)
+        .order_by(contact.c.customer_id)))
+    for cid, kind, legal_name, region in people:
+        forms = [NameForms(*r[1:]) for r in names.take(cid)]
+        ids = [f"{r[1]}:{r[2]}" for r in idents.take(cid)]
+        held = [Contact(r[1], "", r[2]) for r in contacts.take(cid)]
+        if forms:
+            yield cid, match_record(kind, forms, legal_name, region, ids, held)
+
+
+class _Grouped:
+    """Rows ordered by their first column, handed out per id as the reader advances."""
+
+    def __init__(self, rows: Iterable[Any]) -> None:
+        self._groups = itertools.groupby(rows, key=lambda r: r[0])
+        self._next: tuple[int, list[Any]] | None = None
+        self._advance()
+
+    def _advance(self) -> None:
+        found = next(self._groups, None)
+        self._next = None if found is None else (found[0], list(found[1]))
+
+    def take(self, customer_id: int) -> list[Any]:
+        while self._next is not None and self._next[0] < customer_id:
+            self._advance()
+        if self._next is not None and self._next[0] == customer_id:
+            rows = self._next[1]
+            self._advance()
+            return rows
+        return []
+
+
+# -- the model: domain comparisons as Splink settings ---------------------------------------
+
+#: Which frame column a domain field is compared on, for equality and for similarity.
+_LIST_COLUMNS = {"identifier": "identifiers", "name": "names", "core": "cores",
+                 "core_pinyin": "core_pinyins", "phone": "phones", "email": "emails"}
+_SCALAR_COLUMNS = {"core": "core"}
+
+
+def splink_settings(group: str, *, trained: dict[str, Any] | None = None) -> Any:
+    """Splink settings for a group: our comparisons with our m and u, or a trained
+    model when given (which carries its own)."""
+    from splink import SettingsCreator, block_on
+
+    if trained is not None:
+        return trained
+    kind = GROUPS[group][0]
+    return SettingsCreator(
+        link_type="dedupe_only",
+        comparisons=[_splink_comparison(c) for c in comparisons_for(kind)],
+        blocking_rules_to_generate_predictions=[
+            block_on("identifiers", arrays_to_explode=["identifiers"]),
+            block_on("phones", arrays_to_explode=["phones"]),
+            block_on("emails", arrays_to_explode=["emails"]),
+            block_on("cores", arrays_to_explode=["cores"]),
+            block_on("core_pinyins", arrays_to_explode=["core_pinyins"]),
+            block_on("region", "substr(core, 1, 2)"),
+        ],
+        probability_two_random_records_match=PRIOR,
+        retain_intermediate_calculation_columns=False,
+        retain_matching_columns=False,
+    )
+
+
+def model_for(model: dict[str, Any], group: str, sql_dialect: str) -> dict[str, Any]:
+    """A trained model (saved from DuckDB) as settings for another Splink backend
+    (``"spark"``): the comparisons rebuilt in that dialect's SQL, with the trained m, u
+    and prior copied level by level."""
+    rebuilt = splink_settings(group).create_settings_dict(sql_dialect)
+    rebuilt["probability_two_random_records_match"] = model[
+        "probability_two_random_records_match"]
+    for target, source in zip(rebuilt["comparisons"], model["comparisons"], strict=True):
+        for level, trained in zip(target["comparison_levels"], source["comparison_levels"],
+                                  strict=True):
+            for key in ("m_probability", "u_probability"):
+                if key in trained:
+                    level[key] = trained[key]
+    return dict(rebuilt)
+
+
+def _splink_comparison(comparison: Comparison) -> Any:
+    import splink.comparison_level_library as cll
+    from splink import comparison_library as cl
+
+    columns = [_column(f, LevelKind.EQUAL) for f in comparison.fields]
+    null = " OR ".join(f"({' AND '.join(f'{c}_{side} IS NULL' for c in columns)})"
+                       for side in "lr")
+    levels: list[Any] = [cll.CustomLevel(null).configure(is_null_level=True)]
+    for level in comparison.levels:
+        levels.append(_splink_level(level).configure(
+            m_probability=level.m, u_probability=level.u, label_for_charts=level.label))
+    if comparison.levels[-1].test.kind is not LevelKind.DIFFERENT or \
+            comparison.name == "identifier":
+        levels.append(cll.ElseLevel().configure(m_probability=0.5, u_probability=0.5,
+                                                label_for_charts="no evidence"))
+    return cl.CustomComparison(levels, output_column_name=comparison.name)
+
+
+def _column(field: str, kind: LevelKind) -> str:
+    if kind in (LevelKind.SIMILAR, LevelKind.PREFIX):
+        return _SCALAR_COLUMNS.get(field, field)
+    return _LIST_COLUMNS.get(field, field)
+
+
+def _splink_level(level: Level) -> Any:
+    import splink.comparison_level_library as cll
+
+    test = level.test
+    column = _column(test.field, test.kind)
+    if test.kind is LevelKind.EQUAL:
+        if column in _LIST_COLUMNS.values():
+            return cll.ArrayIntersectLevel(column, min_intersection=1)
+        return cll.ExactMatchLevel(column, term_frequency_adjustments=level.term_frequency)
+    if test.kind is LevelKind.SIMILAR:
+        return cll.CustomLevel(
+            f"1.0 - levenshtein({column}_l, {column}_r) / "
+            f"greatest(length({column}_l), length({column}_r)) >= {test.threshold}",
+            base_dialect_str="duckdb")
+    if test.kind is LevelKind.PREFIX:
+        return cll.CustomLevel(f"substr({column}_l, 1, {test.length}) = "
+                               f"substr({column}_r, 1, {test.length})",
+                               base_dialect_str="duckdb")
+    if test.field == "identifier":  # different only under a scheme both have
+        return cll.ArrayIntersectLevel("id_schemes", min_intersection=1)
+    return cll.ElseLevel()
+
+
+# -- running -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunResult:
+    customers: int
+    pairs: int
+    clusters: int
+    trained: bool
+    seconds: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"customers": self.customers, "pairs": self.pairs, "clusters": self.clusters,
+                "trained": self.trained, "seconds": self.seconds}
+
+
+@dataclass(frozen=True)
+class Prediction:
+    left: int
+    right: int
+    probability: float
+
+
+def train_and_predict(
+    rows: Sequence[dict[str, Any]], group: str, *, model: dict[str, Any] | None = None,
+    train: bool = True, threshold: float = THRESHOLD,
+    timings: dict[str, float] | None = None,
+) -> tuple[list[Prediction], list[list[int]], dict[str, Any]]:
+    """Link ``rows`` (see :func:`frame_row`) with Splink on DuckDB, then cluster: with
+    a trained ``model`` as it is; else trained first (``train``), or with the match
+    model's own m and u. Returns the pairs, the clusters (customer ids, two or more)
+    and the model used."""
+    import time
+
+    import pyarrow as pa
+    from splink import Linker, block_on
+    from splink.backends.duckdb import DuckDBAPI
+    from splink.internals.exceptions import EMTrainingException
+
+    timings = timings if timings is not None else {}
+    start = time.perf_counter()
+    db_api = DuckDBAPI()
+    frame = db_api.register(pa.Table.from_pylist(list(rows), schema=_schema()))
+    linker = Linker(frame, splink_settings(group, trained=model), log_level=logging.WARNING)
+    if model is None and train:
+        linker.training.estimate_u_using_random_sampling(max_pairs=1e6, seed=1)
+        for rule in (block_on("region", "substr(core, 1, 2)"), block_on("core")):
+            try:
+                linker.training.estimate_parameters_using_expectation_maximisation(rule)
+            except (ValueError, EMTrainingException) as error:
+                # Too few pairs in the block, or an m that EM drove to 0 (a level never
+                # seen): the match model's m stays for this pass.
+                _log.warning("EM on %s skipped: %s", rule, error)
+        timings["train"] = round(time.perf_counter() - start, 2)
+        start = time.perf_counter()
+    model = model or linker.misc.save_model_to_json()
+    predicted = linker.inference.predict(threshold_match_probability=threshold)
+    pairs = [Prediction(int(r["unique_id_l"]), int(r["unique_id_r"]),
+                        float(r["match_probability"])) for r in predicted.as_record_list()]
+    clustered = linker.clustering.cluster_pairwise_predictions_at_threshold(
+        predicted, threshold).as_record_list()
+    timings["predict"] = round(time.perf_counter() - start, 2)
+    members: dict[Any, list[int]] = {}
+    for r in clustered:
+        members.setdefault(r["cluster_id"], []).append(int(r["unique_id"]))
+    clusters = [sorted(ids) for ids in members.values() if len(ids) > 1]
+    return pairs, clusters, model
+
+
+def _schema() -> Any:
+    import pyarrow as pa
+
+    text, texts = pa.string(), pa.list_(pa.string())
+    return pa.schema([
+        ("unique_id", pa.int64()), ("names", texts), ("cores", texts), ("core", text),
+        ("core_pinyins", texts), ("legal_form", text),
+        ("region", text), ("identifiers", texts), ("id_schemes", texts), ("phones", texts),
+        ("emails", texts), ("address", text), ("person", text), ("birth_date", text)])
+
+
+def spark_schema() -> Any:
+    """The frame's schema for Spark (``spark.createDataFrame(rows, spark_schema())``)."""
+    from pyspark.sql import types as t
+
+    text, texts = t.StringType(), t.ArrayType(t.StringType())
+    return t.StructType([t.StructField(field.name, t.LongType() if field.name == "unique_id"
+                                       else texts if str(field.type).startswith("list")
+                                       else text) for field in _schema()])
+
+
+def run_batch(ctx: Context, *, train: bool = False, threshold: float = THRESHOLD
+              ) -> RunResult:
+    """Deduplicate the whole register: per group, (train and) predict, cluster, and
+    queue the clusters not already decided."""
+    if not 0 < threshold < 1:
+        raise ValidationError(f"threshold {threshold} is not a probability between 0 and 1")
+    timings: dict[str, float] = {}
+    customers = pairs_found = queued = 0
+    trained_any = False
+    for group, kinds in GROUPS.items():
+        with ctx.store.read() as conn:
+            records = dict(master_records(conn, [k.value for k in kinds]))
+            stored = conn.execute(select(match_model.c.model)
+                              .where(match_model.c.name == group)).scalar()
+        if len(records) < 2:
+            continue
+        customers += len(records)
+        model = None if train or stored is None else stored
+        rows = [frame_row(cid, record) for cid, record in records.items()]
+        group_timings: dict[str, float] = {}
+        pairs, clusters, trained = train_and_predict(rows, group, model=model,
+                                                     threshold=threshold,
+                                                     timings=group_timings)
+        for step, seconds in group_timings.items():
+            timings[f"{group}.{step}"] = seconds
+        pairs_found += len(pairs)
+        with ctx.store.write() as conn:
+            now = ctx.now()
+            if model is None:
+                trained_any = True
+                _save_model(conn, group, trained, len(records), now, ctx.actor.name)
+            queued += _queue(conn, pairs, clusters, records, now)
+            write_audit(ctx.store, conn, [audit_row(
+                ctx.actor.name, "dedup.run", "match_model", group,
+                {"customers": len(records), "pairs": len(pairs), "clusters": len(clusters),
+                 "trained": model is None, "threshold": threshold}, now)])
+    return RunResult(customers, pairs_found, queued, trained_any, timings)
+
+
+def _save_model(conn: Connection, group: str, model: dict[str, Any], records: int,
+                now: Any, actor: str) -> None:
+    conn.execute(match_model.delete().where(match_model.c.name == group))
+    conn.execute(insert(match_model).values(name=group, model=model, trained_at=now,
+                                            trained_by=actor, records=records))
+
+
+def _queue(conn: Connection, pairs: Sequence[Prediction], clusters: Sequence[list[int]],
+           records: dict[int, MatchRecord], now: Any) -> int:
+    """Write the clusters that hold a pair nobody has decided on yet."""
+    rejected = set(conn.execute(select(not_duplicate.c.left_id, not_duplicate.c.right_id)))
+    pending = {tuple(sorted(ids)) for (ids,) in conn.execute(
+        select(review_cluster.c.customer_ids)
+        .where(review_cluster.c.status.in_(("open", "deferred"))))}
+    by_member = {cid: n for n, ids in enumerate(clusters) for cid in ids}
+    cluster_pairs: dict[int, list[Prediction]] = {}
+    for pair in pairs:
+        left, right = sorted((pair.left, pair.right))
+        n = by_member.get(left)
+        if n is not None and n == by_member.get(right) and (left, right) not in rejected:
+            cluster_pairs.setdefault(n, []).append(Prediction(left, right, pair.probability))
+    written = 0
+    for n, found in cluster_pairs.items():
+        ids = clusters[n]
+        if tuple(ids) in pending:
+            continue
+        cluster_id = int(conn.execute(insert(review_cluster).values(
+            run_at=now, status="open", customer_ids=ids).returning(review_cluster.c.id))
+            .scalar_one())
+        conn.execute(insert(review_pair), [
+            {"cluster_id": cluster_id, "left_id": p.left, "right_id": p.right,
+             "probability": p.probability,
+             "why": score(records[p.left], records[p.right]).explanation} for p in found])
+        written += 1
+    return written
+
+
+# -- the review queue -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReviewCluster:
+    id: int
+    status: str
+    codes: tuple[str, ...]
+    names: tuple[str, ...]
+    pairs: tuple[tuple[str, str, float, tuple[str, ...]], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "status": self.status, "codes": list(self.codes),
+                "legal_names": list(self.names),
+                "pairs": [{"left": a, "right": b, "score": round(p, 4), "why": list(why)}
+                          for a, b, p, why in self.pairs]}
+
+
+def review_queue(ctx: Context, status: str = "open", limit: int = 50) -> list[ReviewCluster]:
+    """Clusters waiting for a decision (or with another ``status``), best first."""
+    with ctx.store.read() as conn:
+        rows = conn.execute(select(review_cluster).where(review_cluster.c.status == status)
+                            .order_by(review_cluster.c.id).limit(limit)).all()
+        return [_cluster(conn, row) for row in rows]
+
+
+def decide(ctx: Context, cluster_id: int, decision: str, *, survivor: str | None = None
+           ) -> ReviewCluster:
+    """``accept`` (merge the cluster into ``survivor``, default its first customer),
+    ``reject`` (its pairs are remembered as different customers) or ``defer``."""
+    if decision not in ("accept", "reject", "defer"):
+        raise ValidationError(f"decide accept, reject or defer, not {decision!r}")
+    with ctx.store.read() as conn:
+        row = conn.execute(select(review_cluster)
+                           .where(review_cluster.c.id == cluster_id)).first()
+        if row is None:
+            raise NotFound(f"no review cluster {cluster_id}")
+        cluster = _cluster(conn, row)
+    if row.status not in ("open", "deferred"):
+        raise Conflict(f"cluster {cluster_id} is already {row.status}")
+    merge_id = None
+    if decision == "accept":
+        chosen = survivor or cluster.codes[0]
+        if chosen not in cluster.codes:
+            raise ValidationError(f"{chosen} is not in cluster {cluster_id} "
+                                  f"({', '.join(cluster.codes)})")
+        result = merging.merge_customers(ctx, chosen, [c for c in cluster.codes
+                                                       if c != chosen],
+                                         reason=f"review cluster {cluster_id}")
+        merge_id = result.merge_id
+    with ctx.store.write() as conn:
+        now = ctx.now()
+        status = {"accept": "accepted", "reject": "rejected", "defer": "deferred"}[decision]
+        done = conn.execute(update(review_cluster).where(
+            review_cluster.c.id == cluster_id,
+            review_cluster.c.status.in_(("open", "deferred")))
+            .values(status=status, decided_at=now, decided_by=ctx.actor.name,
+                    merge_id=merge_id)).rowcount
+        if done != 1:
+            raise Conflict(f"cluster {cluster_id} was decided meanwhile")
+        if decision == "reject":
+            ids = sorted(row.customer_ids)
+            conn.execute(insert(not_duplicate), [
+                {"left_id": a, "right_id": b, "decided_at": now, "decided_by": ctx.actor.name}
+                for a, b in itertools.combinations(ids, 2)
+                if not conn.execute(select(not_duplicate.c.left_id).where(
+                    not_duplicate.c.left_id == a, not_duplicate.c.right_id == b)).first()])
+        write_audit(ctx.store, conn, [audit_row(
+            ctx.actor.name, f"dedup.{decision}", "review_cluster", cluster_id,
+            {"codes": list(cluster.codes), "merge_id": merge_id}, now)])
+        return _cluster(conn, conn.execute(select(review_cluster).where(
+            review_cluster.c.id == cluster_id)).one())
+
+
+def _cluster(conn: Connection, row: Any) -> ReviewCluster:
+    ids = list(row.customer_ids)
+    codes: dict[int, str] = {}
+    for cid, value, status in conn.execute(
+            select(customer_code.c.customer_id, customer_code.c.value, customer_code.c.status)
+            .where(customer_code.c.customer_id.in_(ids)).order_by(customer_code.c.id)):
+        if status == "active" or cid not in codes:
+            codes[cid] = value
+    names = dict(conn.execute(select(customer.c.id, customer.c.legal_name)
+                              .where(customer.c.id.in_(ids))).all())
+    pairs = tuple(
+        (codes.get(p.left_id, str(p.left_id)), codes.get(p.right_id, str(p.right_id)),
+         p.probability, tuple(p.why))
+        for p in conn.execute(select(review_pair).where(review_pair.c.cluster_id == row.id)
+                              .order_by(review_pair.c.probability.desc())))
+    return ReviewCluster(row.id, row.status, tuple(codes.get(i, str(i)) for i in ids),
+                         tuple(names.get(i, "") for i in ids), pairs)

@@ -1,0 +1,134 @@
+"""Batch deduplication with Splink (DuckDB) and the review queue, on SQLite and
+PostgreSQL registers; the same model on Spark in local mode where Java is present."""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from custmdm.core import batch
+from custmdm.core.customers import CustomerDraft
+from custmdm.demo.generator import DemoGenerator, make_uscc
+from custmdm.errors import Conflict
+from custmdm.register import Register
+from custmdm.store.tables import match_model, not_duplicate
+
+HUASHENG = "深圳市华盛电子科技有限公司"
+
+
+@pytest.fixture
+def messy(unchecked: Register) -> tuple[Register, dict[str, str]]:
+    """A register of demo customers with duplicates imported without any check."""
+    reg = unchecked
+    reg.add_rule("std", "C{kind}{seq:6}")
+    reg.register_many(DemoGenerator(seed=3).customers(300))
+    codes = {
+        "a": reg.register(CustomerDraft(
+            "enterprise", HUASHENG, region="440305", phones=["13800138000"],
+            identifiers=[("cn.uscc", make_uscc("9", "1", "440305", 77))])).code,
+        "a2": reg.register(CustomerDraft("enterprise", "華盛電子科技有限責任公司",
+                                         region="440305", phones=["+86 138-0013-8000"])).code,
+        "b": reg.register(CustomerDraft("individual", "欧阳翠花", region="110105",
+                                        identifiers=[("cn.ric", "110105198001010016")])).code,
+        "b2": reg.register(CustomerDraft("individual", "欧阳翠花", region="110105",
+                                         phones=["13900139000"])).code,
+    }
+    return reg, codes
+
+
+def test_the_model_is_our_match_model_in_splink_terms() -> None:
+    settings = batch.splink_settings("organisations").get_settings("duckdb")
+    comparisons = {c.output_column_name: c for c in settings.comparisons}
+    name = comparisons["name"]
+    labels = [level.label_for_charts for level in name.comparison_levels]
+    assert "same name after removing legal form and region" in labels
+    assert any("levenshtein" in level.sql_condition for level in name.comparison_levels)
+    assert set(comparisons) >= {"identifier", "name", "legal_form", "region", "phone",
+                                "email", "address", "person"}
+
+
+def test_a_run_queues_the_duplicates_and_a_second_run_reuses_the_model(
+    messy: tuple[Register, dict[str, str]]
+) -> None:
+    reg, codes = messy
+    first = reg.dedup_run()
+    assert first.trained and first.customers == 304
+    queue = reg.review_queue()
+    clusters = [set(c.codes) for c in queue]
+    assert {codes["a"], codes["a2"]} in clusters
+    huasheng = next(c for c in queue if codes["a"] in c.codes)
+    assert "same phone" in huasheng.pairs[0][3]
+    with reg.store.read() as conn:
+        assert set(conn.scalars(select(match_model.c.name))) == {"organisations",
+                                                                  "individuals"}
+    again = reg.dedup_run()
+    assert not again.trained and again.clusters == 0  # pending clusters are not repeated
+
+
+def test_accept_merges_reject_remembers_defer_waits(
+    messy: tuple[Register, dict[str, str]]
+) -> None:
+    reg, codes = messy
+    reg.dedup_run(threshold=0.5)
+    queue = {frozenset(c.codes): c for c in reg.review_queue()}
+    huasheng = queue[frozenset((codes["a"], codes["a2"]))]
+    reg.decide(huasheng.id, "accept", survivor=codes["a"])
+    assert reg.find(codes["a2"]).customer.code == codes["a"]
+    with pytest.raises(Conflict, match="already accepted"):
+        reg.decide(huasheng.id, "reject")
+    others = [c for c in reg.review_queue() if c.id != huasheng.id]
+    if others:
+        rejected = reg.decide(others[0].id, "reject")
+        with reg.store.read() as conn:
+            assert conn.execute(select(not_duplicate)).first() is not None
+        reg.dedup_run(threshold=0.5)
+        assert frozenset(rejected.codes) not in {frozenset(c.codes)
+                                                 for c in reg.review_queue()}
+    if len(others) > 1:
+        reg.decide(others[1].id, "defer")
+        assert others[1].id in {c.id for c in reg.review_queue("deferred")}
+
+
+@pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs Java")
+def test_the_same_model_runs_on_spark_in_local_mode(tmp_path: Any) -> None:
+    pyspark = pytest.importorskip("pyspark", reason="pyspark is a dev dependency")
+    from pyspark.sql import SparkSession
+    from splink import Linker
+    from splink.backends.spark import SparkAPI
+
+    rows = _rows()
+    duck_pairs, _, model = batch.train_and_predict(rows, "organisations", train=False,
+                                                   threshold=0.5)
+    spark = (SparkSession.builder.master("local[1]").appName("custmdm-test")
+             .config("spark.ui.enabled", "false").getOrCreate())
+    spark.sparkContext.setCheckpointDir(str(tmp_path))
+    try:
+        frame = spark.createDataFrame(rows, schema=batch.spark_schema())
+        db_api = SparkAPI(spark_session=spark)
+        linker = Linker(db_api.register(frame), batch.model_for(model, "organisations",
+                                                                "spark"))
+        predicted = linker.inference.predict(threshold_match_probability=0.5)
+        spark_pairs = {(int(r["unique_id_l"]), int(r["unique_id_r"])): r["match_probability"]
+                       for r in predicted.as_record_list()}
+    finally:
+        spark.stop()
+    assert pyspark.__version__
+    duck = {(p.left, p.right): p.probability for p in duck_pairs}
+    assert duck.keys() == spark_pairs.keys() and duck
+    for pair, probability in duck.items():
+        assert spark_pairs[pair] == pytest.approx(probability, rel=1e-6)
+
+
+def _rows() -> list[dict[str, Any]]:
+    from custmdm.core.customers import validate_draft
+
+    drafts = [CustomerDraft("enterprise", HUASHENG, region="440305", phones=["13800138000"]),
+              CustomerDraft("enterprise", "華盛電子科技有限責任公司", region="440305",
+                            phones=["138 0013 8000"]),
+              CustomerDraft("enterprise", "深圳市华胜电子科技有限公司", region="440305"),
+              CustomerDraft("enterprise", "北京市恒泰贸易有限公司", region="110105")]
+    return [batch.frame_row(n + 1, validate_draft(d).match_record())
+            for n, d in enumerate(drafts)]
