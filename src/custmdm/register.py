@@ -100,6 +100,11 @@ class Register:
         Trains the model first when there is none (or ``train``)."""
         return batch.run_batch(self.ctx, train=train, threshold=threshold)
 
+    def dedup_file(self, path: Path | str, threshold: float = batch.THRESHOLD
+                   ) -> list[batch.FileMatch]:
+        """The registered customers the records of an incoming CSV file likely are."""
+        return batch.link_file(self.ctx, path, threshold)
+
     def review_queue(self, status: str = "open", limit: int = 50) -> list[batch.ReviewCluster]:
         """Clusters from batch runs waiting for a decision."""
         return batch.review_queue(self.ctx, status, limit)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from custmdm.core import batch
 from custmdm.core.customers import CustomerDraft
 from custmdm.demo.generator import DemoGenerator, make_uscc
-from custmdm.errors import Conflict
+from custmdm.errors import Conflict, ValidationError
 from custmdm.register import Register
 from custmdm.store.tables import match_model, not_duplicate
 
@@ -132,3 +132,23 @@ def _rows() -> list[dict[str, Any]]:
               CustomerDraft("enterprise", "北京市恒泰贸易有限公司", region="110105")]
     return [batch.frame_row(n + 1, validate_draft(d).match_record())
             for n, d in enumerate(drafts)]
+
+
+def test_an_incoming_file_is_linked_to_the_register(
+    messy: tuple[Register, dict[str, str]], tmp_path: Any
+) -> None:
+    reg, codes = messy
+    incoming = tmp_path / "incoming.csv"
+    incoming.write_text("kind,legal_name,ids,region,phones\n"
+                        "enterprise,华盛电子科技有限公司,,440305,138 0013 8000\n"
+                        "enterprise,北京市从未见过科技有限公司,,110105,\n", encoding="utf-8")
+    matches = reg.dedup_file(incoming)
+    assert {m.code for m in matches} == {codes["a"], codes["a2"]}
+    assert all(m.line == 2 and "same phone" in m.why for m in matches)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("kind,name\nenterprise,x\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match="header must name at least kind and legal_name"):
+        reg.dedup_file(bad)
+    bad.write_text("kind,legal_name,phones\nenterprise,华盛,12345\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match="line 2: phone '12345'"):
+        reg.dedup_file(bad)

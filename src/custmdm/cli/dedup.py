@@ -254,10 +254,28 @@ def dedup_run(
         "--train", help="Train the model again (the first run always does).")] = False,
     threshold: Annotated[float, typer.Option(
         help="Link pairs from this match probability on.")] = 0.9,
+    file: Annotated[Path | None, typer.Option(
+        "--file", metavar="F",
+        help="Link this CSV file to the register instead (header: kind, legal_name, ids "
+             "(SCHEME=VALUE;…), region, industry, phones, emails, address, "
+             "legal_representative, short); nothing is written.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Deduplicate the whole register with Splink (DuckDB): predict with the saved model
-    (training it first when there is none) and put the clusters in the review queue."""
+    (training it first when there is none) and put the clusters in the review queue.
+    With --file, say which registered customers the file's records likely are."""
+    if file is not None:
+        with register() as reg:
+            matches = reg.dedup_file(file, threshold)
+        if as_json:
+            emit_json([m.to_dict() for m in matches])
+            return
+        table = Table("line", "record", "score", "code", "registered as", "why")
+        for m in matches:
+            table.add_row(str(m.line), m.legal_name, f"{m.probability:.1%}", m.code,
+                          m.registered_name, "; ".join(m.why))
+        out.print(table if matches else "no record of the file is likely registered")
+        return
     with register() as reg:
         result = reg.dedup_run(train=train, threshold=threshold)
     if as_json:

@@ -17,10 +17,12 @@ steward accepts (merge), rejects (never proposed again) or defers each cluster.
 
 from __future__ import annotations
 
+import csv
 import itertools
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
@@ -28,7 +30,7 @@ from sqlalchemy import Connection, insert, select, update
 from custmdm.core import merge as merging
 from custmdm.core.audit import audit_row, write_audit
 from custmdm.core.context import Context
-from custmdm.core.customers import match_record
+from custmdm.core.customers import CustomerDraft, match_record
 from custmdm.domain.contacts import Contact
 from custmdm.domain.customer import Kind, Lifecycle
 from custmdm.domain.matching import (
@@ -401,6 +403,144 @@ def _queue(conn: Connection, pairs: Sequence[Prediction], clusters: Sequence[lis
     return written
 
 
+# -- an incoming file against the register ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileMatch:
+    """A record of an incoming file and the registered customer it likely is."""
+
+    line: int
+    legal_name: str
+    code: str
+    registered_name: str
+    probability: float
+    why: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "legal_name": self.legal_name, "code": self.code,
+                "registered_name": self.registered_name,
+                "score": round(self.probability, 4), "why": list(self.why)}
+
+
+#: Columns of an incoming file (CSV with a header); lists are separated by ";".
+FILE_COLUMNS = ("kind", "legal_name", "ids", "region", "industry", "phones", "emails",
+                "address", "legal_representative", "short")
+
+
+def link_file(ctx: Context, path: Path | str, threshold: float = THRESHOLD
+              ) -> list[FileMatch]:
+    """Link the records of a CSV file to the register with Splink (``link_only``), with
+    the stored model when there is one: for each record, the customers it likely is."""
+    from custmdm.core.customers import validate_draft
+
+    drafts = read_records(Path(path))
+    records: dict[int, MatchRecord] = {}
+    for line, draft in drafts:
+        try:
+            records[line] = validate_draft(draft).match_record()
+        except ValidationError as error:
+            raise error.prefixed(f"{path}, line {line}: ") from None
+    found: list[FileMatch] = []
+    given = dict(drafts)
+    for group, kinds in GROUPS.items():
+        incoming = {line: r for line, r in records.items() if r.kind in kinds}
+        if not incoming:
+            continue
+        with ctx.store.read() as conn:
+            master = dict(master_records(conn, [k.value for k in kinds]))
+            stored = conn.execute(select(match_model.c.model)
+                                  .where(match_model.c.name == group)).scalar()
+        if not master:
+            continue
+        pairs = _link(group, incoming, master, stored, threshold)
+        with ctx.store.read() as conn:
+            ids = sorted({cid for _, cid, _ in pairs})
+            codes = _current_codes(conn, ids)
+            names = dict(conn.execute(select(customer.c.id, customer.c.legal_name)
+                                      .where(customer.c.id.in_(ids))).all())
+        for line, cid, probability in pairs:
+            found.append(FileMatch(
+                line, given[line].legal_name, codes.get(cid, str(cid)),
+                names.get(cid, ""), probability,
+                tuple(score(incoming[line], master[cid]).explanation)))
+    found.sort(key=lambda m: (m.line, -m.probability))
+    return found
+
+
+def _link(group: str, incoming: dict[int, MatchRecord], master: dict[int, MatchRecord],
+          stored: dict[str, Any] | None, threshold: float) -> list[tuple[int, int, float]]:
+    import pyarrow as pa
+    from splink import Linker
+    from splink.backends.duckdb import DuckDBAPI
+
+    settings = (dict(stored) if stored is not None
+                else splink_settings(group).create_settings_dict("duckdb"))
+    settings["link_type"] = "link_only"
+    db_api = DuckDBAPI()
+    frames = [db_api.register(pa.Table.from_pylist(
+        [frame_row(key, record) for key, record in rows.items()], schema=_schema()),
+        dataset_display_name=name) for name, rows in (("incoming", incoming),
+                                                      ("master", master))]
+    linker = Linker(frames, settings, log_level=logging.WARNING)
+    out = []
+    for r in linker.inference.predict(threshold_match_probability=threshold).as_record_list():
+        if r["source_dataset_l"] == "incoming":
+            line, cid = int(r["unique_id_l"]), int(r["unique_id_r"])
+        else:
+            line, cid = int(r["unique_id_r"]), int(r["unique_id_l"])
+        out.append((line, cid, float(r["match_probability"])))
+    return out
+
+
+def read_records(path: Path) -> list[tuple[int, CustomerDraft]]:
+    """``(line, draft)`` for each record of a CSV file with :data:`FILE_COLUMNS`."""
+    try:
+        handle = path.open(encoding="utf-8-sig", newline="")
+    except OSError as error:
+        raise ValidationError(f"cannot read {path}: {error.strerror}") from None
+    with handle:
+        reader = csv.DictReader(handle)
+        header = set(reader.fieldnames or ())
+        if not {"kind", "legal_name"} <= header:
+            raise ValidationError(f"{path}: the header must name at least kind and "
+                                  f"legal_name (known columns: {', '.join(FILE_COLUMNS)})")
+        unknown = sorted(header - set(FILE_COLUMNS))
+        if unknown:
+            raise ValidationError(f"{path}: unknown column(s) {', '.join(unknown)}; known: "
+                                  f"{', '.join(FILE_COLUMNS)}")
+        out = []
+        for row in reader:
+            line = reader.line_num
+            def listed(name: str, row: dict[str, str] = row) -> list[str]:
+                return [v.strip() for v in (row.get(name) or "").split(";") if v.strip()]
+            ids = []
+            for item in listed("ids"):
+                scheme, separator, value = item.partition("=")
+                if not separator:
+                    raise ValidationError(f"{path}, line {line}: ids are SCHEME=VALUE "
+                                          f"separated by ';', not {item!r}")
+                ids.append((scheme, value))
+            out.append((line, CustomerDraft(
+                kind=row["kind"] or "", legal_name=row["legal_name"] or "", identifiers=ids,
+                region=row.get("region") or None, industry=row.get("industry") or None,
+                phones=listed("phones"), emails=listed("emails"),
+                address=row.get("address") or None,
+                legal_representative=row.get("legal_representative") or None,
+                names=[("short", s) for s in listed("short")])))
+    return out
+
+
+def _current_codes(conn: Connection, ids: Sequence[int]) -> dict[int, str]:
+    codes: dict[int, str] = {}
+    for cid, value, status in conn.execute(
+            select(customer_code.c.customer_id, customer_code.c.value, customer_code.c.status)
+            .where(customer_code.c.customer_id.in_(list(ids))).order_by(customer_code.c.id)):
+        if status == "active" or cid not in codes:
+            codes[cid] = value
+    return codes
+
+
 # -- the review queue -------------------------------------------------------------------------
 
 
@@ -477,12 +617,7 @@ def decide(ctx: Context, cluster_id: int, decision: str, *, survivor: str | None
 
 def _cluster(conn: Connection, row: Any) -> ReviewCluster:
     ids = list(row.customer_ids)
-    codes: dict[int, str] = {}
-    for cid, value, status in conn.execute(
-            select(customer_code.c.customer_id, customer_code.c.value, customer_code.c.status)
-            .where(customer_code.c.customer_id.in_(ids)).order_by(customer_code.c.id)):
-        if status == "active" or cid not in codes:
-            codes[cid] = value
+    codes = _current_codes(conn, ids)
     names = dict(conn.execute(select(customer.c.id, customer.c.legal_name)
                               .where(customer.c.id.in_(ids))).all())
     pairs = tuple(

@@ -54,7 +54,7 @@ PER_KEY = 50
 SCORED = 40
 #: What sharing a key says, roughly: an identifier, phone or e-mail much more than a
 #: name (an exact core counts ten times a one-character deletion of it).
-_KEY_WEIGHTS = {"i": 1000, "t": 300, "e": 300, "p": 5, "n": 1}
+_KEY_WEIGHTS = {"i": 1000, "t": 300, "e": 300, "n": 10, "p": 5, "d": 1}
 #: A core shared by more customers than this counts as this many (term frequency).
 COUNTED = 1000
 #: Blocking keys looked up per check (SQLite allows 500 terms in a compound SELECT).
@@ -124,11 +124,10 @@ def check_record(ctx: Context, record: MatchRecord, *, exclude: int | None = Non
     with ctx.store.read() as conn:
         rules = _rules(conn)
         found = _lookup(ctx.store, conn, keys)
-        exact = {f"n:{forms.core[:KEY_PREFIX]}" for forms in record.names}
         hits: Counter[int] = Counter()
         for key, cid in found:
             if cid != exclude:
-                hits[cid] += _KEY_WEIGHTS.get(key[0], 1) * (10 if key in exact else 1)
+                hits[cid] += _KEY_WEIGHTS.get(key[0], 1)
         if not hits:
             return CheckResult((), None)
         chosen = [cid for cid, _ in hits.most_common(SCORED)]
@@ -248,12 +247,14 @@ _RULES = select(match_rule).order_by(match_rule.c.kind, match_rule.c.action)
 # -- keeping the blocking index in step ------------------------------------------------------
 
 
-def add_name_keys(ctx: Context, conn: Connection, customer_id: int, forms: NameForms) -> None:
+def add_name_keys(ctx: Context, conn: Connection, customer_id: int, forms: NameForms,
+                  region: str | None) -> None:
     """File a customer under a new name's keys (those it is not filed under yet). Keys
     are never removed: a former name still identifies the customer."""
     have = set(conn.scalars(select(match_key.c.key)
                             .where(match_key.c.customer_id == customer_id)))
-    new = [(key, customer_id) for key in blocking_keys(MatchRecord("", (forms,)))
+    new = [(key, customer_id) for key in blocking_keys(MatchRecord("", (forms,),
+                                                                   region=region))
            if key not in have]
     ctx.store.insert_many(conn, match_key, ("key", "customer_id"), new)
 

@@ -81,7 +81,7 @@ def add_name(
         ctx.store.insert_many(conn, customer_name, NAME_COLUMNS, [(
             record.id, name_kind.value, text, *forms, valid_from, None,
             source or ctx.actor.name, now)])
-        dedup.add_name_keys(ctx, conn, record.id, forms)
+        dedup.add_name_keys(ctx, conn, record.id, forms, record.region)
         write_audit(ctx.store, conn, [audit_row(
             ctx.actor.name, "customer.name.add", "customer", record.id,
             {"code": record.code, "kind": name_kind.value, "text": text,
@@ -163,7 +163,7 @@ def rename(
         ctx.store.insert_many(conn, customer_name, NAME_COLUMNS, [(
             record.id, NameKind.LEGAL.value, new_legal_name, *forms, day, None,
             ctx.actor.name, now)])
-        dedup.add_name_keys(ctx, conn, record.id, forms)
+        dedup.add_name_keys(ctx, conn, record.id, forms, record.region)
         write_audit(ctx.store, conn, [audit_row(
             ctx.actor.name, "customer.rename", "customer", record.id,
             {"code": record.code, "from": current.text, "to": new_legal_name,

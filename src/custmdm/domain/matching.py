@@ -359,16 +359,24 @@ MAX_KEY_LENGTH = 100
 def blocking_keys(record: MatchRecord) -> list[str]:
     """The keys under which a record is filed, so candidates are found by index lookups.
 
-    ``i:`` an identifier; ``n:`` a name's core and, for cores of four or more characters,
-    the core with one character deleted (one typo leaves one of these in common);
-    ``p:`` the core's pinyin (homophones); ``t:`` a phone; ``e:`` an e-mail.
+    ``i:`` an identifier; ``n:`` a name's core; ``d:`` (cores of four or more
+    characters) the city and the core with one character deleted: one typo leaves one
+    of these in common; ``p:`` the core's pinyin (homophones); ``t:`` a phone; ``e:`` an
+    e-mail. Cores count their first eight characters.
 
     >>> from custmdm.domain.names import forms_of
-    >>> blocking_keys(MatchRecord("enterprise", (forms_of("腾讯科技有限公司"),)))
-    ['n:腾讯科技', 'n:讯科技', 'n:腾科技', 'n:腾讯技', 'n:腾讯科', 'p:tengxunkeji']
+    >>> blocking_keys(MatchRecord("enterprise", (forms_of("腾讯科技有限公司"),),
+    ...                           region="440305"))  # doctest: +NORMALIZE_WHITESPACE
+    ['n:腾讯科技', 'd:4403:讯科技', 'd:4403:腾科技', 'd:4403:腾讯技', 'd:4403:腾讯科',
+     'p:tengxunkeji']
     """
     keys = [f"i:{ident}" for ident in sorted(record.identifiers)]
-    keys += [f"n:{variant}" for forms in record.names for variant in core_variants(forms.core)]
+    keys += [f"n:{forms.core[:KEY_PREFIX]}" for forms in record.names if forms.core]
+    # One-character deletions only within the city: across the country a common
+    # deletion ("宇食品") files thousands of customers and the one meant is lost.
+    city = (record.region or "")[:4]
+    keys += [f"d:{city}:{variant}" for forms in record.names
+             for variant in core_variants(forms.core)[1:]]
     keys += [f"p:{forms.core_pinyin}" for forms in record.names
              if forms.core_pinyin and forms.core_pinyin != forms.core]
     keys += [f"t:{phone}" for phone in sorted(record.phones)]

@@ -85,8 +85,9 @@ def _backfill_keys() -> None:
     conn = op.get_bind()
     keys = sa.table("match_key", sa.column("key"), sa.column("customer_id"))
     names = conn.execute(sa.text(
-        "SELECT customer_id, normalised, core, pinyin, initials, core_pinyin, core_initials"
-        " FROM customer_name ORDER BY customer_id, id"))
+        "SELECT n.customer_id, c.region, n.normalised, n.core, n.pinyin, n.initials,"
+        " n.core_pinyin, n.core_initials FROM customer_name n"
+        " JOIN customer c ON c.id = n.customer_id ORDER BY n.customer_id, n.id"))
     idents = iter(conn.execute(sa.text(
         "SELECT customer_id, scheme, value FROM identifier WHERE active"
         " ORDER BY customer_id")).all())
@@ -98,8 +99,9 @@ def _backfill_keys() -> None:
             if pending_ident[0] == customer_id:
                 held.add(f"{pending_ident[1]}:{pending_ident[2]}")
             pending_ident = next(idents, None)
-        record = MatchRecord("", tuple(NameForms(*r[1:]) for r in group),
-                             identifiers=frozenset(held))
+        named = list(group)
+        record = MatchRecord("", tuple(NameForms(*r[2:]) for r in named),
+                             region=named[0][1], identifiers=frozenset(held))
         rows.extend({"key": k, "customer_id": customer_id} for k in blocking_keys(record))
         if len(rows) >= BATCH:
             conn.execute(sa.insert(keys), rows)
