@@ -35,6 +35,14 @@ def messy(unchecked: Register) -> tuple[Register, dict[str, str]]:
                                         identifiers=[("cn.ric", "110105198001010016")])).code,
         "b2": reg.register(CustomerDraft("individual", "欧阳翠花", region="110105",
                                          phones=["13900139000"])).code,
+        "c": reg.register(CustomerDraft("enterprise", "广州市恒泰贸易有限公司",
+                                        region="440106", phones=["13700137000"])).code,
+        "c2": reg.register(CustomerDraft("enterprise", "恒泰贸易有限责任公司", region="440106",
+                                         phones=["137-0013-7000"])).code,
+        "d": reg.register(CustomerDraft("enterprise", "杭州市云帆网络科技有限公司",
+                                        region="330106", phones=["13600136000"])).code,
+        "d2": reg.register(CustomerDraft("enterprise", "雲帆網絡科技有限公司", region="330106",
+                                         phones=["136 0013 6000"])).code,
     }
     return reg, codes
 
@@ -55,7 +63,7 @@ def test_a_run_queues_the_duplicates_and_a_second_run_reuses_the_model(
 ) -> None:
     reg, codes = messy
     first = reg.dedup_run()
-    assert first.trained and first.customers == 304
+    assert first.trained and first.customers == 308
     queue = reg.review_queue()
     clusters = [set(c.codes) for c in queue]
     assert {codes["a"], codes["a2"]} in clusters
@@ -72,24 +80,45 @@ def test_accept_merges_reject_remembers_defer_waits(
     messy: tuple[Register, dict[str, str]]
 ) -> None:
     reg, codes = messy
-    reg.dedup_run(threshold=0.5)
+    reg.dedup_run()
     queue = {frozenset(c.codes): c for c in reg.review_queue()}
-    huasheng = queue[frozenset((codes["a"], codes["a2"]))]
+    huasheng, hengtai, yunfan = (queue[frozenset((codes[x], codes[f"{x}2"]))]
+                                 for x in ("a", "c", "d"))
     reg.decide(huasheng.id, "accept", survivor=codes["a"])
     assert reg.find(codes["a2"]).customer.code == codes["a"]
     with pytest.raises(Conflict, match="already accepted"):
         reg.decide(huasheng.id, "reject")
-    others = [c for c in reg.review_queue() if c.id != huasheng.id]
-    if others:
-        rejected = reg.decide(others[0].id, "reject")
-        with reg.store.read() as conn:
-            assert conn.execute(select(not_duplicate)).first() is not None
-        reg.dedup_run(threshold=0.5)
-        assert frozenset(rejected.codes) not in {frozenset(c.codes)
-                                                 for c in reg.review_queue()}
-    if len(others) > 1:
-        reg.decide(others[1].id, "defer")
-        assert others[1].id in {c.id for c in reg.review_queue("deferred")}
+    rejected = reg.decide(hengtai.id, "reject")
+    assert rejected.status == "rejected"
+    with reg.store.read() as conn:
+        assert len(conn.execute(select(not_duplicate)).all()) == 1
+    reg.decide(yunfan.id, "defer")
+    assert yunfan.id in {c.id for c in reg.review_queue("deferred")}
+    # the next run proposes neither the rejected pair nor the deferred one again
+    reg.dedup_run()
+    again = {frozenset(c.codes) for c in reg.review_queue()}
+    assert frozenset((codes["c"], codes["c2"])) not in again
+    assert frozenset((codes["d"], codes["d2"])) not in again
+
+
+def test_a_cluster_whose_customer_was_merged_meanwhile_is_stale(
+    messy: tuple[Register, dict[str, str]]
+) -> None:
+    reg, codes = messy
+    reg.dedup_run()
+    cluster = next(c for c in reg.review_queue() if codes["c"] in c.codes)
+    reg.merge(codes["c"], [codes["c2"]])
+    with pytest.raises(Conflict, match="stale"):
+        reg.decide(cluster.id, "accept")
+    assert cluster.id in {c.id for c in reg.review_queue("stale")}
+
+
+def test_rejected_pairs_are_cut_out_of_a_cluster() -> None:
+    pairs = [batch.Prediction(1, 2, 0.99), batch.Prediction(2, 3, 0.95),
+             batch.Prediction(4, 5, 0.97)]
+    assert [ids for ids, _ in batch._components(pairs)] == [[1, 2, 3], [4, 5]]
+    kept = [p for p in pairs if (p.left, p.right) != (2, 3)]
+    assert [ids for ids, _ in batch._components(kept)] == [[1, 2], [4, 5]]
 
 
 @pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs Java")
@@ -100,8 +129,13 @@ def test_the_same_model_runs_on_spark_in_local_mode(tmp_path: Any) -> None:
     from splink.backends.spark import SparkAPI
 
     rows = _rows()
-    duck_pairs, _, model = batch.train_and_predict(rows, "organisations", train=False,
+    _, _, trained = batch.train_and_predict(rows, "organisations", threshold=0.5)
+    duck_pairs, _, model = batch.train_and_predict(rows, "organisations", model=trained,
                                                    threshold=0.5)
+    untrained = batch.splink_settings("organisations").create_settings_dict("duckdb")
+    assert any(a.get("u_probability") != b.get("u_probability")  # training changed u
+               for x, y in zip(model["comparisons"], untrained["comparisons"], strict=True)
+               for a, b in zip(x["comparison_levels"], y["comparison_levels"], strict=True))
     spark = (SparkSession.builder.master("local[1]").appName("custmdm-test")
              .config("spark.ui.enabled", "false").getOrCreate())
     spark.sparkContext.setCheckpointDir(str(tmp_path))
@@ -130,8 +164,9 @@ def _rows() -> list[dict[str, Any]]:
                             phones=["138 0013 8000"]),
               CustomerDraft("enterprise", "深圳市华胜电子科技有限公司", region="440305"),
               CustomerDraft("enterprise", "北京市恒泰贸易有限公司", region="110105")]
+    drafts += list(DemoGenerator(seed=4).customers(400))
     return [batch.frame_row(n + 1, validate_draft(d).match_record())
-            for n, d in enumerate(drafts)]
+            for n, d in enumerate(drafts) if d.kind != "individual"]
 
 
 def test_an_incoming_file_is_linked_to_the_register(

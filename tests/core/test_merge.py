@@ -108,24 +108,21 @@ def test_a_concurrent_change_is_a_conflict_not_a_lost_update(
     reg, a, b, _c = trio
     from custmdm.core import merge as merging
 
-    real = merging._snapshot
+    real = merging._choose_fields
 
-    def change_b_meanwhile(conn: Any, survivor_id: int, loser_ids: Any) -> Any:
-        # Another clerk's change lands between reading the customers and writing.
-        with reg.store.engine.connect() as other:
-            other.execute(customer.update().where(customer.c.id == loser_ids[0])
-                          .values(version=customer.c.version + 1))
-            other.commit()
-        return real(conn, survivor_id, loser_ids)
+    def change_b_meanwhile(*args: Any) -> Any:
+        # Another clerk's change commits after the merge read the customers and before
+        # its write transaction.
+        reg.add_name(b, "alias", "华盛老店", override_reason="a clerk, meanwhile")
+        return real(*args)
 
-    if reg.store.is_sqlite:
-        pytest.skip("SQLite's write lock makes the change wait for the merge")
-    monkeypatch.setattr(merging, "_snapshot", change_b_meanwhile)
+    monkeypatch.setattr(merging, "_choose_fields", change_b_meanwhile)
     before = snapshot(reg)
     with pytest.raises(Conflict, match=f"{b} was changed meanwhile"):
         reg.merge(a, [b])
     after = snapshot(reg)
     assert after["customer_code"] == before["customer_code"]
+    assert "华盛老店" in {n.text for n in reg.names(b)}  # the clerk's change stands
 
 
 @pytest.mark.parametrize(("call", "error", "message"), [
@@ -154,3 +151,37 @@ def test_a_merged_customer_cannot_be_merged_again(trio: Any) -> None:
     person = reg.register(CustomerDraft("individual", "张伟", region="110105"))
     with pytest.raises(ValidationError, match="only customers of one kind"):
         reg.merge(a, [person.code])
+
+
+def test_undo_after_a_moved_mapping_is_refused_naming_it(trio: Any) -> None:
+    reg, a, b, c = trio
+    result = reg.merge(a, [b])
+    reg.move_xref("ERP", "K-1", c, reason="belongs to c")
+    with pytest.raises(Conflict, match=r"xref row .* changed \(mapping K-1\)"):
+        reg.undo_merge(result.merge_id)
+
+
+def test_the_survivor_is_filed_anew_under_the_region_it_takes(trio: Any) -> None:
+    reg, a, b, _c = trio
+    result = reg.merge(b, [a])  # b has no region; a's 440305 is the most complete
+    assert result.survivor.region == "440305"
+    with reg.store.read() as conn:
+        keys = set(conn.scalars(select(match_key.c.key)
+                                .where(match_key.c.customer_id == result.survivor.id)))
+    assert "d:4403:盛电子科技" in keys and not any(k.startswith("d::") for k in keys)
+
+
+def test_merged_customers_are_listed_only_when_asked(trio: Any) -> None:
+    from custmdm.core.registry import CustomerFilter
+
+    reg, a, b, _c = trio
+    reg.merge(a, [b])
+    assert b not in {r.code for r in reg.customers()}
+    assert len(reg.customers(CustomerFilter(status="merged"))) == 1
+
+
+def test_a_retired_customer_cannot_survive(trio: Any) -> None:
+    reg, a, b, _c = trio
+    reg.retire(a, reason="closed")
+    with pytest.raises(Conflict, match="retired customer cannot survive"):
+        reg.merge(a, [b])

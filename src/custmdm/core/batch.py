@@ -5,12 +5,13 @@ comparison levels here: EQUAL on a list field becomes an array intersection, SIM
 Levenshtein-similarity SQL condition, PREFIX a substring equality, DIFFERENT the rest.
 Splink then estimates m and u on the register (``train``: u by random sampling, m by
 expectation maximisation) and the trained model is stored in ``match_model``, so a
-routine run only predicts and clusters. DuckDB runs it in-process; the same settings
+routine run only predicts and clusters (connected components of the linked pairs).
+DuckDB runs it in-process; the same settings
 run on Spark (``splink.backends.spark``) for data beyond one machine.
 
 Blocking for predictions uses the keys of the check where they stay selective in a
 self-join: identifiers, phones, e-mails, name cores and their pinyin, and (for typos)
-the county with the core's first two characters. Clusters of customers linked above
+the county with the core's first or last two characters. Clusters of customers linked above
 the threshold go to the review queue with each pair's probability and explanation; a
 steward accepts (merge), rejects (never proposed again) or defers each cluster.
 """
@@ -31,6 +32,7 @@ from custmdm.core import merge as merging
 from custmdm.core.audit import audit_row, write_audit
 from custmdm.core.context import Context
 from custmdm.core.customers import CustomerDraft, match_record
+from custmdm.core.dedup import CURRENT_LEGAL_FIRST
 from custmdm.domain.contacts import Contact
 from custmdm.domain.customer import Kind, Lifecycle
 from custmdm.domain.matching import (
@@ -77,6 +79,7 @@ def frame_row(customer_id: int, record: MatchRecord) -> dict[str, Any]:
         "names": _list(f.normalised for f in record.names),
         "cores": _list(f.core for f in record.names),
         "core": legal.core or None,
+        "core_tail": legal.core[-2:] or None,  # blocks typos in the first characters
         "core_pinyins": _list(f.core_pinyin for f in record.names),
         "legal_form": record.legal_form,
         "region": record.region,
@@ -104,7 +107,7 @@ def master_records(conn: Connection, kinds: Sequence[str]) -> Iterator[tuple[int
         .order_by(customer.c.id))
     names = _Grouped(conn.execute(
         select(customer_name.c.customer_id, *(customer_name.c[c] for c in NAME_FORM_COLUMNS))
-        .order_by(customer_name.c.customer_id, customer_name.c.id)))
+        .order_by(customer_name.c.customer_id, CURRENT_LEGAL_FIRST, customer_name.c.id)))
     idents = _Grouped(conn.execute(
         select(identifier.c.customer_id, identifier.c.scheme, identifier.c.value)
         .where(identifier.c.active).order_by(identifier.c.customer_id)))
@@ -167,6 +170,7 @@ def splink_settings(group: str, *, trained: dict[str, Any] | None = None) -> Any
             block_on("cores", arrays_to_explode=["cores"]),
             block_on("core_pinyins", arrays_to_explode=["core_pinyins"]),
             block_on("region", "substr(core, 1, 2)"),
+            block_on("region", "core_tail"),
         ],
         probability_two_random_records_match=PRIOR,
         retain_intermediate_calculation_columns=False,
@@ -296,13 +300,10 @@ def train_and_predict(
     predicted = linker.inference.predict(threshold_match_probability=threshold)
     pairs = [Prediction(int(r["unique_id_l"]), int(r["unique_id_r"]),
                         float(r["match_probability"])) for r in predicted.as_record_list()]
-    clustered = linker.clustering.cluster_pairwise_predictions_at_threshold(
-        predicted, threshold).as_record_list()
+    # Clusters: connected components of the pairs, here rather than in Splink, so the
+    # queue can first take out the pairs stewards rejected (see _queue).
+    clusters = [ids for ids, _ in _components(pairs)]
     timings["predict"] = round(time.perf_counter() - start, 2)
-    members: dict[Any, list[int]] = {}
-    for r in clustered:
-        members.setdefault(r["cluster_id"], []).append(int(r["unique_id"]))
-    clusters = [sorted(ids) for ids in members.values() if len(ids) > 1]
     return pairs, clusters, model
 
 
@@ -312,6 +313,7 @@ def _schema() -> Any:
     text, texts = pa.string(), pa.list_(pa.string())
     return pa.schema([
         ("unique_id", pa.int64()), ("names", texts), ("cores", texts), ("core", text),
+        ("core_tail", text),
         ("core_pinyins", texts), ("legal_form", text),
         ("region", text), ("identifiers", texts), ("id_schemes", texts), ("phones", texts),
         ("emails", texts), ("address", text), ("person", text), ("birth_date", text)])
@@ -331,8 +333,7 @@ def run_batch(ctx: Context, *, train: bool = False, threshold: float = THRESHOLD
               ) -> RunResult:
     """Deduplicate the whole register: per group, (train and) predict, cluster, and
     queue the clusters not already decided."""
-    if not 0 < threshold < 1:
-        raise ValidationError(f"threshold {threshold} is not a probability between 0 and 1")
+    _check_threshold(threshold)
     timings: dict[str, float] = {}
     customers = pairs_found = queued = 0
     trained_any = False
@@ -358,12 +359,18 @@ def run_batch(ctx: Context, *, train: bool = False, threshold: float = THRESHOLD
             if model is None:
                 trained_any = True
                 _save_model(conn, group, trained, len(records), now, ctx.actor.name)
-            queued += _queue(conn, pairs, clusters, records, now)
+            queued += _queue(conn, pairs, records, now)
             write_audit(ctx.store, conn, [audit_row(
                 ctx.actor.name, "dedup.run", "match_model", group,
                 {"customers": len(records), "pairs": len(pairs), "clusters": len(clusters),
                  "trained": model is None, "threshold": threshold}, now)])
     return RunResult(customers, pairs_found, queued, trained_any, timings)
+
+
+def _check_threshold(threshold: float) -> None:
+    if not 0 < threshold < 1:
+        raise ValidationError(f"threshold {threshold} is not a probability between 0 and "
+                              "1; give e.g. 0.9")
 
 
 def _save_model(conn: Connection, group: str, model: dict[str, Any], records: int,
@@ -373,24 +380,21 @@ def _save_model(conn: Connection, group: str, model: dict[str, Any], records: in
                                             trained_by=actor, records=records))
 
 
-def _queue(conn: Connection, pairs: Sequence[Prediction], clusters: Sequence[list[int]],
-           records: dict[int, MatchRecord], now: Any) -> int:
-    """Write the clusters that hold a pair nobody has decided on yet."""
+def _queue(conn: Connection, pairs: Sequence[Prediction], records: dict[int, MatchRecord],
+           now: Any) -> int:
+    """Queue the clusters of ``pairs`` once the pairs a steward rejected are taken out
+    (so accepting a cluster never merges two customers said to differ); clusters with a
+    customer already waiting in the queue are left for that decision."""
     rejected = set(conn.execute(select(not_duplicate.c.left_id, not_duplicate.c.right_id)))
-    pending = {tuple(sorted(ids)) for (ids,) in conn.execute(
+    waiting = {cid for (ids,) in conn.execute(
         select(review_cluster.c.customer_ids)
-        .where(review_cluster.c.status.in_(("open", "deferred"))))}
-    by_member = {cid: n for n, ids in enumerate(clusters) for cid in ids}
-    cluster_pairs: dict[int, list[Prediction]] = {}
-    for pair in pairs:
-        left, right = sorted((pair.left, pair.right))
-        n = by_member.get(left)
-        if n is not None and n == by_member.get(right) and (left, right) not in rejected:
-            cluster_pairs.setdefault(n, []).append(Prediction(left, right, pair.probability))
+        .where(review_cluster.c.status.in_(("open", "deferred")))) for cid in ids}
+    kept = [Prediction(min(p.left, p.right), max(p.left, p.right), p.probability)
+            for p in pairs]
+    kept = [p for p in kept if (p.left, p.right) not in rejected]
     written = 0
-    for n, found in cluster_pairs.items():
-        ids = clusters[n]
-        if tuple(ids) in pending:
+    for ids, found in _components(kept):
+        if waiting & set(ids):
             continue
         cluster_id = int(conn.execute(insert(review_cluster).values(
             run_at=now, status="open", customer_ids=ids).returning(review_cluster.c.id))
@@ -401,6 +405,27 @@ def _queue(conn: Connection, pairs: Sequence[Prediction], clusters: Sequence[lis
              "why": score(records[p.left], records[p.right]).explanation} for p in found])
         written += 1
     return written
+
+
+def _components(pairs: Sequence[Prediction]) -> list[tuple[list[int], list[Prediction]]]:
+    """Connected components of the linked pairs: (customer ids, their pairs)."""
+    parent: dict[int, int] = {}
+
+    def root(node: int) -> int:
+        parent.setdefault(node, node)
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    for p in pairs:
+        parent[root(p.left)] = root(p.right)
+    groups: dict[int, tuple[list[int], list[Prediction]]] = {}
+    for node in parent:
+        groups.setdefault(root(node), ([], []))[0].append(node)
+    for p in pairs:
+        groups[root(p.left)][1].append(p)
+    return [(sorted(ids), found) for ids, found in groups.values()]
 
 
 # -- an incoming file against the register ------------------------------------------------
@@ -434,6 +459,7 @@ def link_file(ctx: Context, path: Path | str, threshold: float = THRESHOLD
     the stored model when there is one: for each record, the customers it likely is."""
     from custmdm.core.customers import validate_draft
 
+    _check_threshold(threshold)
     drafts = read_records(Path(path))
     records: dict[int, MatchRecord] = {}
     for line, draft in drafts:
@@ -551,6 +577,8 @@ class ReviewCluster:
     codes: tuple[str, ...]
     names: tuple[str, ...]
     pairs: tuple[tuple[str, str, float, tuple[str, ...]], ...]
+    #: Members merged since the run (by name): the cluster can no longer be decided.
+    gone: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "status": self.status, "codes": list(self.codes),
@@ -560,7 +588,7 @@ class ReviewCluster:
 
 
 def review_queue(ctx: Context, status: str = "open", limit: int = 50) -> list[ReviewCluster]:
-    """Clusters waiting for a decision (or with another ``status``), best first."""
+    """Clusters waiting for a decision (or with another ``status``), oldest first."""
     with ctx.store.read() as conn:
         rows = conn.execute(select(review_cluster).where(review_cluster.c.status == status)
                             .order_by(review_cluster.c.id).limit(limit)).all()
@@ -581,19 +609,17 @@ def decide(ctx: Context, cluster_id: int, decision: str, *, survivor: str | None
         cluster = _cluster(conn, row)
     if row.status not in ("open", "deferred"):
         raise Conflict(f"cluster {cluster_id} is already {row.status}")
-    merge_id = None
-    if decision == "accept":
-        chosen = survivor or cluster.codes[0]
-        if chosen not in cluster.codes:
-            raise ValidationError(f"{chosen} is not in cluster {cluster_id} "
-                                  f"({', '.join(cluster.codes)})")
-        result = merging.merge_customers(ctx, chosen, [c for c in cluster.codes
-                                                       if c != chosen],
-                                         reason=f"review cluster {cluster_id}")
-        merge_id = result.merge_id
-    with ctx.store.write() as conn:
+    if cluster.gone:
+        with ctx.store.write() as conn:
+            conn.execute(update(review_cluster).where(review_cluster.c.id == cluster_id)
+                         .values(status="stale", decided_at=ctx.now(),
+                                 decided_by=ctx.actor.name))
+        raise Conflict(f"cluster {cluster_id} is stale: {', '.join(cluster.gone)} merged "
+                       "since; run `dedup run` again")
+    status = {"accept": "accepted", "reject": "rejected", "defer": "deferred"}[decision]
+
+    def record(conn: Connection, merge_id: int | None) -> None:
         now = ctx.now()
-        status = {"accept": "accepted", "reject": "rejected", "defer": "deferred"}[decision]
         done = conn.execute(update(review_cluster).where(
             review_cluster.c.id == cluster_id,
             review_cluster.c.status.in_(("open", "deferred")))
@@ -602,15 +628,30 @@ def decide(ctx: Context, cluster_id: int, decision: str, *, survivor: str | None
         if done != 1:
             raise Conflict(f"cluster {cluster_id} was decided meanwhile")
         if decision == "reject":
-            ids = sorted(row.customer_ids)
-            conn.execute(insert(not_duplicate), [
-                {"left_id": a, "right_id": b, "decided_at": now, "decided_by": ctx.actor.name}
-                for a, b in itertools.combinations(ids, 2)
-                if not conn.execute(select(not_duplicate.c.left_id).where(
-                    not_duplicate.c.left_id == a, not_duplicate.c.right_id == b)).first()])
+            known = set(conn.execute(select(not_duplicate.c.left_id, not_duplicate.c.right_id)
+                                     .where(not_duplicate.c.left_id.in_(row.customer_ids))))
+            new = [{"left_id": a, "right_id": b, "decided_at": now,
+                    "decided_by": ctx.actor.name}
+                   for a, b in itertools.combinations(sorted(row.customer_ids), 2)
+                   if (a, b) not in known]
+            if new:
+                conn.execute(insert(not_duplicate), new)
         write_audit(ctx.store, conn, [audit_row(
             ctx.actor.name, f"dedup.{decision}", "review_cluster", cluster_id,
             {"codes": list(cluster.codes), "merge_id": merge_id}, now)])
+
+    if decision == "accept":
+        chosen = survivor or cluster.codes[0]
+        if chosen not in cluster.codes:
+            raise ValidationError(f"{chosen} is not in cluster {cluster_id} "
+                                  f"({', '.join(cluster.codes)})")
+        # The decision is recorded in the merge's own transaction: both or neither.
+        merging.merge_customers(ctx, chosen, [c for c in cluster.codes if c != chosen],
+                                reason=f"review cluster {cluster_id}", within=record)
+    else:
+        with ctx.store.write() as conn:
+            record(conn, None)
+    with ctx.store.read() as conn:
         return _cluster(conn, conn.execute(select(review_cluster).where(
             review_cluster.c.id == cluster_id)).one())
 
@@ -625,5 +666,8 @@ def _cluster(conn: Connection, row: Any) -> ReviewCluster:
          p.probability, tuple(p.why))
         for p in conn.execute(select(review_pair).where(review_pair.c.cluster_id == row.id)
                               .order_by(review_pair.c.probability.desc())))
+    merged = set(conn.scalars(select(customer.c.id).where(
+        customer.c.id.in_(ids), customer.c.lifecycle == Lifecycle.MERGED)))
     return ReviewCluster(row.id, row.status, tuple(codes.get(i, str(i)) for i in ids),
-                         tuple(names.get(i, "") for i in ids), pairs)
+                         tuple(names.get(i, "") for i in ids), pairs,
+                         tuple(names.get(i, str(i)) for i in ids if i in merged))

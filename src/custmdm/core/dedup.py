@@ -16,7 +16,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import Connection, String, bindparam, delete, func, literal, select, union_all
+from sqlalchemy import (
+    Connection,
+    String,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal,
+    select,
+    union_all,
+)
 
 from custmdm.core.audit import audit_row, write_audit
 from custmdm.core.context import Context
@@ -190,6 +201,11 @@ def guard(ctx: Context, valid: ValidCustomer | MatchRecord, override_reason: str
                     "candidates": [c.code for c in result.candidates if c.action]}
 
 
+def stored_record(conn: Connection, customer_id: int) -> MatchRecord:
+    """A registered customer as matching sees it, read in ``conn``."""
+    return _load(conn, [customer_id])[customer_id].record
+
+
 def guard_new_name(ctx: Context, customer_id: int, forms: NameForms,
                    override_reason: str | None, *, new_legal_name: str | None = None,
                    ) -> dict[str, Any] | None:
@@ -340,6 +356,9 @@ def _load(conn: Connection, ids: Sequence[int]) -> dict[int, _Stored]:
 
 
 _IDS: Any = bindparam("ids", expanding=True)
+#: Orders a customer's names so the current legal name comes first.
+CURRENT_LEGAL_FIRST = case((and_(customer_name.c.kind == "legal",
+                                 customer_name.c.valid_to.is_(None)), 0), else_=1)
 _CUSTOMERS = (
     select(customer.c.id, customer.c.kind, customer.c.legal_name, customer.c.region,
            customer.c.owner, customer.c.lifecycle,
@@ -350,7 +369,7 @@ _CUSTOMERS = (
 )
 _NAMES = (select(customer_name.c.customer_id, *(customer_name.c[c] for c in NAME_FORM_COLUMNS))
           .where(customer_name.c.customer_id.in_(_IDS))
-          .order_by(customer_name.c.customer_id, customer_name.c.id))
+          .order_by(customer_name.c.customer_id, CURRENT_LEGAL_FIRST, customer_name.c.id))
 _DETAILS = union_all(
     select(identifier.c.customer_id, literal("identifier").label("kind"),
            (identifier.c.scheme + ":" + identifier.c.value).label("canonical"))

@@ -11,7 +11,7 @@ which undo then lists instead of guessing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -23,6 +23,7 @@ from custmdm.core.context import Context
 from custmdm.core.customers import CustomerRecord, iso, load_records
 from custmdm.core.registry import find_by_code
 from custmdm.domain.customer import CodeStatus, Lifecycle
+from custmdm.domain.matching import blocking_keys
 from custmdm.domain.names import NameKind
 from custmdm.errors import Conflict, NotFound, ValidationError
 from custmdm.store.tables import (
@@ -68,12 +69,15 @@ class MergeResult:
 def merge_customers(
     ctx: Context, survivor_code: str, loser_codes: Sequence[str],
     picks: Mapping[str, str] | None = None, reason: str = "duplicates",
+    within: Callable[[Connection, int], None] | None = None,
 ) -> MergeResult:
     """Merge ``loser_codes`` into the customer holding ``survivor_code``.
 
     ``picks`` maps a field (see :data:`SURVIVORSHIP`) to the code of the customer whose
     value it takes. Refused if any customer changes meanwhile (a conflict, never a lost
-    update), if one is already merged, or if their kinds differ.
+    update), if one is already merged, if the survivor is retired, or if their kinds
+    differ. ``within(conn, merge_id)`` runs inside the merge's transaction (the review
+    queue records its decision there).
     """
     if not loser_codes:
         raise ValidationError("give the survivor's code and at least one code to merge into it")
@@ -83,6 +87,9 @@ def merge_customers(
     if len({c.id for c in everyone}) != len(everyone):
         raise ValidationError("a customer is named twice (codes of one customer); give each "
                               "customer once")
+    if survivor.status == Lifecycle.RETIRED:
+        raise Conflict(f"customer {survivor.code} is retired; a retired customer cannot "
+                       "survive a merge (merge it into an active one instead)")
     for c in everyone:
         if c.status == Lifecycle.MERGED:
             raise Conflict(f"customer {c.code} is already merged; undo that merge first")
@@ -97,6 +104,11 @@ def merge_customers(
     loser_ids = [c.id for c in losers]
     with ctx.store.write() as conn:
         now = ctx.now()
+        # Lock the customers before reading what hangs off them: a mapping or name
+        # added meanwhile then waits for the merge, instead of moving unsaved.
+        conn.execute(select(customer.c.id).where(customer.c.id.in_([survivor.id,
+                                                                    *loser_ids]))
+                     .with_for_update())
         before = _snapshot(conn, survivor.id, loser_ids)
         _check_versions(before["customer"], everyone)
         values = {field: getattr(by_code[code], field) for field, code in chosen.items()}
@@ -125,17 +137,20 @@ def merge_customers(
         for table in (customer_name, *_MOVED):
             conn.execute(update(table).where(table.c.customer_id.in_(loser_ids))
                          .values(customer_id=survivor.id))
-        added_keys = _move_keys(ctx, conn, survivor.id, loser_ids)
+        added_keys = _rekey(ctx, conn, survivor.id, loser_ids)
         after_versions = {str(c.id): c.version + 1 for c in everyone}
         merge_id = int(conn.execute(insert(merge).values(
             survivor_id=survivor.id, loser_ids=loser_ids, fields=chosen, reason=reason,
             before=before, added_keys=added_keys, versions=after_versions,
             merged_at=now, merged_by=ctx.actor.name).returning(merge.c.id)).scalar_one())
-        write_audit(ctx.store, conn, [audit_row(
-            ctx.actor.name, "customer.merge", "customer", survivor.id,
-            {"merge_id": merge_id, "survivor": survivor.code,
-             "losers": [c.code for c in losers], "fields": chosen, "reason": reason,
-             "codes_superseded": moved_codes}, now)])
+        detail = {"merge_id": merge_id, "survivor": survivor.code,
+                  "losers": [c.code for c in losers], "fields": chosen, "reason": reason,
+                  "codes_superseded": moved_codes}
+        write_audit(ctx.store, conn, [
+            audit_row(ctx.actor.name, "customer.merge", "customer", c.id, detail, now)
+            for c in everyone])
+        if within is not None:
+            within(conn, merge_id)
         record = load_records(conn, [survivor.id])[0]
     return MergeResult(merge_id, record, tuple(c.code for c in losers), chosen)
 
@@ -169,15 +184,14 @@ def undo_merge(ctx: Context, merge_id: int, reason: str = "undo") -> CustomerRec
         for saved in before["customer"]:
             conn.execute(update(customer).where(customer.c.id == saved["id"])
                          .values(_restored(customer, saved)))
-        conn.execute(delete(match_key).where(match_key.c.customer_id == row.survivor_id,
-                                             match_key.c.key.in_(row.added_keys)))
+        conn.execute(delete(match_key).where(match_key.c.customer_id.in_(ids)))
         ctx.store.insert_many(conn, match_key, ("key", "customer_id"),
                               [(k, c) for k, c in before["match_key"]])
         conn.execute(update(merge).where(merge.c.id == merge_id)
                      .values(undone_at=now, undone_by=ctx.actor.name))
         write_audit(ctx.store, conn, [audit_row(
-            ctx.actor.name, "customer.merge.undo", "customer", row.survivor_id,
-            {"merge_id": merge_id, "reason": reason}, now)])
+            ctx.actor.name, "customer.merge.undo", "customer", cid,
+            {"merge_id": merge_id, "reason": reason}, now) for cid in ids])
         return load_records(conn, [row.survivor_id])[0]
 
 
@@ -262,18 +276,21 @@ def _check_versions(rows: Sequence[Mapping[str, Any]], everyone: Sequence[Custom
                            "merge again")
 
 
-def _move_keys(ctx: Context, conn: Connection, survivor_id: int, loser_ids: Sequence[int]
-               ) -> list[str]:
-    """The losers' match keys become the survivor's; returns the keys it did not have."""
+def _rekey(ctx: Context, conn: Connection, survivor_id: int, loser_ids: Sequence[int]
+           ) -> list[str]:
+    """File the survivor anew under the keys of everything it now holds (its region may
+    have changed, and with it the city of its typo keys), the losers under none;
+    returns the keys it did not have."""
+    from custmdm.core.dedup import stored_record
+
     have = set(conn.scalars(select(match_key.c.key)
                             .where(match_key.c.customer_id == survivor_id)))
-    theirs = set(conn.scalars(select(match_key.c.key)
-                              .where(match_key.c.customer_id.in_(loser_ids))))
-    conn.execute(delete(match_key).where(match_key.c.customer_id.in_(loser_ids)))
-    added = sorted(theirs - have)
+    keys = blocking_keys(stored_record(conn, survivor_id))
+    conn.execute(delete(match_key).where(match_key.c.customer_id.in_([survivor_id,
+                                                                       *loser_ids])))
     ctx.store.insert_many(conn, match_key, ("key", "customer_id"),
-                          [(k, survivor_id) for k in added])
-    return added
+                          [(k, survivor_id) for k in keys])
+    return sorted(set(keys) - have)
 
 
 # -- saving and restoring rows ----------------------------------------------------------------
@@ -292,7 +309,7 @@ def _snapshot(conn: Connection, survivor_id: int, loser_ids: Sequence[int]
             .order_by(customer_name.c.id))],
         "match_key": [[k, c] for k, c in conn.execute(
             select(match_key.c.key, match_key.c.customer_id)
-            .where(match_key.c.customer_id.in_(loser_ids)))],
+            .where(match_key.c.customer_id.in_(ids)))],
     }
     for table in (customer_code, *_MOVED):
         out[table.name] = [_saved(table, r) for r in conn.execute(
@@ -341,4 +358,22 @@ def _later_changes(conn: Connection, row: Any, ids: Sequence[int]) -> list[str]:
             table.c.id.in_(saved_ids), table.c.customer_id.not_in(ids))).scalars().all()
         if elsewhere:
             found.append(f"{len(elsewhere)} {table.name} row(s) moved to other customers")
+    # Rows a merge only re-points may change without a new customer version (a key
+    # mapping moved, ended or renamed): anything but the owner differing is a change.
+    for table in _MOVED:
+        saved_rows = {saved["id"]: saved for saved in row.before[table.name]}
+        if not saved_rows:
+            continue
+        for current in conn.execute(select(table).where(table.c.id.in_(list(saved_rows)))):
+            now_values = _saved(table, current)
+            was = saved_rows[current.id]
+            if any(now_values[c] != was[c] for c in now_values if c != "customer_id"):
+                found.append(f"{table.name} row {current.id} changed "
+                             f"({_describe(table, current)})")
     return found
+
+
+def _describe(table: Table, row: Any) -> str:
+    if table is xref:
+        return f"mapping {row.external_id}"
+    return f"{getattr(row, 'kind', getattr(row, 'scheme', ''))}"

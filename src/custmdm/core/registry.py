@@ -360,7 +360,8 @@ class CustomerFilter:
 
 
 def list_customers(ctx: Context, filters: CustomerFilter) -> list[CustomerRecord]:
-    """Customers matching the filters, oldest first, a page at a time."""
+    """Customers matching the filters, oldest first, a page at a time; merged ones only
+    when the status filter asks for them."""
     if not 1 <= filters.limit <= 10_000:
         raise ValidationError("limit must be between 1 and 10000")
     query = select(customer.c.id).order_by(customer.c.id)
@@ -381,6 +382,8 @@ def list_customers(ctx: Context, filters: CustomerFilter) -> list[CustomerRecord
     if filters.status:
         status = parse_choice(Lifecycle, filters.status, "status")
         query = query.where(customer.c.lifecycle == status.value)
+    else:  # merged customers live on in their survivor; list them only when asked
+        query = query.where(customer.c.lifecycle != Lifecycle.MERGED.value)
     if filters.owner:
         query = query.where(customer.c.owner == filters.owner)
     with ctx.store.read() as conn:

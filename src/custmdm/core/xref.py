@@ -26,7 +26,7 @@ from custmdm.core.registry import find_by_code, get_customer_by_id, require_reas
 from custmdm.domain.customer import Lifecycle
 from custmdm.domain.names import normalise
 from custmdm.errors import Conflict, InvalidFormat, NotFound
-from custmdm.store.tables import customer_code, system, xref
+from custmdm.store.tables import customer, customer_code, system, xref
 
 MAX_SYSTEM_NAME = 64
 MAX_EXTERNAL_ID = 200
@@ -165,6 +165,7 @@ def move_xref(
                         {"system": system_name, "external_id": external_id,
                          "from": current.customer.code, "to": target.code, "reason": reason})
     with ctx.store.write() as conn:
+        _still_mappable(conn, target)
         now = ctx.now()
         system_id = _system_id(conn, system_name)
         ended = conn.execute(
@@ -230,6 +231,7 @@ def _insert_or_keep(
     """Add the mapping, or keep (and rename) the one that holds; 'added', 'renamed' or
     'unchanged'. A mapping that holds for another customer is a Conflict."""
     where = f"line {line}: " if line is not None else ""
+    _still_mappable(conn, record, where)
     external_name = (external_name or "").strip() or None
     holding = conn.execute(
         select(xref.c.id, xref.c.customer_id, xref.c.external_name)
@@ -289,6 +291,17 @@ def _mappable(ctx: Context, code: str, line: int | None = None) -> CustomerRecor
         raise Conflict(f"{where}customer {record.code} is {record.status}; map the id to "
                        "the customer that continues it")
     return record
+
+
+def _still_mappable(conn: Connection, record: CustomerRecord, where: str = "") -> None:
+    """Inside the write: the customer was not merged or retired since it was read (the
+    row is share-locked on PostgreSQL, so a merge waits for this mapping or the other
+    way round)."""
+    status = conn.execute(select(customer.c.lifecycle).where(customer.c.id == record.id)
+                          .with_for_update(read=True)).scalar()
+    if status in (Lifecycle.RETIRED.value, Lifecycle.MERGED.value):
+        raise Conflict(f"{where}customer {record.code} was {status} meanwhile; map the id "
+                       "to the customer that continues it")
 
 
 def _current_code(conn: Connection, customer_id: int) -> str:
