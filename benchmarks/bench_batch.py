@@ -52,7 +52,8 @@ def main() -> None:
         load_demo(reg, args.customers)
         emit({"what": "build", "customers": args.customers,
               "seconds": round(time.perf_counter() - start, 1)})
-    population = min(customer_count(reg), args.customers)
+    registered = customer_count(reg)
+    population = min(registered, args.customers)
     rng = random.Random(args.seed)
     generator = DemoGenerator(2026)
     indexes: list[int] = []
@@ -65,8 +66,12 @@ def main() -> None:
         [generator.customer(i) for i in indexes], seed=args.seed) if item.how != "original"]
     # An identifier belongs to one active customer, so an import cannot repeat one:
     # every variant arrives without them.
-    result = reg.register_many([replace(item.draft, identifiers=()) for item in labelled])
-    first = _id_of(reg, result.first_code)
+    if registered == population + len(labelled):  # an earlier run registered them
+        first = population + 1
+    else:
+        result = reg.register_many([replace(item.draft, identifiers=())
+                                    for item in labelled])
+        first = _id_of(reg, result.first_code)
     truth: dict[int, int | None] = {}  # labelled customer id -> its original's id
     for n, item in enumerate(labelled):
         negative = item.entity >= len(indexes)

@@ -6,6 +6,7 @@
 # BENCH_MILLION=1 also times building the 1,000,000-customer demo register.
 # BENCH_SEARCH=N also runs the search benchmark on N demo customers, on SQLite and on
 # PostgreSQL (1000000 for the documented numbers; it builds both registers first).
+# BENCH_DEDUP=N also measures the duplicate check and the batch run on N demo customers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -66,6 +67,16 @@ if [ -n "${BENCH_SEARCH:-}" ]; then
         | sed 's/"benchmark": "search"/"benchmark": "search-cold"/' | tee -a "$out"
     fi
   done
+fi
+
+if [ -n "${BENCH_DEDUP:-}" ]; then
+  # The duplicate check (accuracy and latency) on N demo customers, on SQLite and on
+  # PostgreSQL; then the batch run (Splink: default vs routine) on the SQLite register.
+  rm -f "$work"/dedup.db*
+  for db in "sqlite:///$work/dedup.db" "$(fresh_pg dedup)"; do
+    $PY benchmarks/bench_dedup.py --db "$db" --customers "$BENCH_DEDUP" | tee -a "$out"
+  done
+  $PY benchmarks/bench_batch.py --db "sqlite:///$work/dedup.db" | tee -a "$out"
 fi
 
 echo >&2

@@ -10,8 +10,8 @@ DuckDB runs it in-process; the same settings
 run on Spark (``splink.backends.spark``) for data beyond one machine.
 
 Blocking for predictions uses the keys of the check where they stay selective in a
-self-join: identifiers, phones, e-mails, name cores and their pinyin, and (for typos)
-the county with the core's first or last two characters. Clusters of customers linked above
+self-join: identifiers, phones, e-mails, name cores and their pinyin, and, for typos,
+the city with the core less one character. Clusters of customers linked above
 the threshold go to the review queue with each pair's probability and explanation; a
 steward accepts (merge), rejects (never proposed again) or defers each cluster.
 """
@@ -41,6 +41,7 @@ from custmdm.domain.matching import (
     Level,
     LevelKind,
     MatchRecord,
+    blocking_keys,
     comparisons_for,
     score,
 )
@@ -79,7 +80,7 @@ def frame_row(customer_id: int, record: MatchRecord) -> dict[str, Any]:
         "names": _list(f.normalised for f in record.names),
         "cores": _list(f.core for f in record.names),
         "core": legal.core or None,
-        "core_tail": legal.core[-2:] or None,  # blocks typos in the first characters
+        "typo_keys": _list(key for key in blocking_keys(record) if key.startswith("d:")),
         "core_pinyins": _list(f.core_pinyin for f in record.names),
         "legal_form": record.legal_form,
         "region": record.region,
@@ -169,8 +170,7 @@ def splink_settings(group: str, *, trained: dict[str, Any] | None = None) -> Any
             block_on("emails", arrays_to_explode=["emails"]),
             block_on("cores", arrays_to_explode=["cores"]),
             block_on("core_pinyins", arrays_to_explode=["core_pinyins"]),
-            block_on("region", "substr(core, 1, 2)"),
-            block_on("region", "core_tail"),
+            block_on("typo_keys", arrays_to_explode=["typo_keys"]),
         ],
         probability_two_random_records_match=PRIOR,
         retain_intermediate_calculation_columns=False,
@@ -313,7 +313,7 @@ def _schema() -> Any:
     text, texts = pa.string(), pa.list_(pa.string())
     return pa.schema([
         ("unique_id", pa.int64()), ("names", texts), ("cores", texts), ("core", text),
-        ("core_tail", text),
+        ("typo_keys", texts),
         ("core_pinyins", texts), ("legal_form", text),
         ("region", text), ("identifiers", texts), ("id_schemes", texts), ("phones", texts),
         ("emails", texts), ("address", text), ("person", text), ("birth_date", text)])
