@@ -116,9 +116,11 @@ class Register:
 
     def merge(self, survivor: str, losers: Sequence[str],
               picks: Mapping[str, str] | None = None, reason: str = "duplicates",
-              ) -> merge.MergeResult:
-        """Merge customers (by code) into the survivor; ``picks``: field → code."""
-        return merge.merge_customers(self.ctx, survivor, losers, picks, reason)
+              trusted: Sequence[str] = ()) -> merge.MergeResult:
+        """Merge customers (by code) into the survivor; ``picks``: field → code;
+        ``trusted``: systems whose customers' values win, most trusted first."""
+        return merge.merge_customers(self.ctx, survivor, losers, picks, reason,
+                                     trusted=trusted)
 
     def undo_merge(self, merge_id: int, reason: str = "undo") -> CustomerRecord:
         """Put back exactly what a merge changed; refused if those rows changed since."""

@@ -185,3 +185,13 @@ def test_a_retired_customer_cannot_survive(trio: Any) -> None:
     reg.retire(a, reason="closed")
     with pytest.raises(Conflict, match="retired customer cannot survive"):
         reg.merge(a, [b])
+
+
+def test_trusted_source_order_decides_fields_not_picked(trio: Any) -> None:
+    reg, a, b, _c = trio  # b is mapped in the ERP (K-1); a is not
+    result = reg.merge(a, [b], trusted=["ERP"])
+    assert result.survivor.owner == "sales09"  # b's, as the ERP's customer
+    assert result.survivor.industry == "39" and result.fields["owner"] == b
+    assert result.survivor.region == "440305"  # b has none: the field's own rule
+    with pytest.raises(ValidationError, match="--trust CRM: no such system"):
+        reg.merge(a, [_c], trusted=["CRM"])

@@ -212,6 +212,11 @@ def merge_command(
         "--pick", metavar="FIELD=CODE",
         help="Take FIELD (legal_name, owner, region, industry, size, grade) from the "
              "customer with CODE. Repeatable.")] = None,
+    trust: Annotated[list[str] | None, typer.Option(
+        "--trust", metavar="SYSTEM",
+        help="Trusted source order: fields not picked come from the customer mapped in "
+             "the first of these systems that has a value. Repeatable, most trusted "
+             "first.")] = None,
     reason: Annotated[str, typer.Option(help="Why; recorded in the audit trail.")
                       ] = "duplicates",
     as_json: JsonOption = False,
@@ -239,7 +244,7 @@ def merge_command(
             fail(f"--pick {item!r}: write FIELD=CODE, e.g. --pick legal_name=CE000002", 2)
         picks[field_name.strip()] = code.strip()
     with register() as reg:
-        result = reg.merge(codes[0], codes[1:], picks, reason)
+        result = reg.merge(codes[0], codes[1:], picks, reason, trusted=trust or ())
     if as_json:
         emit_json(result.to_dict())
         return

@@ -34,10 +34,12 @@ from custmdm.store.tables import (
     identifier,
     match_key,
     merge,
+    system,
     xref,
 )
 
-#: Fields a merge decides, and how each is chosen unless the steward picks.
+#: Fields a merge decides, and how each is chosen unless the steward picks or names
+#: trusted systems.
 #: ``survivor``: the survivor's value; ``most_complete``: the survivor's, else the first
 #: loser's that has one; ``most_recent``: from the customer changed last that has one.
 SURVIVORSHIP: dict[str, str] = {
@@ -70,12 +72,15 @@ def merge_customers(
     ctx: Context, survivor_code: str, loser_codes: Sequence[str],
     picks: Mapping[str, str] | None = None, reason: str = "duplicates",
     within: Callable[[Connection, int], None] | None = None,
+    trusted: Sequence[str] = (),
 ) -> MergeResult:
     """Merge ``loser_codes`` into the customer holding ``survivor_code``.
 
     ``picks`` maps a field (see :data:`SURVIVORSHIP`) to the code of the customer whose
-    value it takes. Refused if any customer changes meanwhile (a conflict, never a lost
-    update), if one is already merged, if the survivor is retired, or if their kinds
+    value it takes. ``trusted`` names systems, most trusted first: a field not picked
+    takes its value from the customer mapped in the most trusted system that has one
+    (trusted source order), before the field's own rule. Refused if any customer changes
+    meanwhile (a conflict, never a lost update), if one is already merged, if the survivor is retired, or if their kinds
     differ. ``within(conn, merge_id)`` runs inside the merge's transaction (the review
     queue records its decision there).
     """
@@ -97,7 +102,8 @@ def merge_customers(
             raise ValidationError(f"customer {c.code} is {c.kind} and {survivor.code} is "
                                   f"{survivor.kind}: only customers of one kind are merged")
     by_code = {c.code: c for c in everyone}
-    chosen = _choose_fields(survivor, losers, picks or {}, by_code)
+    trust = _trust_ranks(ctx, everyone, trusted)
+    chosen = _choose_fields(survivor, losers, picks or {}, by_code, trust)
     ctx.approvals.check(ctx.actor.name, "customer.merge",
                         {"survivor": survivor.code, "losers": [c.code for c in losers],
                          "picks": dict(picks or {}), "reason": reason})
@@ -209,9 +215,35 @@ def _current(ctx: Context, code: str) -> CustomerRecord:
 # -- choosing values ------------------------------------------------------------------------
 
 
+def _trust_ranks(ctx: Context, everyone: Sequence[CustomerRecord], trusted: Sequence[str]
+                 ) -> dict[str, int]:
+    """code → the rank of the most trusted system that maps the customer (0 = most
+    trusted); customers no trusted system maps are left out."""
+    if not trusted:
+        return {}
+    order = {name: rank for rank, name in enumerate(trusted)}
+    with ctx.store.read() as conn:
+        known = set(conn.scalars(select(system.c.name)))
+        unknown = [name for name in trusted if name not in known]
+        if unknown:
+            raise ValidationError(f"--trust {', '.join(unknown)}: no such system (known: "
+                                  f"{', '.join(sorted(known)) or 'none'})")
+        mapped = conn.execute(
+            select(xref.c.customer_id, system.c.name).join(system)
+            .where(xref.c.customer_id.in_([c.id for c in everyone]),
+                   xref.c.valid_to.is_(None))).all()
+    codes = {c.id: c.code for c in everyone}
+    ranks: dict[str, int] = {}
+    for customer_id, name in mapped:
+        if name in order:
+            code = codes[customer_id]
+            ranks[code] = min(ranks.get(code, len(order)), order[name])
+    return ranks
+
+
 def _choose_fields(
     survivor: CustomerRecord, losers: Sequence[CustomerRecord], picks: Mapping[str, str],
-    by_code: Mapping[str, CustomerRecord],
+    by_code: Mapping[str, CustomerRecord], trust: Mapping[str, int] | None = None,
 ) -> dict[str, str]:
     """For each field, the code of the customer whose value the survivor takes."""
     for field, code in picks.items():
@@ -223,9 +255,14 @@ def _choose_fields(
                                   "being merged (give the code shown for it)")
     chosen: dict[str, str] = {}
     everyone = [survivor, *losers]
+    trusted = sorted((c for c in everyone if c.code in (trust or {})),
+                     key=lambda c: (trust or {})[c.code])
     for field, rule in SURVIVORSHIP.items():
+        source = next((c for c in trusted if getattr(c, field)), None)
         if field in picks:
             chosen[field] = picks[field]
+        elif source is not None:
+            chosen[field] = source.code
         elif rule == "most_complete":
             chosen[field] = next((c.code for c in everyone if getattr(c, field)),
                                  survivor.code)
