@@ -60,7 +60,7 @@ def main() -> None:
     for i in rng.sample(range(population), min(args.originals * 2, population)):
         if len(indexes) == args.originals:
             break
-        if _holders(reg, generator.customer(i)) == 1:
+        if _holders(reg, generator.customer(i), population) == 1:
             indexes.append(i)
     labelled = [item for item in labelled_duplicates(
         [generator.customer(i) for i in indexes], seed=args.seed) if item.how != "original"]
@@ -127,12 +127,13 @@ def _accuracy(pairs: list[batch.Prediction], truth: dict[int, int | None]) -> di
             "recall": round(recall, 4), "f1": round(f1, 4)}
 
 
-def _holders(reg: Any, draft: Any) -> int:
-    """Customers with the core of ``draft``'s legal name in its city (see
-    bench_dedup.py)."""
+def _holders(reg: Any, draft: Any, population: int) -> int:
+    """Demo customers (ids up to ``population``, so a second run draws the same) with
+    the core of ``draft``'s legal name in its city (see bench_dedup.py)."""
     forms = forms_of(draft.legal_name)
     query = (select(func.count(func.distinct(customer_name.c.customer_id)))
-             .join(customer, customer.c.id == customer_name.c.customer_id))
+             .join(customer, customer.c.id == customer_name.c.customer_id)
+             .where(customer.c.id <= population))
     if draft.region and draft.region.isdigit():
         query = query.where(customer_name.c.core == forms.core,
                             func.substr(customer.c.region, 1, 4) == draft.region[:4])

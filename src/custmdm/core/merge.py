@@ -80,9 +80,9 @@ def merge_customers(
     value it takes. ``trusted`` names systems, most trusted first: a field not picked
     takes its value from the customer mapped in the most trusted system that has one
     (trusted source order), before the field's own rule. Refused if any customer changes
-    meanwhile (a conflict, never a lost update), if one is already merged, if the survivor is retired, or if their kinds
-    differ. ``within(conn, merge_id)`` runs inside the merge's transaction (the review
-    queue records its decision there).
+    meanwhile (a conflict, never a lost update), if one is already merged, if the
+    survivor is retired, or if their kinds differ. ``within(conn, merge_id)`` runs inside
+    the merge's transaction (the review queue records its decision there).
     """
     if not loser_codes:
         raise ValidationError("give the survivor's code and at least one code to merge into it")
