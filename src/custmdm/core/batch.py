@@ -284,7 +284,9 @@ def train_and_predict(
     start = time.perf_counter()
     db_api = DuckDBAPI()
     frame = db_api.register(pa.Table.from_pylist(list(rows), schema=_schema()))
-    linker = Linker(frame, splink_settings(group, trained=model), log_level=logging.WARNING)
+    # Splink warns of every level it could not train and every sampling default; a
+    # command's user needs none of that.
+    linker = Linker(frame, splink_settings(group, trained=model), log_level=logging.ERROR)
     if model is None and train:
         linker.training.estimate_u_using_random_sampling(max_pairs=1e6, seed=1)
         for rule in (block_on("region", "substr(core, 1, 2)"), block_on("core")):
@@ -293,7 +295,7 @@ def train_and_predict(
             except (ValueError, EMTrainingException) as error:
                 # Too few pairs in the block, or an m that EM drove to 0 (a level never
                 # seen): the match model's m stays for this pass.
-                _log.warning("EM on %s skipped: %s", rule, error)
+                _log.info("an EM pass was skipped: %s", str(error).splitlines()[0])
         timings["train"] = round(time.perf_counter() - start, 2)
         start = time.perf_counter()
     model = model or linker.misc.save_model_to_json()
@@ -508,7 +510,7 @@ def _link(group: str, incoming: dict[int, MatchRecord], master: dict[int, MatchR
         [frame_row(key, record) for key, record in rows.items()], schema=_schema()),
         dataset_display_name=name) for name, rows in (("incoming", incoming),
                                                       ("master", master))]
-    linker = Linker(frames, settings, log_level=logging.WARNING)
+    linker = Linker(frames, settings, log_level=logging.ERROR)
     out = []
     for r in linker.inference.predict(threshold_match_probability=threshold).as_record_list():
         if r["source_dataset_l"] == "incoming":
