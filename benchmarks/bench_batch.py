@@ -42,6 +42,8 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--originals", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--threshold", type=float, default=batch.THRESHOLD)
+    parser.add_argument("--skip-untrained", action="store_true")
     args = parser.parse_args()
     reg = open_register(args.db, actor="bench")
     reg.init()
@@ -79,9 +81,10 @@ def main() -> None:
     emit({"what": "labelled", "variants": sum(v is not None for v in truth.values()),
           "negatives": sum(v is None for v in truth.values())})
     saved: dict[str, Any] = {}
-    for name, train, reuse in (("default splink run (train + predict)", True, False),
-                               ("routine run (saved model, predict only)", False, True),
-                               ("match model m/u, untrained", False, False)):
+    runs = [("default splink run (train + predict)", True, False),
+            ("routine run (saved model, predict only)", False, True),
+            ("match model m/u, untrained", False, False)]
+    for name, train, reuse in runs[:2] if args.skip_untrained else runs:
         models: dict[str, Any] = {}
         pairs: list[batch.Prediction] = []
         seconds: dict[str, float] = {}
@@ -94,7 +97,7 @@ def main() -> None:
             timings: dict[str, float] = {}
             found, _, model = batch.train_and_predict(
                 rows, group, model=saved.get(group) if reuse else None, train=train,
-                timings=timings)
+                threshold=args.threshold, timings=timings)
             seconds[f"{group}.read"] = round(read - start, 1)
             seconds.update({f"{group}.{k}": v for k, v in timings.items()})
             models[group] = model
@@ -104,8 +107,8 @@ def main() -> None:
             saved.update(models)
         splink_seconds = round(sum(v for k, v in seconds.items() if not k.endswith("read")),
                                2)
-        emit({"what": name, "splink_seconds": splink_seconds, "seconds": seconds,
-              **_accuracy(pairs, truth)})
+        emit({"what": name, "threshold": args.threshold, "splink_seconds": splink_seconds,
+              "seconds": seconds, **_accuracy(pairs, truth)})
 
 
 def _accuracy(pairs: list[batch.Prediction], truth: dict[int, int | None]) -> dict[str, Any]:
