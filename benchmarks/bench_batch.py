@@ -19,21 +19,17 @@ predicts with the match model's own m and u, untrained, for comparison. JSON lin
 from __future__ import annotations
 
 import argparse
-import json
-import random
 import time
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import func, select
+from labelled import DEMO_SEED, draw_originals, emit
 
 from custmdm import open_register
 from custmdm.core import batch
 from custmdm.demo.duplicates import labelled_duplicates
 from custmdm.demo.generator import DemoGenerator
 from custmdm.demo.loader import customer_count, load_demo
-from custmdm.domain.names import forms_of
-from custmdm.store.tables import customer, customer_name
 
 
 def main() -> None:
@@ -56,14 +52,8 @@ def main() -> None:
               "seconds": round(time.perf_counter() - start, 1)})
     registered = customer_count(reg)
     population = min(registered, args.customers)
-    rng = random.Random(args.seed)
-    generator = DemoGenerator(2026)
-    indexes: list[int] = []
-    for i in rng.sample(range(population), min(args.originals * 2, population)):
-        if len(indexes) == args.originals:
-            break
-        if _holders(reg, generator.customer(i), population) == 1:
-            indexes.append(i)
+    indexes, _ = draw_originals(reg, population, args.originals, args.seed)
+    generator = DemoGenerator(DEMO_SEED)
     labelled = [item for item in labelled_duplicates(
         [generator.customer(i) for i in indexes], seed=args.seed) if item.how != "original"]
     # An identifier belongs to one active customer, so an import cannot repeat one:
@@ -130,29 +120,9 @@ def _accuracy(pairs: list[batch.Prediction], truth: dict[int, int | None]) -> di
             "recall": round(recall, 4), "f1": round(f1, 4)}
 
 
-def _holders(reg: Any, draft: Any, population: int) -> int:
-    """Demo customers (ids up to ``population``, so a second run draws the same) with
-    the core of ``draft``'s legal name in its city (see bench_dedup.py)."""
-    forms = forms_of(draft.legal_name)
-    query = (select(func.count(func.distinct(customer_name.c.customer_id)))
-             .join(customer, customer.c.id == customer_name.c.customer_id)
-             .where(customer.c.id <= population))
-    if draft.region and draft.region.isdigit():
-        query = query.where(customer_name.c.core == forms.core,
-                            func.substr(customer.c.region, 1, 4) == draft.region[:4])
-    else:
-        query = query.where(customer_name.c.normalised == forms.normalised)
-    with reg.store.read() as conn:
-        return int(conn.execute(query).scalar_one())
-
-
 def _id_of(reg: Any, code: str | None) -> int:
     assert code is not None
     return int(reg.find(code).customer.id)
-
-
-def emit(row: dict[str, Any]) -> None:
-    print(json.dumps(row, ensure_ascii=False), flush=True)
 
 
 if __name__ == "__main__":

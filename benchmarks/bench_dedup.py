@@ -31,22 +31,17 @@ blocking-key lookup, reading candidates, scoring). Prints JSON lines.
 from __future__ import annotations
 
 import argparse
-import json
-import random
 import statistics
 import time
 from collections import Counter
-from typing import Any
 
-from sqlalchemy import func, select
+from labelled import DEMO_SEED, draw_originals, emit
 
 from custmdm import open_register
 from custmdm.demo.duplicates import labelled_duplicates
 from custmdm.demo.generator import DemoGenerator
 from custmdm.demo.loader import customer_count, load_demo
 from custmdm.domain.matching import Action
-from custmdm.domain.names import forms_of
-from custmdm.store.tables import customer, customer_name
 
 
 def main() -> None:
@@ -64,17 +59,9 @@ def main() -> None:
         emit({"what": "build", "customers": args.customers,
               "seconds": round(time.perf_counter() - start, 1)})
     population = customer_count(reg)
-    rng = random.Random(args.seed)
-    generator = DemoGenerator(2026)
-    indexes, ambiguous = [], 0
-    for i in rng.sample(range(population), min(args.originals * 2, population)):
-        if len(indexes) == args.originals:
-            break
-        if _holders(reg, generator.customer(i)) > 1:
-            ambiguous += 1  # the demo holds this name twice in one city: no one can tell
-            continue
-        indexes.append(i)
+    indexes, ambiguous = draw_originals(reg, population, args.originals, args.seed)
     emit({"what": "originals", "drawn": len(indexes), "skipped_as_ambiguous": ambiguous})
+    generator = DemoGenerator(DEMO_SEED)
     originals = [generator.customer(i) for i in indexes]
     labelled = labelled_duplicates(originals, seed=args.seed)
     counts: Counter[str] = Counter()
@@ -124,26 +111,6 @@ def main() -> None:
           "p50_ms": round(statistics.median(ms), 2),
           "p95_ms": round(ms[int(0.95 * (len(ms) - 1))], 2), "max_ms": round(ms[-1], 2)})
     reg.close()
-
-
-def _holders(reg: Any, draft: Any) -> int:
-    """Customers whose name has the core of ``draft``'s legal name in the same city
-    (or, abroad, the same normalised name): names a registration authority would not
-    give twice, which the demo generator does not avoid."""
-    forms = forms_of(draft.legal_name)
-    query = (select(func.count(func.distinct(customer_name.c.customer_id)))
-             .join(customer, customer.c.id == customer_name.c.customer_id))
-    if draft.region and draft.region.isdigit():
-        query = query.where(customer_name.c.core == forms.core,
-                            func.substr(customer.c.region, 1, 4) == draft.region[:4])
-    else:
-        query = query.where(customer_name.c.normalised == forms.normalised)
-    with reg.store.read() as conn:
-        return int(conn.execute(query).scalar_one())
-
-
-def emit(row: dict[str, Any]) -> None:
-    print(json.dumps(row, ensure_ascii=False), flush=True)
 
 
 if __name__ == "__main__":
