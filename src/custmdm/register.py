@@ -36,6 +36,7 @@ from custmdm.core.xref import ImportResult, KeyMapping, XrefMatch
 from custmdm.domain.matching import MatchRule
 from custmdm.domain.naming import NamingRule
 from custmdm.domain.rules import CodingRule, CounterScope
+from custmdm.domain.survivorship import FieldRule
 from custmdm.errors import ValidationError
 from custmdm.store import schema
 from custmdm.store.database import Store
@@ -121,6 +122,16 @@ class Register:
         ``trusted``: systems whose customers' values win, most trusted first."""
         return merge.merge_customers(self.ctx, survivor, losers, picks, reason,
                                      trusted=trusted)
+
+    def survivorship_rules(self) -> list[FieldRule]:
+        """How a merge chooses each field's value (a steward's rule, else the default)."""
+        return merge.survivorship_rules(self.ctx)
+
+    def set_survivorship_rule(self, field: str, rule: str | None,
+                              systems: Sequence[str] = ()) -> FieldRule:
+        """Set a field's survivorship rule (``trusted`` needs ``systems``, most trusted
+        first); None puts the default back."""
+        return merge.set_survivorship_rule(self.ctx, field, rule, systems)
 
     def undo_merge(self, merge_id: int, reason: str = "undo") -> CustomerRecord:
         """Put back exactly what a merge changed; refused if those rows changed since."""

@@ -266,6 +266,28 @@ def test_merge_and_undo_from_the_command_line(run: Run) -> None:
     assert again.exit_code == 4 and "was undone" in again.stderr
 
 
+def test_survivorship_rules_from_the_command_line(run: Run) -> None:
+    ok(run("rule", "add", "std", "--pattern", "C{seq:6}"))
+    ok(run("dedup", "rule", "remove", "enterprise", "warn"))
+    ok(run("system", "add", "ERP"))
+    a = ok(run("customer", "add", "--kind", "enterprise", "--name", "深圳市华盛电子科技有限公司",
+               "--json")).json()["code"]  # type: ignore[index]
+    b = ok(run("customer", "add", "--kind", "enterprise", "--name", "华盛电子科技有限责任公司",
+               "--region", "440305", "--owner", "sales09", "--json")).json()["code"]  # type: ignore[index]
+    ok(run("xref", "add", b, "--system", "ERP", "--external-id", "K-1"))
+    assert "owner: trusted (ERP)" in ok(run("dedup", "survivorship", "set", "owner",
+                                            "trusted", "--trust", "ERP")).stdout
+    rules = ok(run("dedup", "survivorship", "list", "--json")).json()
+    assert {"field": "owner", "rule": "trusted", "systems": ["ERP"],
+            "default": False} in rules  # type: ignore[operator]
+    bad = run("dedup", "survivorship", "set", "owner", "trusted")
+    assert bad.exit_code == 2 and "--trust SYSTEM" in bad.stderr
+    merged = ok(run("merge", a, b))
+    assert f"owner from {b} (trusted:ERP)" in merged.stdout
+    assert f"region from {b} (most_complete)" in merged.stdout
+    assert "(default)" in ok(run("dedup", "survivorship", "remove", "owner")).stdout
+
+
 @pytest.mark.parametrize("record", [
     '{"kind": "enterprise", "legal_name": "华盛", "names": [{"kind": "short"}]}',
     '{"kind": "enterprise", "legal_name": "华盛", "names": ["short"]}',

@@ -220,3 +220,41 @@ def test_a_customer_with_many_names_is_checked(coded: Register) -> None:
 def test_a_contact_too_long_once_normalised_is_refused(coded: Register) -> None:
     with pytest.raises(ValidationError, match="once normalised"):
         coded.register(ent(HUASHENG, address="\ufdfa" * 40))
+
+
+def test_a_check_reads_only_what_it_needs(unchecked: Register) -> None:
+    """A draft that shares no key costs one statement; a core held by more customers
+    than one lookup returns is counted in full (term frequency), and scored so."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from custmdm.core.dedup import PER_KEY, stored_record
+    from custmdm.domain.matching import Frequencies, score
+
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, sql: str, *args: object) -> None:
+        statements.append(sql)
+
+    unchecked.add_rule("std", "C{kind}{seq:6}")
+    holders = PER_KEY + 10
+    for n in range(holders):
+        unchecked.register(CustomerDraft("individual", "张伟", region="110105",
+                                         phones=[f"1380013{n:04d}"]))
+    draft = CustomerDraft("individual", "张伟", region="110105", phones=["13800130007"])
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        unchecked.check_duplicates(CustomerDraft("individual", "欧阳翠花", region="110105"))
+        assert len(statements) == 1
+        statements.clear()
+        found = unchecked.check_duplicates(draft)
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+    assert len(statements) == 6  # lookup, three reads, the full count, the rules
+    best = found.candidates[0]
+    with unchecked.store.read() as conn:
+        theirs = stored_record(conn, best.customer_id)
+    from custmdm.core.customers import validate_draft
+    ours = validate_draft(draft, default_owner="x").match_record()
+    expected = score(ours, theirs, Frequencies(holders, {"张伟": holders}))
+    assert best.probability == pytest.approx(expected.probability)

@@ -14,6 +14,7 @@ from custmdm.demo.generator import make_uscc
 from custmdm.errors import Conflict, ValidationError
 from custmdm.register import Register
 from custmdm.store.tables import (
+    audit_entry,
     contact,
     customer,
     customer_code,
@@ -195,3 +196,32 @@ def test_trusted_source_order_decides_fields_not_picked(trio: Any) -> None:
     assert result.survivor.region == "440305"  # b has none: the field's own rule
     with pytest.raises(ValidationError, match="--trust CRM: no such system"):
         reg.merge(a, [_c], trusted=["CRM"])
+
+
+def test_a_stewards_survivorship_rules_decide_the_merge(trio: Any) -> None:
+    reg, a, b, _c = trio  # b is mapped in the ERP, has an owner and an industry
+    assert [r.rule.value for r in reg.survivorship_rules()] == [
+        "survivor", "survivor", "most_complete", "most_complete", "most_recent",
+        "most_recent"]
+    reg.set_survivorship_rule("owner", "trusted", ["ERP"])
+    reg.set_survivorship_rule("size", "survivor")
+    rules = {r.field: r for r in reg.survivorship_rules()}
+    assert rules["owner"].systems == ("ERP",) and not rules["owner"].default
+    result = reg.merge(a, [b])
+    assert result.survivor.owner == "sales09" and result.by["owner"] == "trusted:ERP"
+    assert result.survivor.size is None and result.by["size"] == "survivor"  # a had none
+    reg.set_survivorship_rule("owner", None)
+    assert {r.field: r for r in reg.survivorship_rules()}["owner"].default
+    with reg.store.read() as conn:
+        changes = [row.detail for row in conn.execute(
+            select(audit_entry).where(audit_entry.c.action == "survivorship_rule.set")
+            .order_by(audit_entry.c.id))]
+    assert [c["to"]["rule"] for c in changes] == ["trusted", "survivor", "survivor"]
+    assert changes[0]["from"]["rule"] == "survivor" and changes[0]["from"]["default"]
+
+
+def test_a_rule_trusting_an_unknown_system_is_refused(trio: Any) -> None:
+    reg = trio[0]
+    with pytest.raises(ValidationError, match=r"--trust SAP: no such system .*system add"):
+        reg.set_survivorship_rule("region", "trusted", ["SAP"])
+    assert all(r.default for r in reg.survivorship_rules())

@@ -31,11 +31,16 @@ from custmdm.core.customers import CustomerDraft
 from custmdm.core.dedup import CheckResult
 
 dedup_app: typer.Typer = typer.Typer(
-    help="Duplicates (查重): check a record, set the match rules.", no_args_is_help=True)
+    help="Duplicates (查重): check a record, run the batch, review, set the rules.",
+    no_args_is_help=True)
 rule_app: typer.Typer = typer.Typer(
     help="Match rules: what the check does per customer kind (block, warn, link).",
     no_args_is_help=True)
 dedup_app.add_typer(rule_app, name="rule")
+survivorship_app: typer.Typer = typer.Typer(
+    help="Survivorship rules (字段保留规则): which value a merge keeps, field by field.",
+    no_args_is_help=True)
+dedup_app.add_typer(survivorship_app, name="survivorship")
 
 #: Fields of a JSON record, as CustomerDraft names them.
 _JSON_FIELDS = ("kind", "legal_name", "identifiers", "region", "industry", "size", "grade",
@@ -203,6 +208,51 @@ def rule_remove(
     out.print(f"{kind}: no {action}", highlight=False)
 
 
+@survivorship_app.command("list")
+def survivorship_list(as_json: JsonOption = False) -> None:
+    """The survivorship rule in force for every field a merge decides."""
+    with register() as reg:
+        rules = reg.survivorship_rules()
+    if as_json:
+        emit_json([r.to_dict() for r in rules])
+        return
+    table = Table("field", "rule", "trusted systems", "set by")
+    for r in rules:
+        table.add_row(r.field, r.rule.value, ", ".join(r.systems),
+                      "default" if r.default else "steward")
+    out.print(table)
+
+
+@survivorship_app.command("set")
+def survivorship_set(
+    field_name: Annotated[str, typer.Argument(
+        metavar="FIELD", help="legal_name, owner, region, industry, size or grade.")],
+    rule: Annotated[str, typer.Argument(
+        help="survivor (the survivor's value), most_complete (the survivor's, else the "
+             "first other that has one), most_recent (from the customer changed last) or "
+             "trusted (from the customer mapped in the most trusted system; give --trust).")],
+    trust: Annotated[list[str] | None, typer.Option(
+        "--trust", metavar="SYSTEM",
+        help="For `trusted`: a system to trust. Repeatable, most trusted first.")] = None,
+) -> None:
+    """Set how a merge chooses a field's value."""
+    with register() as reg:
+        chosen = reg.set_survivorship_rule(field_name, rule, trust or ())
+    systems = f" ({', '.join(chosen.systems)})" if chosen.systems else ""
+    out.print(f"{chosen.field}: {chosen.rule.value}{systems}", highlight=False)
+
+
+@survivorship_app.command("remove")
+def survivorship_remove(
+    field_name: Annotated[str, typer.Argument(
+        metavar="FIELD", help="legal_name, owner, region, industry, size or grade.")],
+) -> None:
+    """Put a field's built-in survivorship rule back."""
+    with register() as reg:
+        chosen = reg.set_survivorship_rule(field_name, None)
+    out.print(f"{chosen.field}: {chosen.rule.value} (default)", highlight=False)
+
+
 def merge_command(
     codes: Annotated[list[str], typer.Argument(
         metavar="SURVIVOR LOSER... | undo MERGE_ID",
@@ -211,12 +261,12 @@ def merge_command(
     pick: Annotated[list[str] | None, typer.Option(
         "--pick", metavar="FIELD=CODE",
         help="Take FIELD (legal_name, owner, region, industry, size, grade) from the "
-             "customer with CODE. Repeatable.")] = None,
+             "customer with CODE, whatever its survivorship rule. Repeatable.")] = None,
     trust: Annotated[list[str] | None, typer.Option(
         "--trust", metavar="SYSTEM",
-        help="Trusted source order: fields not picked come from the customer mapped in "
-             "the first of these systems that has a value. Repeatable, most trusted "
-             "first.")] = None,
+        help="Trusted source order for this merge: fields not picked come from the "
+             "customer mapped in the first of these systems that has a value, before "
+             "their survivorship rules. Repeatable, most trusted first.")] = None,
     reason: Annotated[str, typer.Option(help="Why; recorded in the audit trail.")
                       ] = "duplicates",
     as_json: JsonOption = False,
@@ -251,6 +301,10 @@ def merge_command(
     out.print(f"merge {result.merge_id}: {', '.join(result.merged)} merged into "
               f"{result.survivor.code} ({result.survivor.legal_name}); undo with "
               f"`custmdm merge undo {result.merge_id}`", highlight=False, markup=False)
+    for name, code in result.fields.items():
+        if code != result.survivor.code:
+            out.print(f"  {name} from {code} ({result.by[name]})", highlight=False,
+                      markup=False)
 
 
 @dedup_app.command("run")

@@ -31,7 +31,7 @@ from sqlalchemy import Connection, insert, select, update
 from custmdm.core import merge as merging
 from custmdm.core.audit import audit_row, write_audit
 from custmdm.core.context import Context
-from custmdm.core.customers import CustomerDraft, match_record
+from custmdm.core.customers import CustomerDraft, current_code_of, match_record
 from custmdm.core.dedup import CURRENT_LEGAL_FIRST
 from custmdm.domain.contacts import Contact
 from custmdm.domain.customer import Kind, Lifecycle
@@ -51,7 +51,6 @@ from custmdm.store.tables import (
     NAME_FORM_COLUMNS,
     contact,
     customer,
-    customer_code,
     customer_name,
     identifier,
     match_model,
@@ -109,9 +108,10 @@ def master_records(conn: Connection, kinds: Sequence[str]) -> Iterator[tuple[int
     names = _Grouped(conn.execute(
         select(customer_name.c.customer_id, *(customer_name.c[c] for c in NAME_FORM_COLUMNS))
         .order_by(customer_name.c.customer_id, CURRENT_LEGAL_FIRST, customer_name.c.id)))
+    # A retired customer's identifiers too, as in the check on entry (core.dedup).
     idents = _Grouped(conn.execute(
         select(identifier.c.customer_id, identifier.c.scheme, identifier.c.value)
-        .where(identifier.c.active).order_by(identifier.c.customer_id)))
+        .order_by(identifier.c.customer_id)))
     contacts = _Grouped(conn.execute(
         select(contact.c.customer_id, contact.c.kind, contact.c.canonical)
         .order_by(contact.c.customer_id)))
@@ -560,13 +560,8 @@ def read_records(path: Path) -> list[tuple[int, CustomerDraft]]:
 
 
 def _current_codes(conn: Connection, ids: Sequence[int]) -> dict[int, str]:
-    codes: dict[int, str] = {}
-    for cid, value, status in conn.execute(
-            select(customer_code.c.customer_id, customer_code.c.value, customer_code.c.status)
-            .where(customer_code.c.customer_id.in_(list(ids))).order_by(customer_code.c.id)):
-        if status == "active" or cid not in codes:
-            codes[cid] = value
-    return codes
+    return dict(conn.execute(select(customer.c.id, current_code_of(customer.c.id))
+                             .where(customer.c.id.in_(list(ids)))).all())
 
 
 # -- the review queue -------------------------------------------------------------------------

@@ -425,9 +425,19 @@ _IDENTIFIERS = (
 )
 
 
+def current_code_of(customer_id: Any) -> Any:
+    """The customer's current code, as a correlated SQL subquery: its active code, else
+    (retired) the last one it held. ``_record`` applies the same rule to loaded codes."""
+    return (select(customer_code.c.value).where(customer_code.c.customer_id == customer_id)
+            .order_by(customer_code.c.status != "active", customer_code.c.issued_at.desc(),
+                      customer_code.c.id.desc())
+            .limit(1).scalar_subquery())
+
+
 def _record(row: Row[Any], codes: list[CodeRecord], idents: list[Identifier]) -> CustomerRecord:
+    # The current code, as current_code_of says (codes come in issue order).
     current = next((c.value for c in codes if c.status == "active"), None)
-    if current is None:  # retired or merged: the last code it held
+    if current is None:
         current = codes[-1].value if codes else ""
     return CustomerRecord(
         id=row.id,

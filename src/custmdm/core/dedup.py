@@ -2,11 +2,10 @@
 
 A draft's blocking keys (domain.matching) are looked up in ``match_key``, the customers
 found are read with their names, identifiers and contacts, and each is scored with the
-match model. Four indexed statements in one read transaction, whatever the register's
-size. Every candidate names the existing customer's code and owner, which anyone who
-tries to register it may know (two sales people must not chase one customer
-unknowingly, 撞单); its legal name and the explanation are the details that
-permissions will protect.
+match model. At most five indexed statements, whatever the register's size. Every
+candidate names the existing customer's code and owner, which anyone who tries to
+register it may know (two sales people must not chase one customer unknowingly, 撞单);
+its legal name and the explanation are the details that permissions will protect.
 """
 
 from __future__ import annotations
@@ -31,7 +30,13 @@ from sqlalchemy import (
 
 from custmdm.core.audit import audit_row, write_audit
 from custmdm.core.context import Context
-from custmdm.core.customers import CustomerDraft, ValidCustomer, match_record, validate_draft
+from custmdm.core.customers import (
+    CustomerDraft,
+    ValidCustomer,
+    current_code_of,
+    match_record,
+    validate_draft,
+)
 from custmdm.domain.contacts import Contact
 from custmdm.domain.customer import Kind, Lifecycle, parse_choice
 from custmdm.domain.matching import (
@@ -52,7 +57,6 @@ from custmdm.store.tables import (
     NAME_FORM_COLUMNS,
     contact,
     customer,
-    customer_code,
     customer_name,
     identifier,
     match_key,
@@ -130,30 +134,40 @@ def check_draft(ctx: Context, draft: CustomerDraft, limit: int = 10) -> CheckRes
 
 def check_record(ctx: Context, record: MatchRecord, *, exclude: int | None = None,
                  limit: int = 10) -> CheckResult:
-    """The candidates for ``record`` (not counting customer ``exclude``), best first."""
+    """The candidates for ``record`` (not counting customer ``exclude``), best first.
+
+    The statements run each on its own in autocommit (no BEGIN and COMMIT round trips):
+    the check is advisory and runs before the write anyway, and nothing it reads is
+    ever deleted. A new customer that shares no key costs one statement; one with
+    candidates, four or five (the rules only when a candidate is worth showing, the
+    term-frequency counts only for a core shared by PER_KEY or more)."""
     keys = blocking_keys(record)[:MAX_KEYS]
-    with ctx.store.read() as conn:
-        rules = _rules(conn)
-        found = _lookup(ctx.store, conn, keys)
+    cores = list(dict.fromkeys(f"n:{forms.core[:KEY_PREFIX]}" for forms in record.names
+                               if forms.core))[:MAX_KEYS]
+    if not keys:
+        return CheckResult((), None)
+    with ctx.store.autocommit() as conn:
+        found, population = _lookup(ctx.store, conn, keys)
         hits: Counter[int] = Counter()
+        filed: Counter[str] = Counter()
         for key, cid in found:
+            filed[key] += 1
             if cid != exclude:
                 hits[cid] += _KEY_WEIGHTS.get(key[0], 1)
         if not hits:
             return CheckResult((), None)
-        chosen = [cid for cid, _ in hits.most_common(SCORED)]
-        people = _load(conn, chosen)
-        population = conn.execute(_POPULATION).scalar() or 1
-        cores = list(dict.fromkeys(f"n:{forms.core[:KEY_PREFIX]}" for forms in record.names
-                                   if forms.core))[:MAX_KEYS]
-        frequencies = Frequencies(population, _core_counts(ctx.store, conn, cores))
-    candidates = []
-    for person in people.values():
-        if person.status == Lifecycle.MERGED:
-            continue  # its names and keys live on with its survivor
-        result = score(record, person.record, frequencies)
-        if result.probability >= SHOWN_FROM:
-            candidates.append(_candidate(person, result, rules))
+        people = _load(conn, [cid for cid, _ in hits.most_common(SCORED)])
+        # A core key that returned fewer than PER_KEY customers was counted in full.
+        counts = {key[2:]: filed[key] for key in cores if key in filed}
+        counts.update(_core_counts(ctx.store, conn, [
+            key for key in cores if key not in keys or filed[key] >= PER_KEY]))
+        frequencies = Frequencies(population or 1, counts)
+        scored = [(person, result) for person in people.values()
+                  if person.status != Lifecycle.MERGED  # it lives on in its survivor
+                  for result in (score(record, person.record, frequencies),)
+                  if result.probability >= SHOWN_FROM]
+        rules = _rules(conn) if scored else []
+    candidates = [_candidate(person, result, rules) for person, result in scored]
     candidates.sort(key=lambda c: -c.weight)  # probabilities saturate at 1.0
     shown = tuple(candidates[:limit])
     action = max((c.action for c in candidates if c.action),
@@ -297,13 +311,20 @@ class _Stored:
                             self.identifiers, self.contacts)
 
 
-def _lookup(store: Store, conn: Connection, keys: Sequence[str]) -> list[tuple[str, int]]:
-    """``(key, customer id)`` for every key, at most PER_KEY customers per key."""
-    if not keys:
-        return []
+def _lookup(store: Store, conn: Connection, keys: Sequence[str]
+            ) -> tuple[list[tuple[str, int]], int]:
+    """``(key, customer id)`` for every key, at most PER_KEY customers per key; and the
+    population (customers ever registered) in the same statement."""
     size = _bucket(len(keys))
     statement = store.statement(f"dedup:lookup:{size}", lambda _: _per_key(size, PER_KEY))
-    return [(k, int(c)) for k, c in conn.execute(statement, _padded(keys, size))]
+    found: list[tuple[str, int]] = []
+    population = 0
+    for k, c in conn.execute(statement, _padded(keys, size)):
+        if k == _POPULATION_KEY:
+            population = int(c or 0)
+        else:
+            found.append((k, int(c)))
+    return found, population
 
 
 def _core_counts(store: Store, conn: Connection, keys: Sequence[str]) -> dict[str, int]:
@@ -326,9 +347,17 @@ def _padded(keys: Sequence[str], size: int) -> dict[str, str]:
 
 
 def _per_key(count: int, limit: int) -> Any:
-    return union_all(*(select(match_key.c.key, match_key.c.customer_id)
-                       .where(match_key.c.key == bindparam(f"k{i}")).limit(limit)
-                       .subquery().select() for i in range(count)))
+    # Customers ever registered: ids are not reused, so the largest is a cheap count.
+    population = select(literal(_POPULATION_KEY, String).label("key"),
+                        func.max(customer.c.id).label("customer_id"))
+    return union_all(population, *(
+        select(match_key.c.key, match_key.c.customer_id)
+        .where(match_key.c.key == bindparam(f"k{i}")).limit(limit).subquery().select()
+        for i in range(count)))
+
+
+#: The lookup's row that carries the population (no key starts with "#").
+_POPULATION_KEY = "#"
 
 
 def _counts(count: int) -> Any:
@@ -362,9 +391,7 @@ CURRENT_LEGAL_FIRST = case((and_(customer_name.c.kind == "legal",
 _CUSTOMERS = (
     select(customer.c.id, customer.c.kind, customer.c.legal_name, customer.c.region,
            customer.c.owner, customer.c.lifecycle,
-           select(customer_code.c.value).where(customer_code.c.customer_id == customer.c.id)
-           .order_by(customer_code.c.status != "active", customer_code.c.id.desc())
-           .limit(1).scalar_subquery().label("code"))
+           current_code_of(customer.c.id).label("code"))
     .where(customer.c.id.in_(_IDS))
 )
 _NAMES = (select(customer_name.c.customer_id, *(customer_name.c[c] for c in NAME_FORM_COLUMNS))
@@ -377,5 +404,3 @@ _DETAILS = union_all(
     select(contact.c.customer_id, contact.c.kind, contact.c.canonical)
     .where(contact.c.customer_id.in_(_IDS)),
 )
-#: Customers ever registered: ids are not reused, so the largest is a cheap count.
-_POPULATION = select(func.max(customer.c.id))

@@ -25,6 +25,16 @@ from custmdm.core.registry import find_by_code
 from custmdm.domain.customer import CodeStatus, Lifecycle
 from custmdm.domain.matching import blocking_keys
 from custmdm.domain.names import NameKind
+from custmdm.domain.survivorship import (
+    DEFAULT_SURVIVORSHIP,
+    MERGED_FIELDS,
+    Choice,
+    Contender,
+    FieldRule,
+    Survivorship,
+    choose,
+    field_rule,
+)
 from custmdm.errors import Conflict, NotFound, ValidationError
 from custmdm.store.tables import (
     contact,
@@ -34,22 +44,11 @@ from custmdm.store.tables import (
     identifier,
     match_key,
     merge,
+    survivorship_rule,
     system,
     xref,
 )
 
-#: Fields a merge decides, and how each is chosen unless the steward picks or names
-#: trusted systems.
-#: ``survivor``: the survivor's value; ``most_complete``: the survivor's, else the first
-#: loser's that has one; ``most_recent``: from the customer changed last that has one.
-SURVIVORSHIP: dict[str, str] = {
-    "legal_name": "survivor",
-    "owner": "survivor",
-    "region": "most_complete",
-    "industry": "most_complete",
-    "size": "most_recent",
-    "grade": "most_recent",
-}
 #: Columns that travel with a field (the industry's section letter with its code).
 _WITH = {"industry": ("industry_section",), "region": ("country",)}
 #: Rows a merge moves from the losers to the survivor.
@@ -62,10 +61,11 @@ class MergeResult:
     survivor: CustomerRecord
     merged: tuple[str, ...]  # the losers' codes, now superseded codes of the survivor
     fields: dict[str, str]  # field → code of the customer its value came from
+    by: dict[str, str]  # field → the rule that chose it (pick, trusted:SYSTEM, …)
 
     def to_dict(self) -> dict[str, Any]:
         return {"merge_id": self.merge_id, "survivor": self.survivor.to_dict(),
-                "merged": list(self.merged), "fields": self.fields}
+                "merged": list(self.merged), "fields": self.fields, "by": self.by}
 
 
 def merge_customers(
@@ -76,10 +76,11 @@ def merge_customers(
 ) -> MergeResult:
     """Merge ``loser_codes`` into the customer holding ``survivor_code``.
 
-    ``picks`` maps a field (see :data:`SURVIVORSHIP`) to the code of the customer whose
-    value it takes. ``trusted`` names systems, most trusted first: a field not picked
-    takes its value from the customer mapped in the most trusted system that has one
-    (trusted source order), before the field's own rule. Refused if any customer changes
+    Each field (domain.survivorship.MERGED_FIELDS) takes its value by its survivorship
+    rule (see :func:`survivorship_rules`), unless ``picks`` maps it to the code of the
+    customer whose value it takes. ``trusted`` names systems, most trusted first: for
+    this merge, a field not picked takes its value from the customer mapped in the most
+    trusted system that has one, before the field's own rule. Refused if any customer changes
     meanwhile (a conflict, never a lost update), if one is already merged, if the
     survivor is retired, or if their kinds differ. ``within(conn, merge_id)`` runs inside
     the merge's transaction (the review queue records its decision there).
@@ -102,8 +103,8 @@ def merge_customers(
             raise ValidationError(f"customer {c.code} is {c.kind} and {survivor.code} is "
                                   f"{survivor.kind}: only customers of one kind are merged")
     by_code = {c.code: c for c in everyone}
-    trust = _trust_ranks(ctx, everyone, trusted)
-    chosen = _choose_fields(survivor, losers, picks or {}, by_code, trust)
+    choices = _choose_fields(ctx, everyone, picks or {}, trusted)
+    chosen = {name: choice.code for name, choice in choices.items()}
     ctx.approvals.check(ctx.actor.name, "customer.merge",
                         {"survivor": survivor.code, "losers": [c.code for c in losers],
                          "picks": dict(picks or {}), "reason": reason})
@@ -158,7 +159,8 @@ def merge_customers(
         if within is not None:
             within(conn, merge_id)
         record = load_records(conn, [survivor.id])[0]
-    return MergeResult(merge_id, record, tuple(c.code for c in losers), chosen)
+    return MergeResult(merge_id, record, tuple(c.code for c in losers), chosen,
+                       {name: choice.by for name, choice in choices.items()})
 
 
 def undo_merge(ctx: Context, merge_id: int, reason: str = "undo") -> CustomerRecord:
@@ -215,64 +217,77 @@ def _current(ctx: Context, code: str) -> CustomerRecord:
 # -- choosing values ------------------------------------------------------------------------
 
 
-def _trust_ranks(ctx: Context, everyone: Sequence[CustomerRecord], trusted: Sequence[str]
-                 ) -> dict[str, int]:
-    """code → the rank of the most trusted system that maps the customer (0 = most
-    trusted); customers no trusted system maps are left out."""
-    if not trusted:
-        return {}
-    order = {name: rank for rank, name in enumerate(trusted)}
+def _choose_fields(ctx: Context, everyone: Sequence[CustomerRecord],
+                   picks: Mapping[str, str], trusted: Sequence[str]) -> dict[str, Choice]:
+    """For each field, whose value the survivor (first in ``everyone``) keeps: the
+    survivorship rules in force and the systems each customer is mapped in, read
+    together, then domain.survivorship decides."""
     with ctx.store.read() as conn:
         known = set(conn.scalars(select(system.c.name)))
         unknown = [name for name in trusted if name not in known]
         if unknown:
             raise ValidationError(f"--trust {', '.join(unknown)}: no such system (known: "
                                   f"{', '.join(sorted(known)) or 'none'})")
-        mapped = conn.execute(
-            select(xref.c.customer_id, system.c.name).join(system)
-            .where(xref.c.customer_id.in_([c.id for c in everyone]),
-                   xref.c.valid_to.is_(None))).all()
-    codes = {c.id: c.code for c in everyone}
-    ranks: dict[str, int] = {}
-    for customer_id, name in mapped:
-        if name in order:
-            code = codes[customer_id]
-            ranks[code] = min(ranks.get(code, len(order)), order[name])
-    return ranks
+        rules = _survivorship_rules(conn)
+        mapped: dict[int, set[str]] = {}
+        for customer_id, name in conn.execute(
+                select(xref.c.customer_id, system.c.name).join(system)
+                .where(xref.c.customer_id.in_([c.id for c in everyone]),
+                       xref.c.valid_to.is_(None))):
+            mapped.setdefault(customer_id, set()).add(name)
+    contenders = [Contender(c.code, {name: getattr(c, name) for name in MERGED_FIELDS},
+                            c.updated_at, frozenset(mapped.get(c.id, ())))
+                  for c in everyone]
+    return choose(contenders, rules, picks, trusted)
 
 
-def _choose_fields(
-    survivor: CustomerRecord, losers: Sequence[CustomerRecord], picks: Mapping[str, str],
-    by_code: Mapping[str, CustomerRecord], trust: Mapping[str, int] | None = None,
-) -> dict[str, str]:
-    """For each field, the code of the customer whose value the survivor takes."""
-    for field, code in picks.items():
-        if field not in SURVIVORSHIP:
-            raise ValidationError(f"--pick {field}=…: no such field; choose one of "
-                                  f"{', '.join(SURVIVORSHIP)}")
-        if code not in by_code:
-            raise ValidationError(f"--pick {field}={code}: {code} is not one of the customers "
-                                  "being merged (give the code shown for it)")
-    chosen: dict[str, str] = {}
-    everyone = [survivor, *losers]
-    trusted = sorted((c for c in everyone if c.code in (trust or {})),
-                     key=lambda c: (trust or {})[c.code])
-    for field, rule in SURVIVORSHIP.items():
-        source = next((c for c in trusted if getattr(c, field)), None)
-        if field in picks:
-            chosen[field] = picks[field]
-        elif source is not None:
-            chosen[field] = source.code
-        elif rule == "most_complete":
-            chosen[field] = next((c.code for c in everyone if getattr(c, field)),
-                                 survivor.code)
-        elif rule == "most_recent":
-            having = [c for c in everyone if getattr(c, field)]
-            chosen[field] = (max(having, key=lambda c: c.updated_at).code if having
-                             else survivor.code)
-        else:
-            chosen[field] = survivor.code
-    return chosen
+# -- survivorship rules ---------------------------------------------------------------------
+
+
+def survivorship_rules(ctx: Context) -> list[FieldRule]:
+    """The rule in force for every field a merge decides: a steward's, else the
+    built-in one (``default``)."""
+    with ctx.store.read() as conn:
+        rules = _survivorship_rules(conn)
+    return [rules[name] for name in MERGED_FIELDS]
+
+
+def set_survivorship_rule(ctx: Context, field_name: str, rule: str | None,
+                          systems: Sequence[str] = ()) -> FieldRule:
+    """Set a field's survivorship rule (``trusted`` with its systems, most trusted
+    first), or with ``rule`` None go back to the built-in one. Audited."""
+    if rule is None:
+        if field_name not in MERGED_FIELDS:
+            field_rule(field_name, Survivorship.SURVIVOR.value)  # raises the clear error
+        wanted = DEFAULT_SURVIVORSHIP[field_name]
+    else:
+        wanted = field_rule(field_name, rule, systems)
+    with ctx.store.write() as conn:
+        known = set(conn.scalars(select(system.c.name)))
+        unknown = [name for name in wanted.systems if name not in known]
+        if unknown:
+            raise ValidationError(f"--trust {', '.join(unknown)}: no such system (known: "
+                                  f"{', '.join(sorted(known)) or 'none'}); add it with "
+                                  "`custmdm system add`")
+        before = _survivorship_rules(conn)[field_name]
+        now = ctx.now()
+        conn.execute(delete(survivorship_rule)
+                     .where(survivorship_rule.c.field == field_name))
+        if rule is not None:
+            conn.execute(insert(survivorship_rule).values(
+                field=field_name, rule=wanted.rule.value, systems=list(wanted.systems),
+                updated_at=now, updated_by=ctx.actor.name))
+        write_audit(ctx.store, conn, [audit_row(
+            ctx.actor.name, "survivorship_rule.set", "survivorship_rule", field_name,
+            {"field": field_name, "from": before.to_dict(), "to": wanted.to_dict()}, now)])
+    return wanted
+
+
+def _survivorship_rules(conn: Connection) -> dict[str, FieldRule]:
+    rules = dict(DEFAULT_SURVIVORSHIP)
+    for row in conn.execute(select(survivorship_rule)):
+        rules[row.field] = FieldRule(row.field, Survivorship(row.rule), tuple(row.systems))
+    return rules
 
 
 def _travelling(conn: Connection, chosen: Mapping[str, str],

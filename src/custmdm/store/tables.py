@@ -292,6 +292,21 @@ match_rule = Table(
             "with no rows is not checked.",
 )
 
+survivorship_rule = Table(
+    "survivorship_rule",
+    metadata,
+    Column("field", String(16), primary_key=True, comment="a field a merge decides"),
+    Column("rule", String(16), nullable=False),
+    Column("systems", JSON, nullable=False, comment="for 'trusted': systems, most trusted "
+                                                   "first"),
+    Column("updated_at", Timestamp, nullable=False),
+    Column("updated_by", String(100), nullable=False),
+    CheckConstraint("rule IN ('survivor', 'most_complete', 'most_recent', 'trusted')",
+                    name="rule"),
+    comment="Survivorship rules (字段保留规则) a steward set; a field without a row keeps "
+            "the built-in rule (domain.survivorship).",
+)
+
 merge = Table(
     "merge",
     metadata,
