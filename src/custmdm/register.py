@@ -15,6 +15,7 @@ from custmdm.core import (
     bulk,
     coding,
     dedup,
+    identifiers,
     integrity,
     merge,
     names,
@@ -224,6 +225,17 @@ class Register:
         return registry.retire_customer(self.ctx, code, reason)
 
     # -- names ---------------------------------------------------------------------------
+
+    def add_identifier(self, code: str, scheme: str, value: str, *,
+                       override_reason: str | None = None) -> CustomerRecord:
+        """Give a customer an identifier of a scheme it has none of (checked for
+        duplicates like a registration)."""
+        return identifiers.add_identifier(self.ctx, code, scheme, value,
+                                          override_reason=override_reason)
+
+    def remove_identifier(self, code: str, scheme: str, reason: str) -> CustomerRecord:
+        """Remove a customer's identifier of ``scheme``, given in error."""
+        return identifiers.remove_identifier(self.ctx, code, scheme, reason)
 
     def add_name(
         self, code: str, kind: str, text: str, *, valid_from: date | None = None,

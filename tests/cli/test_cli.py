@@ -266,6 +266,21 @@ def test_merge_and_undo_from_the_command_line(run: Run) -> None:
     assert again.exit_code == 4 and "was undone" in again.stderr
 
 
+def test_identifiers_from_the_command_line(run: Run) -> None:
+    ok(run("rule", "add", "std", "--pattern", "C{seq:6}"))
+    code = ok(run("customer", "add", "--kind", "enterprise", "--name", "深圳市华盛电子科技有限公司",
+                  "--json")).json()["code"]  # type: ignore[index]
+    uscc = make_uscc("9", "1", "440305", 1)
+    added = ok(run("identifier", "add", code, f"cn.uscc={uscc}", "--json")).json()
+    assert added["identifiers"] == [{"scheme": "cn.uscc", "value": uscc}]  # type: ignore[index]
+    bad = run("identifier", "add", code, "cn.uscc")
+    assert bad.exit_code == 2 and "SCHEME=VALUE" in bad.stderr
+    twice = run("identifier", "add", code, f"cn.uscc={uscc}")
+    assert twice.exit_code == 4 and "one identifier per scheme" in twice.stderr
+    shown = ok(run("identifier", "remove", code, "cn.uscc", "--reason", "wrong firm"))
+    assert uscc not in shown.stdout
+
+
 def test_survivorship_rules_from_the_command_line(run: Run) -> None:
     ok(run("rule", "add", "std", "--pattern", "C{seq:6}"))
     ok(run("dedup", "rule", "remove", "enterprise", "warn"))

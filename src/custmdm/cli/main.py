@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from custmdm.cli import dedup, names, xref
+from custmdm.cli import dedup, identifiers, names, xref
 from custmdm.cli.common import (
     AddressOption,
     AliasOption,
@@ -62,6 +62,7 @@ app.add_typer(rule_app, name="rule")
 app.add_typer(customer_app, name="customer")
 app.add_typer(check_app, name="check")
 app.add_typer(names.name_app, name="name")
+app.add_typer(identifiers.identifier_app, name="identifier")
 app.add_typer(xref.system_app, name="system")
 app.add_typer(xref.xref_app, name="xref")
 app.command("search")(names.search_command)

@@ -235,6 +235,16 @@ def guard_new_name(ctx: Context, customer_id: int, forms: NameForms,
     return guard(ctx, changed, override_reason, exclude=customer_id)[1]
 
 
+def guard_new_identifier(ctx: Context, customer_id: int, canonical: str,
+                         override_reason: str | None) -> dict[str, Any] | None:
+    """The check for a customer about to hold another identifier (``scheme:value``):
+    the customer as stored, with it, against everyone else."""
+    with ctx.store.read() as conn:
+        stored = _load(conn, [customer_id])[customer_id]
+    stored.identifiers.append(canonical)
+    return guard(ctx, stored.record, override_reason, exclude=customer_id)[1]
+
+
 # -- match rules --------------------------------------------------------------------------
 
 

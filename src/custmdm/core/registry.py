@@ -256,10 +256,14 @@ def identifiers_guarded(ctx: Context, idents: Sequence[Identifier]) -> Iterator[
     except IntegrityError as error:
         if "identifier" not in ctx.store.violated_constraint(error):
             raise
-        raise _identifier_conflict(ctx, idents) from error
+        raise held_identifier(ctx, idents) or Conflict(
+            "an identifier was taken by another registration at the same moment; look "
+            "the customer up and try again") from error
 
 
-def _identifier_conflict(ctx: Context, idents: Sequence[Identifier]) -> Conflict:
+def held_identifier(ctx: Context, idents: Sequence[Identifier]) -> Conflict | None:
+    """The conflict of registering one of ``idents``, naming the active customer that
+    holds it; None when none does."""
     with ctx.store.read() as conn:
         for start in range(0, len(idents), 500):
             pairs = [(i.scheme, i.value) for i in idents[start:start + 500]]
@@ -278,8 +282,7 @@ def _identifier_conflict(ctx: Context, idents: Sequence[Identifier]) -> Conflict
                     f"{holder.code} ({holder.legal_name}); an identifier belongs to one "
                     "active customer — look that customer up instead of registering it again"
                 )
-    return Conflict("an identifier was taken by another registration at the same moment; "
-                    "look the customer up and try again")
+    return None
 
 
 # -- find --------------------------------------------------------------------------------

@@ -1,0 +1,95 @@
+"""A customer's official identifiers (USCC, ID number, VAT number …) after registration:
+adding one (a prospect registered without its USCC gets it later) and removing a wrong
+one. Each change is one transaction, audited, and runs the duplicate check first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from custmdm.core import dedup
+from custmdm.core.audit import audit_row, write_audit
+from custmdm.core.context import Context
+from custmdm.core.customers import CustomerRecord
+from custmdm.core.registry import (
+    bump_version,
+    find_by_code,
+    get_customer_by_id,
+    held_identifier,
+    identifiers_guarded,
+    require_reason,
+)
+from custmdm.domain.customer import Lifecycle
+from custmdm.domain.identifiers import make_identifier, normalise_scheme
+from custmdm.errors import Conflict, NotFound
+from custmdm.store.tables import identifier, match_key
+
+
+def add_identifier(ctx: Context, code: str, scheme: str, value: str, *,
+                   override_reason: str | None = None) -> CustomerRecord:
+    """Give a customer an identifier of a scheme it has none of. Refused when another
+    active customer holds it (naming that customer); checked for duplicates like a
+    registration (the customer as stored, with the new identifier, against everyone
+    else); filed under it in the blocking index in the same transaction."""
+    ident = make_identifier(scheme, value)
+    record = _changeable(ctx, code)
+    held = next((i for i in record.identifiers if i.scheme == ident.scheme), None)
+    if held is not None:
+        raise Conflict(f"customer {record.code} already has {held.scheme} {held.value}; a "
+                       "customer has one identifier per scheme: remove that one first "
+                       "(`custmdm identifier remove`) if it is wrong")
+    held_elsewhere = held_identifier(ctx, [ident])
+    if held_elsewhere is not None:  # say so first: no override can get past it
+        raise held_elsewhere
+    override = dedup.guard_new_identifier(ctx, record.id, f"{ident.scheme}:{ident.value}",
+                                          override_reason)
+    with identifiers_guarded(ctx, [ident]), ctx.store.write() as conn:
+        now = ctx.now()
+        bump_version(conn, record, now)
+        conn.execute(identifier.insert().values(customer_id=record.id, scheme=ident.scheme,
+                                                value=ident.value, active=True,
+                                                created_at=now))
+        key = f"i:{ident.scheme}:{ident.value}"
+        if conn.execute(select(match_key.c.key).where(
+                match_key.c.key == key, match_key.c.customer_id == record.id)).first() is None:
+            conn.execute(match_key.insert().values(key=key, customer_id=record.id))
+        detail: dict[str, Any] = {"code": record.code, "scheme": ident.scheme,
+                                  "value": ident.value}
+        if override is not None:
+            detail["duplicate_override"] = override
+        write_audit(ctx.store, conn, [audit_row(
+            ctx.actor.name, "customer.identifier.add", "customer", record.id, detail, now)])
+    return get_customer_by_id(ctx, record.id)
+
+
+def remove_identifier(ctx: Context, code: str, scheme: str, reason: str) -> CustomerRecord:
+    """Remove a customer's identifier of ``scheme`` (one given in error), so it is no
+    longer evidence for or against a match and another customer may hold it. The
+    audit entry keeps the value and the reason."""
+    reason = require_reason(reason)
+    scheme = normalise_scheme(scheme)
+    record = _changeable(ctx, code)
+    held = next((i for i in record.identifiers if i.scheme == scheme), None)
+    if held is None:
+        have = ", ".join(i.scheme for i in record.identifiers) or "none"
+        raise NotFound(f"customer {record.code} has no {scheme} identifier (it has: {have})")
+    with ctx.store.write() as conn:
+        now = ctx.now()
+        bump_version(conn, record, now)
+        conn.execute(delete(identifier).where(identifier.c.customer_id == record.id,
+                                              identifier.c.scheme == scheme,
+                                              identifier.c.active))
+        write_audit(ctx.store, conn, [audit_row(
+            ctx.actor.name, "customer.identifier.remove", "customer", record.id,
+            {"code": record.code, "scheme": scheme, "value": held.value, "reason": reason},
+            now)])
+    return get_customer_by_id(ctx, record.id)
+
+
+def _changeable(ctx: Context, code: str) -> CustomerRecord:
+    record = find_by_code(ctx, code).customer
+    if record.status in (Lifecycle.RETIRED.value, Lifecycle.MERGED.value):
+        raise Conflict(f"customer {record.code} is {record.status}; its identifiers cannot "
+                       "change")
+    return record
