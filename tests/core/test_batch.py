@@ -137,7 +137,8 @@ def test_the_same_model_runs_on_spark_in_local_mode(tmp_path: Any) -> None:
                for x, y in zip(model["comparisons"], untrained["comparisons"], strict=True)
                for a, b in zip(x["comparison_levels"], y["comparison_levels"], strict=True))
     spark = (SparkSession.builder.master("local[1]").appName("custmdm-test")
-             .config("spark.ui.enabled", "false").getOrCreate())
+             .config("spark.ui.enabled", "false")
+             .config("spark.sql.warehouse.dir", str(tmp_path / "warehouse")).getOrCreate())
     spark.sparkContext.setCheckpointDir(str(tmp_path))
     try:
         frame = spark.createDataFrame(rows, schema=batch.spark_schema())
