@@ -250,7 +250,7 @@ def test_a_check_reads_only_what_it_needs(unchecked: Register) -> None:
         found = unchecked.check_duplicates(draft)
     finally:
         event.remove(Engine, "before_cursor_execute", seen)
-    assert len(statements) == 6  # lookup, three reads, the full count, the rules
+    assert len(statements) == 4  # lookup, the candidates, the full count, the rules
     best = found.candidates[0]
     with unchecked.store.read() as conn:
         theirs = stored_record(conn, best.customer_id)

@@ -380,17 +380,18 @@ def _counts(count: int) -> Any:
 
 
 def _load(conn: Connection, ids: Sequence[int]) -> dict[int, _Stored]:
+    """The customers with their names, identifiers and contacts, in one statement (a
+    round trip per table would cost more than reading the rows)."""
     people: dict[int, _Stored] = {}
-    for row in conn.execute(_CUSTOMERS, {"ids": list(ids)}):
-        people[row.id] = _Stored(row.id, row.code or "", row.owner, row.lifecycle,
-                                 row.legal_name, row.kind, row.region)
-    for row in conn.execute(_NAMES, {"ids": list(ids)}):
-        people[row[0]].names.append(NameForms(*row[1:]))
-    for row in conn.execute(_DETAILS, {"ids": list(ids)}):
-        if row.kind == "identifier":
-            people[row.customer_id].identifiers.append(row.canonical)
+    for cid, tag, a, b, c, d, e, f in conn.execute(_CANDIDATES, {"ids": list(ids)}):
+        if tag == "customer":
+            people[cid] = _Stored(cid, a or "", b, c, d, e, f)
+        elif tag == "name":
+            people[cid].names.append(NameForms(a, b, c, d, e, f))
+        elif tag == "identifier":
+            people[cid].identifiers.append(a)
         else:
-            people[row.customer_id].contacts.append(Contact(row.kind, "", row.canonical))
+            people[cid].contacts.append(Contact(tag, "", a))
     return people
 
 
@@ -398,19 +399,28 @@ _IDS: Any = bindparam("ids", expanding=True)
 #: Orders a customer's names so the current legal name comes first.
 CURRENT_LEGAL_FIRST = case((and_(customer_name.c.kind == "legal",
                                  customer_name.c.valid_to.is_(None)), 0), else_=1)
-_CUSTOMERS = (
-    select(customer.c.id, customer.c.kind, customer.c.legal_name, customer.c.region,
-           customer.c.owner, customer.c.lifecycle,
-           current_code_of(customer.c.id).label("code"))
-    .where(customer.c.id.in_(_IDS))
-)
-_NAMES = (select(customer_name.c.customer_id, *(customer_name.c[c] for c in NAME_FORM_COLUMNS))
-          .where(customer_name.c.customer_id.in_(_IDS))
-          .order_by(customer_name.c.customer_id, CURRENT_LEGAL_FIRST, customer_name.c.id))
-_DETAILS = union_all(
-    select(identifier.c.customer_id, literal("identifier").label("kind"),
-           (identifier.c.scheme + ":" + identifier.c.value).label("canonical"))
-    .where(identifier.c.customer_id.in_(_IDS)),  # a retired customer's too
-    select(contact.c.customer_id, contact.c.kind, contact.c.canonical)
-    .where(contact.c.customer_id.in_(_IDS)),
-)
+_NONE = literal(None, String)
+#: One row per customer, name, identifier and contact, all of the same shape: the
+#: customer first, then its names (current legal name first), identifiers, contacts.
+_ROWS = (
+    union_all(
+        select(customer.c.id.label("customer_id"), literal("customer").label("tag"),
+               current_code_of(customer.c.id), customer.c.owner, customer.c.lifecycle,
+               customer.c.legal_name, customer.c.kind, customer.c.region,
+               literal(0).label("rank"), literal(0).label("row_id"))
+        .where(customer.c.id.in_(_IDS)),
+        select(customer_name.c.customer_id, literal("name"),
+               *(customer_name.c[c] for c in NAME_FORM_COLUMNS),
+               literal(1) + CURRENT_LEGAL_FIRST, customer_name.c.id)
+        .where(customer_name.c.customer_id.in_(_IDS)),
+        select(identifier.c.customer_id, literal("identifier"),
+               identifier.c.scheme + ":" + identifier.c.value, *[_NONE] * 5,
+               literal(3), identifier.c.id)
+        .where(identifier.c.customer_id.in_(_IDS)),  # a retired customer's too
+        select(contact.c.customer_id, contact.c.kind, contact.c.canonical, *[_NONE] * 5,
+               literal(4), contact.c.id)
+        .where(contact.c.customer_id.in_(_IDS)),
+    )
+    .subquery())
+_CANDIDATES = (select(*list(_ROWS.c)[:8])
+               .order_by(_ROWS.c.customer_id, _ROWS.c.rank, _ROWS.c.row_id))
