@@ -29,10 +29,20 @@ from custmdm.domain.identifiers import Identifier, ric, uscc
 from custmdm.standards.industries import Industry, all_industries
 from custmdm.standards.regions import Region, all_regions, get_region
 
-# Trade-name characters common in registered Chinese enterprise names.
+# Characters common in the trade names (字号) of registered Chinese enterprises. Several
+# hundred, as in real registers: with a few dozen, one company in six shared its trade
+# name and industry with another in its city, which no registration authority allows
+# (企业名称登记管理规定), and a one-character typo of a name was often another company's.
 TRADE_NAME_CHARACTERS = (
-    "华盛泰鑫达恒瑞德祥兴宏伟安康信诚嘉新美天正金博远创联通汇科景昌隆丰源明光宇"
-    "中海东方佳利顺发荣腾飞龙凤和乐永嘉星辰海川宁远成启航锦绣云峰立邦众合"
+    "华盛泰鑫达恒瑞德祥兴宏伟安康信诚嘉新美天正金博远创联通汇科景昌隆丰源明光宇中海东方佳利顺"
+    "发荣腾飞龙凤和乐永星辰川宁成启航锦绣云峰立邦众合智慧睿捷迅卓越精益广大亿万千百福禄喜吉庆"
+    "鸿运旺富贵昊晟昱晨曦朗晖辉耀灿炫铭钰铂锐铖淼森林松柏桦梓楠杉竹兰梅菊荷莲芳苑园圆元亨贞乾"
+    "坤豫宝玉翠琳琅瑶璟璞瑾瑜琪琦璐珑玮琛禧祺祯佑泽润涵沐清澜涛波洋溪泉湖江河山岳岭峻崇巍峥嵘"
+    "石磊垣城基培增塘春夏秋冬晴虹霞雨雪霖露霄雷电风鹤鹏鹰燕雁鸣凰麟骏驰骐骥豪杰俊彦英雄才贤良"
+    "善仁义礼忠孝廉勤敏奋进展拓开图强壮健力劲坚毅久长行舟帆港湾洲屿沙滩原野田禾稻谷粮收实诺承"
+    "传统协同共赢聚融畅速迈跃升高登攀顶极致尚品质优匠艺颖奇特异彩宙银斗枢璇玑衡阳亮晶莹澄澈紫"
+    "蓝绿红橙黄白铜铁钢铝锋镭钧铎铠缘纬经纶维织绵绸缎丝帛雅韵诗书画琴棋墨砚笔翰文章理志思学问"
+    "道仕伦伊尔易简朴素惠民"
 )
 INDUSTRY_WORDS: dict[str, Sequence[str]] = {
     "A": ("农业", "农业科技", "生态农业", "种植"),
