@@ -233,9 +233,11 @@ class Register:
         return identifiers.add_identifier(self.ctx, code, scheme, value,
                                           override_reason=override_reason)
 
-    def remove_identifier(self, code: str, scheme: str, reason: str) -> CustomerRecord:
-        """Remove a customer's identifier of ``scheme``, given in error."""
-        return identifiers.remove_identifier(self.ctx, code, scheme, reason)
+    def remove_identifier(self, code: str, scheme: str, reason: str, *,
+                          value: str | None = None) -> CustomerRecord:
+        """Remove a customer's identifier of ``scheme`` (``value``: which, when it has
+        two after a merge), given in error."""
+        return identifiers.remove_identifier(self.ctx, code, scheme, reason, value=value)
 
     def add_name(
         self, code: str, kind: str, text: str, *, valid_from: date | None = None,

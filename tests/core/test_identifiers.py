@@ -94,3 +94,28 @@ def test_bad_changes_say_what_is_wrong(coded: Register) -> None:
     coded.retire(firm.code, reason="closed")
     with pytest.raises(Conflict, match="retired"):
         coded.add_identifier(firm.code, "cn.uscc", USCC)
+
+
+def test_a_look_alike_overridden_at_registration_is_not_asked_about_again(
+    coded: Register,
+) -> None:
+    coded.register(ent("深圳市华盛电子科技有限公司"))  # no number to tell them apart
+    twin = coded.register(ent("深圳市华胜电子科技有限公司"), override_reason="another firm")
+    added = coded.add_identifier(twin.code, "cn.uscc", USCC)  # unrelated: no override
+    assert added.identifiers[0].value == USCC
+    assert "duplicate_override" not in audit(coded, "customer.identifier.add")[0]
+
+
+def test_after_a_merge_two_of_a_scheme_are_removed_one_by_one(coded: Register) -> None:
+    other = make_uscc("9", "1", "440305", 2)
+    a = coded.register(ent("深圳市华盛电子科技有限公司", USCC))
+    b = coded.register(ent("深圳市华盛电子有限公司", other), override_reason="same firm")
+    coded.merge(a.code, [b.code])
+    with pytest.raises(ValidationError, match=r"2 cn\.uscc identifiers .*cn\.uscc=VALUE"):
+        coded.remove_identifier(a.code, "cn.uscc", reason="wrong")
+    with pytest.raises(NotFound, match=r"has no cn\.uscc 9144"):
+        coded.remove_identifier(a.code, "cn.uscc", reason="wrong",
+                                value=make_uscc("9", "1", "440305", 3))
+    left = coded.remove_identifier(a.code, "cn.uscc", reason="typed wrong", value=other)
+    assert [i.value for i in left.identifiers] == [USCC]
+    assert [e["value"] for e in audit(coded, "customer.identifier.remove")] == [other]

@@ -225,3 +225,13 @@ def test_a_rule_trusting_an_unknown_system_is_refused(trio: Any) -> None:
     with pytest.raises(ValidationError, match=r"--trust SAP: no such system .*system add"):
         reg.set_survivorship_rule("region", "trusted", ["SAP"])
     assert all(r.default for r in reg.survivorship_rules())
+
+
+def test_a_retired_survivor_keeps_its_own_code(trio: Any) -> None:
+    reg, a, b, _c = trio
+    reg.merge(a, [b])
+    retired = reg.retire(a, reason="closed")
+    assert retired.code == a  # not b's, which it took over in the merge
+    found = reg.check_duplicates(CustomerDraft("enterprise", "深圳市华盛电子科技有限公司",
+                                               region="440305"))
+    assert found.candidates[0].code == a

@@ -44,11 +44,16 @@ def identifier_add(
 @identifier_app.command("remove")
 def identifier_remove(
     code: CodeArgument,
-    scheme: Annotated[str, typer.Argument(help="The scheme of the identifier to remove.")],
+    identifier: Annotated[str, typer.Argument(
+        metavar="SCHEME[=VALUE]", help="The scheme of the identifier to remove; with the "
+                                       "value when the customer has two of it (after a "
+                                       "merge).")],
     reason: ReasonOption,
     as_json: JsonOption = False,
 ) -> None:
     """Remove a customer's identifier given in error (the audit trail keeps it)."""
+    scheme, separator, value = identifier.partition("=")
     with register() as reg:
-        record = reg.remove_identifier(code, scheme, reason)
+        record = reg.remove_identifier(code, scheme, reason,
+                                       value=value if separator else None)
     print_customer(record, as_json)

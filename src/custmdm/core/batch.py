@@ -560,8 +560,10 @@ def read_records(path: Path) -> list[tuple[int, CustomerDraft]]:
 
 
 def _current_codes(conn: Connection, ids: Sequence[int]) -> dict[int, str]:
-    return dict(conn.execute(select(customer.c.id, current_code_of(customer.c.id))
-                             .where(customer.c.id.in_(list(ids)))).all())
+    """customer id → current code; a merged customer has none (its codes moved)."""
+    return {cid: code for cid, code in conn.execute(
+        select(customer.c.id, current_code_of(customer.c.id))
+        .where(customer.c.id.in_(list(ids)))) if code is not None}
 
 
 # -- the review queue -------------------------------------------------------------------------

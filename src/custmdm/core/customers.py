@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, select
+from sqlalchemy import Connection, Row, bindparam, case, select
 from stdnum.exceptions import ValidationError as StdnumError
 
 from custmdm.domain.codes import CodeContext
@@ -425,23 +425,31 @@ _IDENTIFIERS = (
 )
 
 
+#: Which of a customer's codes is its current one: the active code; for a retired
+#: customer, the code retired with it (not a code it took over in a merge); else the last.
+_CODE_PREFERENCE = {"active": 0, "retired": 1}
+
+
 def current_code_of(customer_id: Any) -> Any:
-    """The customer's current code, as a correlated SQL subquery: its active code, else
-    (retired) the last one it held. ``_record`` applies the same rule to loaded codes."""
+    """The customer's current code (see _CODE_PREFERENCE), as a correlated SQL
+    subquery; :func:`current_code` says the same of loaded codes."""
+    preference = case(_CODE_PREFERENCE, value=customer_code.c.status, else_=2)
     return (select(customer_code.c.value).where(customer_code.c.customer_id == customer_id)
-            .order_by(customer_code.c.status != "active", customer_code.c.issued_at.desc(),
-                      customer_code.c.id.desc())
+            .order_by(preference, customer_code.c.issued_at.desc(), customer_code.c.id.desc())
             .limit(1).scalar_subquery())
 
 
+def current_code(codes: Sequence[CodeRecord]) -> str:
+    """The current code among a customer's codes, given in issue order."""
+    ranked = sorted(enumerate(codes), key=lambda c: (_CODE_PREFERENCE.get(c[1].status, 2),
+                                                     -c[0]))
+    return ranked[0][1].value if ranked else ""
+
+
 def _record(row: Row[Any], codes: list[CodeRecord], idents: list[Identifier]) -> CustomerRecord:
-    # The current code, as current_code_of says (codes come in issue order).
-    current = next((c.value for c in codes if c.status == "active"), None)
-    if current is None:
-        current = codes[-1].value if codes else ""
     return CustomerRecord(
         id=row.id,
-        code=current,
+        code=current_code(codes),
         kind=row.kind,
         legal_name=row.legal_name,
         status=row.lifecycle,

@@ -2,7 +2,7 @@
 
 A draft's blocking keys (domain.matching) are looked up in ``match_key``, the customers
 found are read with their names, identifiers and contacts, and each is scored with the
-match model. At most five indexed statements, whatever the register's size. Every
+match model. At most four indexed statements, whatever the register's size. Every
 candidate names the existing customer's code and owner, which anyone who tries to
 register it may know (two sales people must not chase one customer unknowingly, 撞单);
 its legal name and the explanation are the details that permissions will protect.
@@ -137,10 +137,12 @@ def check_record(ctx: Context, record: MatchRecord, *, exclude: int | None = Non
     """The candidates for ``record`` (not counting customer ``exclude``), best first.
 
     The statements run each on its own in autocommit (no BEGIN and COMMIT round trips):
-    the check is advisory and runs before the write anyway, and nothing it reads is
-    ever deleted. A new customer that shares no key costs one statement; one with
-    candidates, four or five (the rules only when a candidate is worth showing, the
-    term-frequency counts only for a core shared by PER_KEY or more)."""
+    the check is advisory and runs before the write anyway. A change committed between
+    two of them (a merge, say) can hide a candidate from this one check, as a change
+    committed just after it would. A new customer that shares no key costs one
+    statement; one with candidates, two to four (the rules only when a candidate is
+    worth showing, the term-frequency counts only for a core shared by PER_KEY or
+    more)."""
     keys = blocking_keys(record)[:MAX_KEYS]
     cores = list(dict.fromkeys(f"n:{forms.core[:KEY_PREFIX]}" for forms in record.names
                                if forms.core))[:MAX_KEYS]
@@ -193,8 +195,15 @@ def guard(ctx: Context, valid: ValidCustomer | MatchRecord, override_reason: str
     with a reason. Returns the result and, when overridden, what the audit entry
     records of it."""
     record = valid.match_record() if isinstance(valid, ValidCustomer) else valid
-    result = check_record(ctx, record, exclude=exclude)
-    if result.action is None or (result.action is Action.LINK and exclude is None):
+    return _decide(check_record(ctx, record, exclude=exclude), override_reason,
+                   changing=exclude is not None)
+
+
+def _decide(result: CheckResult, override_reason: str | None, *, changing: bool
+            ) -> tuple[CheckResult, dict[str, Any] | None]:
+    """What :func:`guard` does with a check's result (``changing``: an existing
+    customer, which cannot be linked to another)."""
+    if result.action is None or (result.action is Action.LINK and not changing):
         return result, None
     best = result.deciding or result.candidates[0]
     listed = "; ".join(f"{c.code} ({c.legal_name}, owner {c.owner or '-'}, "
@@ -238,11 +247,20 @@ def guard_new_name(ctx: Context, customer_id: int, forms: NameForms,
 def guard_new_identifier(ctx: Context, customer_id: int, canonical: str,
                          override_reason: str | None) -> dict[str, Any] | None:
     """The check for a customer about to hold another identifier (``scheme:value``):
-    the customer as stored, with it, against everyone else."""
+    the customer as stored, with it, against the customers that hold or held that
+    identifier (retired ones: an active holder is refused before this). A look-alike
+    overridden at registration is not asked about again for an unrelated number."""
+    scheme, _, value = canonical.partition(":")
     with ctx.store.read() as conn:
         stored = _load(conn, [customer_id])[customer_id]
+        holders = set(conn.scalars(select(identifier.c.customer_id).where(
+            identifier.c.scheme == scheme, identifier.c.value == value)))
     stored.identifiers.append(canonical)
-    return guard(ctx, stored.record, override_reason, exclude=customer_id)[1]
+    found = check_record(ctx, stored.record, exclude=customer_id, limit=SCORED)
+    sharing = tuple(c for c in found.candidates if c.customer_id in holders)
+    action = max((c.action for c in sharing if c.action), key=_ACTION_ORDER.index,
+                 default=None)
+    return _decide(CheckResult(sharing, action), override_reason, changing=True)[1]
 
 
 # -- match rules --------------------------------------------------------------------------

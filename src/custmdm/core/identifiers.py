@@ -22,7 +22,7 @@ from custmdm.core.registry import (
 )
 from custmdm.domain.customer import Lifecycle
 from custmdm.domain.identifiers import make_identifier, normalise_scheme
-from custmdm.errors import Conflict, NotFound
+from custmdm.errors import Conflict, NotFound, ValidationError
 from custmdm.store.tables import identifier, match_key
 
 
@@ -39,7 +39,8 @@ def add_identifier(ctx: Context, code: str, scheme: str, value: str, *,
         raise Conflict(f"customer {record.code} already has {held.scheme} {held.value}; a "
                        "customer has one identifier per scheme: remove that one first "
                        "(`custmdm identifier remove`) if it is wrong")
-    held_elsewhere = held_identifier(ctx, [ident])
+    held_elsewhere = held_identifier(ctx, [ident], hint="remove it from that customer "
+                                     "first if it is wrong there, or merge the two")
     if held_elsewhere is not None:  # say so first: no override can get past it
         raise held_elsewhere
     override = dedup.guard_new_identifier(ctx, record.id, f"{ident.scheme}:{ident.value}",
@@ -63,27 +64,39 @@ def add_identifier(ctx: Context, code: str, scheme: str, value: str, *,
     return get_customer_by_id(ctx, record.id)
 
 
-def remove_identifier(ctx: Context, code: str, scheme: str, reason: str) -> CustomerRecord:
+def remove_identifier(ctx: Context, code: str, scheme: str, reason: str, *,
+                      value: str | None = None) -> CustomerRecord:
     """Remove a customer's identifier of ``scheme`` (one given in error), so it is no
-    longer evidence for or against a match and another customer may hold it. The
-    audit entry keeps the value and the reason."""
+    longer evidence for or against a match and another customer may hold it. A merge
+    can leave a customer with two of a scheme: then ``value`` says which. The audit
+    entry keeps the value and the reason."""
     reason = require_reason(reason)
     scheme = normalise_scheme(scheme)
     record = _changeable(ctx, code)
-    held = next((i for i in record.identifiers if i.scheme == scheme), None)
-    if held is None:
-        have = ", ".join(i.scheme for i in record.identifiers) or "none"
-        raise NotFound(f"customer {record.code} has no {scheme} identifier (it has: {have})")
+    held = [i for i in record.identifiers if i.scheme == scheme]
+    if value is not None:
+        wanted = make_identifier(scheme, value).value
+        held = [i for i in held if i.value == wanted]
+    if not held:
+        have = ", ".join(str(i) for i in record.identifiers) or "none"
+        given = f"{scheme} {value}" if value is not None else scheme
+        raise NotFound(f"customer {record.code} has no {given} identifier (it has: {have})")
+    if len(held) > 1:
+        raise ValidationError(f"customer {record.code} has {len(held)} {scheme} identifiers "
+                              f"({', '.join(i.value for i in held)}); say which: "
+                              f"{scheme}=VALUE")
+    removed = held[0]
     with ctx.store.write() as conn:
         now = ctx.now()
         bump_version(conn, record, now)
         conn.execute(delete(identifier).where(identifier.c.customer_id == record.id,
                                               identifier.c.scheme == scheme,
+                                              identifier.c.value == removed.value,
                                               identifier.c.active))
         write_audit(ctx.store, conn, [audit_row(
             ctx.actor.name, "customer.identifier.remove", "customer", record.id,
-            {"code": record.code, "scheme": scheme, "value": held.value, "reason": reason},
-            now)])
+            {"code": record.code, "scheme": scheme, "value": removed.value,
+             "reason": reason}, now)])
     return get_customer_by_id(ctx, record.id)
 
 

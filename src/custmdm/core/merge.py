@@ -151,7 +151,9 @@ def merge_customers(
             before=before, added_keys=added_keys, versions=after_versions,
             merged_at=now, merged_by=ctx.actor.name).returning(merge.c.id)).scalar_one())
         detail = {"merge_id": merge_id, "survivor": survivor.code,
-                  "losers": [c.code for c in losers], "fields": chosen, "reason": reason,
+                  "losers": [c.code for c in losers], "fields": chosen,
+                  "by": {name: choice.by for name, choice in choices.items()},
+                  "trusted": list(trusted), "reason": reason,
                   "codes_superseded": moved_codes}
         write_audit(ctx.store, conn, [
             audit_row(ctx.actor.name, "customer.merge", "customer", c.id, detail, now)

@@ -261,9 +261,11 @@ def identifiers_guarded(ctx: Context, idents: Sequence[Identifier]) -> Iterator[
             "the customer up and try again") from error
 
 
-def held_identifier(ctx: Context, idents: Sequence[Identifier]) -> Conflict | None:
-    """The conflict of registering one of ``idents``, naming the active customer that
-    holds it; None when none does."""
+def held_identifier(ctx: Context, idents: Sequence[Identifier], *,
+                    hint: str = "look that customer up instead of registering it again",
+                    ) -> Conflict | None:
+    """The conflict of taking one of ``idents``, naming the active customer that holds
+    it, and what to do (``hint``); None when none does."""
     with ctx.store.read() as conn:
         for start in range(0, len(idents), 500):
             pairs = [(i.scheme, i.value) for i in idents[start:start + 500]]
@@ -280,7 +282,7 @@ def held_identifier(ctx: Context, idents: Sequence[Identifier]) -> Conflict | No
                 return Conflict(
                     f"identifier {holder.scheme} {holder.value} already belongs to customer "
                     f"{holder.code} ({holder.legal_name}); an identifier belongs to one "
-                    "active customer — look that customer up instead of registering it again"
+                    f"active customer — {hint}"
                 )
     return None
 

@@ -16,17 +16,17 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from custmdm.core.audit import audit_row, write_audit
 from custmdm.core.context import Context
-from custmdm.core.customers import CustomerRecord, iso
+from custmdm.core.customers import CustomerRecord, current_code_of, iso
 from custmdm.core.registry import find_by_code, get_customer_by_id, require_reason
 from custmdm.domain.customer import Lifecycle
 from custmdm.domain.names import normalise
 from custmdm.errors import Conflict, InvalidFormat, NotFound
-from custmdm.store.tables import customer, customer_code, system, xref
+from custmdm.store.tables import customer, system, xref
 
 MAX_SYSTEM_NAME = 64
 MAX_EXTERNAL_ID = 200
@@ -305,9 +305,7 @@ def _still_mappable(conn: Connection, record: CustomerRecord, where: str = "") -
 
 
 def _current_code(conn: Connection, customer_id: int) -> str:
-    found = conn.execute(select(customer_code.c.value).where(
-        customer_code.c.customer_id == customer_id,
-        customer_code.c.status.in_(("active", "retired")))).scalar()
+    found = conn.execute(select(current_code_of(literal(customer_id)))).scalar()
     return str(found) if found is not None else f"#{customer_id}"
 
 
