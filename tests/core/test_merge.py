@@ -235,3 +235,57 @@ def test_a_retired_survivor_keeps_its_own_code(trio: Any) -> None:
     found = reg.check_duplicates(CustomerDraft("enterprise", "深圳市华盛电子科技有限公司",
                                                region="440305"))
     assert found.candidates[0].code == a
+
+
+@pytest.mark.parametrize("which", ["survivorship", "match"])
+def test_a_rule_changed_by_two_stewards_at_once_is_a_conflict(reg: Register, which: str
+                                                               ) -> None:
+    """PostgreSQL: the second insert waits for the first steward's and then fails on
+    the key; it is reported as a Conflict, not a database error. (SQLite serialises
+    writers, so there is no such race.)"""
+    import threading
+    import time
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    from custmdm.store.tables import match_rule, survivorship_rule
+
+    if reg.store.is_sqlite:
+        pytest.skip("SQLite serialises writers")
+    errors: list[BaseException] = []
+    now = datetime.now(UTC)
+    if which == "survivorship":
+        first_row = survivorship_rule.insert().values(
+            field="size", rule="survivor", systems=[], updated_at=now, updated_by="first")
+
+        def change() -> None:
+            reg.set_survivorship_rule("size", "most_complete")
+    else:
+        first_row = match_rule.insert().values(kind="enterprise", action="link",
+                                               threshold=0.999, updated_at=now,
+                                               updated_by="first")
+
+        def change() -> None:
+            reg.set_match_rule("enterprise", "link", 0.998)
+
+    def second_steward() -> None:
+        try:
+            change()
+        except BaseException as error:  # handed to the test
+            errors.append(error)
+
+    with reg.store.engine.connect() as first:
+        first.execute(first_row)
+        worker = threading.Thread(target=second_steward)
+        worker.start()
+        for _ in range(200):  # until the second steward waits on the first one's row
+            # pg_locks, not pg_stat_activity: that one is a snapshot within a transaction
+            if first.execute(text("SELECT count(*) FROM pg_locks WHERE NOT granted")
+                             ).scalar():
+                break
+            time.sleep(0.05)
+        first.commit()
+    worker.join(10)
+    assert len(errors) == 1 and isinstance(errors[0], Conflict), errors
+    assert "changed by someone else at the same moment" in str(errors[0])

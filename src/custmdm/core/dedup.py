@@ -27,6 +27,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.exc import IntegrityError
 
 from custmdm.core.audit import audit_row, write_audit
 from custmdm.core.context import Context
@@ -279,19 +280,24 @@ def set_match_rule(ctx: Context, kind: str, action: str, threshold: float | None
     if threshold is not None and not 0 < threshold <= 1:
         raise ValidationError(f"threshold {threshold} is not a probability; give a number "
                               "above 0 and at most 1, e.g. 0.95")
-    with ctx.store.write() as conn:
-        before = {r.action.value: r.threshold for r in _rules(conn) if r.kind == kind_value}
-        now = ctx.now()
-        conn.execute(delete(match_rule).where(match_rule.c.kind == kind_value,
-                                              match_rule.c.action == action_value))
-        if threshold is not None:
-            conn.execute(match_rule.insert().values(
-                kind=kind_value, action=action_value, threshold=threshold, updated_at=now,
-                updated_by=ctx.actor.name))
-        write_audit(ctx.store, conn, [audit_row(
-            ctx.actor.name, "match_rule.set", "match_rule", f"{kind_value}:{action_value}",
-            {"kind": kind_value, "action": action_value,
-             "from": before.get(action_value), "to": threshold}, now)])
+    try:
+        with ctx.store.write() as conn:
+            before = {r.action.value: r.threshold for r in _rules(conn) if r.kind == kind_value}
+            now = ctx.now()
+            conn.execute(delete(match_rule).where(match_rule.c.kind == kind_value,
+                                                  match_rule.c.action == action_value))
+            if threshold is not None:
+                conn.execute(match_rule.insert().values(
+                    kind=kind_value, action=action_value, threshold=threshold, updated_at=now,
+                    updated_by=ctx.actor.name))
+            write_audit(ctx.store, conn, [audit_row(
+                ctx.actor.name, "match_rule.set", "match_rule", f"{kind_value}:{action_value}",
+                {"kind": kind_value, "action": action_value,
+                 "from": before.get(action_value), "to": threshold}, now)])
+    except IntegrityError:
+        raise Conflict(f"the {kind_value} {action_value} rule was changed by someone else "
+                       "at the same moment; look at `custmdm dedup rule list` and run the "
+                       "command again") from None
 
 
 def _rules(conn: Connection) -> list[MatchRule]:

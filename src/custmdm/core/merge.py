@@ -17,6 +17,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Date, DateTime, Table, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from custmdm.core.audit import audit_row, write_audit
 from custmdm.core.context import Context
@@ -264,24 +265,29 @@ def set_survivorship_rule(ctx: Context, field_name: str, rule: str | None,
         wanted = DEFAULT_SURVIVORSHIP[field_name]
     else:
         wanted = field_rule(field_name, rule, systems)
-    with ctx.store.write() as conn:
-        known = set(conn.scalars(select(system.c.name)))
-        unknown = [name for name in wanted.systems if name not in known]
-        if unknown:
-            raise ValidationError(f"--trust {', '.join(unknown)}: no such system (known: "
-                                  f"{', '.join(sorted(known)) or 'none'}); add it with "
-                                  "`custmdm system add`")
-        before = _survivorship_rules(conn)[field_name]
-        now = ctx.now()
-        conn.execute(delete(survivorship_rule)
-                     .where(survivorship_rule.c.field == field_name))
-        if rule is not None:
-            conn.execute(insert(survivorship_rule).values(
-                field=field_name, rule=wanted.rule.value, systems=list(wanted.systems),
-                updated_at=now, updated_by=ctx.actor.name))
-        write_audit(ctx.store, conn, [audit_row(
-            ctx.actor.name, "survivorship_rule.set", "survivorship_rule", field_name,
-            {"field": field_name, "from": before.to_dict(), "to": wanted.to_dict()}, now)])
+    try:
+        with ctx.store.write() as conn:
+            known = set(conn.scalars(select(system.c.name)))
+            unknown = [name for name in wanted.systems if name not in known]
+            if unknown:
+                raise ValidationError(f"--trust {', '.join(unknown)}: no such system (known: "
+                                      f"{', '.join(sorted(known)) or 'none'}); add it with "
+                                      "`custmdm system add`")
+            before = _survivorship_rules(conn)[field_name]
+            now = ctx.now()
+            conn.execute(delete(survivorship_rule)
+                         .where(survivorship_rule.c.field == field_name))
+            if rule is not None:
+                conn.execute(insert(survivorship_rule).values(
+                    field=field_name, rule=wanted.rule.value, systems=list(wanted.systems),
+                    updated_at=now, updated_by=ctx.actor.name))
+            write_audit(ctx.store, conn, [audit_row(
+                ctx.actor.name, "survivorship_rule.set", "survivorship_rule", field_name,
+                {"field": field_name, "from": before.to_dict(), "to": wanted.to_dict()}, now)])
+    except IntegrityError:
+        raise Conflict(f"the {field_name} rule was changed by someone else at the same "
+                       "moment; look at `custmdm dedup survivorship list` and run the "
+                       "command again") from None
     return wanted
 
 
