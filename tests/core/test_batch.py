@@ -86,6 +86,8 @@ def test_accept_merges_reject_remembers_defer_waits(
                                  for x in ("a", "c", "d"))
     reg.decide(huasheng.id, "accept", survivor=codes["a"])
     assert reg.find(codes["a2"]).customer.code == codes["a"]
+    accepted = reg.review_queue("accepted")[0]  # a merged member has no code of its own
+    assert codes["a"] in accepted.codes and all(isinstance(c, str) for c in accepted.codes)
     with pytest.raises(Conflict, match="already accepted"):
         reg.decide(huasheng.id, "reject")
     rejected = reg.decide(hengtai.id, "reject")

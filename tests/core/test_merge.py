@@ -209,6 +209,10 @@ def test_a_stewards_survivorship_rules_decide_the_merge(trio: Any) -> None:
     assert rules["owner"].systems == ("ERP",) and not rules["owner"].default
     result = reg.merge(a, [b])
     assert result.survivor.owner == "sales09" and result.by["owner"] == "trusted:ERP"
+    with reg.store.read() as conn:
+        merged = conn.execute(select(audit_entry.c.detail).where(
+            audit_entry.c.action == "customer.merge")).scalars().first()
+    assert merged["by"]["owner"] == "trusted:ERP" and merged["trusted"] == []
     assert result.survivor.size is None and result.by["size"] == "survivor"  # a had none
     reg.set_survivorship_rule("owner", None)
     assert {r.field: r for r in reg.survivorship_rules()}["owner"].default
