@@ -237,7 +237,7 @@ def guard_new_name(ctx: Context, customer_id: int, forms: NameForms,
     stored, but with only the new name (and, for a rename, its legal form), against
     everyone else."""
     with ctx.store.read() as conn:
-        stored = _load(conn, [customer_id])[customer_id].record
+        stored = stored_record(conn, customer_id)
     changed = replace(stored, names=(forms,))
     if new_legal_name is not None:
         form = legal_form(new_legal_name)
@@ -313,13 +313,18 @@ _RULES = select(match_rule).order_by(match_rule.c.kind, match_rule.c.action)
 
 def add_name_keys(ctx: Context, conn: Connection, customer_id: int, forms: NameForms,
                   region: str | None) -> None:
-    """File a customer under a new name's keys (those it is not filed under yet). Keys
-    are never removed: a former name still identifies the customer."""
+    """File a customer under a new name's keys. Keys are never removed: a former name
+    still identifies the customer."""
+    file_keys(ctx, conn, customer_id, MatchRecord("", (forms,), region=region))
+
+
+def file_keys(ctx: Context, conn: Connection, customer_id: int, record: MatchRecord
+              ) -> None:
+    """File a customer under ``record``'s blocking keys it is not filed under yet (what
+    it gains: a name, an identifier)."""
     have = set(conn.scalars(select(match_key.c.key)
                             .where(match_key.c.customer_id == customer_id)))
-    new = [(key, customer_id) for key in blocking_keys(MatchRecord("", (forms,),
-                                                                   region=region))
-           if key not in have]
+    new = [(key, customer_id) for key in blocking_keys(record) if key not in have]
     ctx.store.insert_many(conn, match_key, ("key", "customer_id"), new)
 
 

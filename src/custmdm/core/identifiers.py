@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
 from custmdm.core import dedup
 from custmdm.core.audit import audit_row, write_audit
@@ -14,16 +14,16 @@ from custmdm.core.context import Context
 from custmdm.core.customers import CustomerRecord
 from custmdm.core.registry import (
     bump_version,
-    find_by_code,
+    changeable,
     get_customer_by_id,
     held_identifier,
     identifiers_guarded,
     require_reason,
 )
-from custmdm.domain.customer import Lifecycle
 from custmdm.domain.identifiers import make_identifier, normalise_scheme
+from custmdm.domain.matching import MatchRecord
 from custmdm.errors import Conflict, NotFound, ValidationError
-from custmdm.store.tables import identifier, match_key
+from custmdm.store.tables import identifier
 
 
 def add_identifier(ctx: Context, code: str, scheme: str, value: str, *,
@@ -33,7 +33,7 @@ def add_identifier(ctx: Context, code: str, scheme: str, value: str, *,
     registration (the customer as stored, with the new identifier, against everyone
     else); filed under it in the blocking index in the same transaction."""
     ident = make_identifier(scheme, value)
-    record = _changeable(ctx, code)
+    record = changeable(ctx, code, "identifiers")
     held = next((i for i in record.identifiers if i.scheme == ident.scheme), None)
     if held is not None:
         raise Conflict(f"customer {record.code} already has {held.scheme} {held.value}; a "
@@ -51,10 +51,8 @@ def add_identifier(ctx: Context, code: str, scheme: str, value: str, *,
         conn.execute(identifier.insert().values(customer_id=record.id, scheme=ident.scheme,
                                                 value=ident.value, active=True,
                                                 created_at=now))
-        key = f"i:{ident.scheme}:{ident.value}"
-        if conn.execute(select(match_key.c.key).where(
-                match_key.c.key == key, match_key.c.customer_id == record.id)).first() is None:
-            conn.execute(match_key.insert().values(key=key, customer_id=record.id))
+        dedup.file_keys(ctx, conn, record.id, MatchRecord(
+            "", (), identifiers=frozenset({f"{ident.scheme}:{ident.value}"})))
         detail: dict[str, Any] = {"code": record.code, "scheme": ident.scheme,
                                   "value": ident.value}
         if override is not None:
@@ -72,7 +70,7 @@ def remove_identifier(ctx: Context, code: str, scheme: str, reason: str, *,
     entry keeps the value and the reason."""
     reason = require_reason(reason)
     scheme = normalise_scheme(scheme)
-    record = _changeable(ctx, code)
+    record = changeable(ctx, code, "identifiers")
     held = [i for i in record.identifiers if i.scheme == scheme]
     if value is not None:
         wanted = make_identifier(scheme, value).value
@@ -98,11 +96,3 @@ def remove_identifier(ctx: Context, code: str, scheme: str, reason: str, *,
             {"code": record.code, "scheme": scheme, "value": removed.value,
              "reason": reason}, now)])
     return get_customer_by_id(ctx, record.id)
-
-
-def _changeable(ctx: Context, code: str) -> CustomerRecord:
-    record = find_by_code(ctx, code).customer
-    if record.status in (Lifecycle.RETIRED.value, Lifecycle.MERGED.value):
-        raise Conflict(f"customer {record.code} is {record.status}; its identifiers cannot "
-                       "change")
-    return record

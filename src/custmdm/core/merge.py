@@ -226,11 +226,7 @@ def _choose_fields(ctx: Context, everyone: Sequence[CustomerRecord],
     survivorship rules in force and the systems each customer is mapped in, read
     together, then domain.survivorship decides."""
     with ctx.store.read() as conn:
-        known = set(conn.scalars(select(system.c.name)))
-        unknown = [name for name in trusted if name not in known]
-        if unknown:
-            raise ValidationError(f"--trust {', '.join(unknown)}: no such system (known: "
-                                  f"{', '.join(sorted(known)) or 'none'})")
+        _check_systems(conn, trusted)
         rules = _survivorship_rules(conn)
         mapped: dict[int, set[str]] = {}
         for customer_id, name in conn.execute(
@@ -267,12 +263,7 @@ def set_survivorship_rule(ctx: Context, field_name: str, rule: str | None,
         wanted = field_rule(field_name, rule, systems)
     try:
         with ctx.store.write() as conn:
-            known = set(conn.scalars(select(system.c.name)))
-            unknown = [name for name in wanted.systems if name not in known]
-            if unknown:
-                raise ValidationError(f"--trust {', '.join(unknown)}: no such system (known: "
-                                      f"{', '.join(sorted(known)) or 'none'}); add it with "
-                                      "`custmdm system add`")
+            _check_systems(conn, wanted.systems, "; add it with `custmdm system add`")
             before = _survivorship_rules(conn)[field_name]
             now = ctx.now()
             conn.execute(delete(survivorship_rule)
@@ -289,6 +280,17 @@ def set_survivorship_rule(ctx: Context, field_name: str, rule: str | None,
                        "moment; look at `custmdm dedup survivorship list` and run the "
                        "command again") from None
     return wanted
+
+
+def _check_systems(conn: Connection, names: Sequence[str], hint: str = "") -> None:
+    """Refuse systems (given with --trust) the register does not know."""
+    if not names:
+        return
+    known = set(conn.scalars(select(system.c.name)))
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ValidationError(f"--trust {', '.join(unknown)}: no such system (known: "
+                              f"{', '.join(sorted(known)) or 'none'}){hint}")
 
 
 def _survivorship_rules(conn: Connection) -> dict[str, FieldRule]:

@@ -17,8 +17,13 @@ from custmdm.core import dedup, naming
 from custmdm.core.audit import audit_row, write_audit
 from custmdm.core.context import Context
 from custmdm.core.customers import CustomerRecord, iso, validate_legal_name
-from custmdm.core.registry import bump_version, find_by_code, get_customer_by_id, require_reason
-from custmdm.domain.customer import Lifecycle
+from custmdm.core.registry import (
+    bump_version,
+    changeable,
+    find_by_code,
+    get_customer_by_id,
+    require_reason,
+)
 from custmdm.domain.names import NameKind, forms_of
 from custmdm.errors import Conflict, InvalidComponent, ValidationError
 from custmdm.store.tables import NAME_COLUMNS, customer_name
@@ -62,7 +67,7 @@ def add_name(
     makes it look like another customer is refused or warned like a registration."""
     name_kind = _addable_kind(kind)
     text = _valid_name(text)
-    record = _changeable(ctx, code)
+    record = changeable(ctx, code, "names")
     naming.check(ctx, record.kind, name_kind.value, text)
     forms = forms_of(text)
     override = dedup.guard_new_name(ctx, record.id, forms, override_reason)
@@ -133,7 +138,7 @@ def rename(
     former name, valid until that day, and keeps matching the customer."""
     new_legal_name = validate_legal_name(new_legal_name)
     reason = require_reason(reason)
-    record = _changeable(ctx, code)
+    record = changeable(ctx, code, "names")
     naming.check(ctx, record.kind, NameKind.LEGAL.value, new_legal_name)
     day = on or ctx.today()
     if day > ctx.today():
@@ -196,13 +201,6 @@ def _valid_name(text: str) -> str:
         return validate_legal_name(text)
     except ValidationError as error:
         raise type(error)(error.message.replace("legal name", "name")) from None
-
-
-def _changeable(ctx: Context, code: str) -> CustomerRecord:
-    record = find_by_code(ctx, code).customer
-    if record.status in (Lifecycle.RETIRED.value, Lifecycle.MERGED.value):
-        raise Conflict(f"customer {record.code} is {record.status}; its names cannot change")
-    return record
 
 
 def _current_legal(customer_id: int) -> Any:

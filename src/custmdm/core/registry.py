@@ -447,6 +447,16 @@ def change_code(
     return find_by_code(ctx, value)
 
 
+def changeable(ctx: Context, code: str, what: str) -> CustomerRecord:
+    """The customer holding ``code``, refused if retired or merged: its ``what``
+    (names, identifiers) cannot change any more."""
+    record = find_by_code(ctx, code).customer
+    if record.status in (Lifecycle.RETIRED.value, Lifecycle.MERGED.value):
+        raise Conflict(f"customer {record.code} is {record.status}; its {what} cannot "
+                       "change")
+    return record
+
+
 def require_reason(reason: str) -> str:
     """The reason given for a governed change, stripped; an error when there is none."""
     if not reason or not reason.strip():
