@@ -96,11 +96,12 @@ class Register:
         """Set a kind's threshold for block, warn or link; None removes that rule."""
         dedup.set_match_rule(self.ctx, kind, action, threshold)
 
-    def dedup_run(self, *, train: bool = False, threshold: float = batch.THRESHOLD
-                  ) -> batch.RunResult:
+    def dedup_run(self, *, train: bool = False, threshold: float = batch.THRESHOLD,
+                  labels: Path | str | None = None) -> batch.RunResult:
         """Deduplicate the whole register with Splink; clusters go to the review queue.
-        Trains the model first when there is none (or ``train``)."""
-        return batch.run_batch(self.ctx, train=train, threshold=threshold)
+        Trains the model first when there is none (or ``train``, or ``labels``: a CSV
+        of code pairs known to be one customer, to estimate m from)."""
+        return batch.run_batch(self.ctx, train=train, threshold=threshold, labels=labels)
 
     def dedup_file(self, path: Path | str, threshold: float = batch.THRESHOLD
                    ) -> list[batch.FileMatch]:

@@ -321,7 +321,8 @@ def test_a_badly_shaped_record_is_one_clear_line(run: Run, tmp_path: pathlib.Pat
     assert str(path) in result.stderr
 
 
-def test_batch_run_and_review_queue_from_the_command_line(run: Run) -> None:
+def test_batch_run_and_review_queue_from_the_command_line(run: Run, tmp_path: pathlib.Path
+                                                            ) -> None:
     ok(run("rule", "add", "std", "--pattern", "C{seq:6}"))
     for kind in ("enterprise", "individual", "government", "other"):
         for action in ("block", "warn"):
@@ -333,6 +334,15 @@ def test_batch_run_and_review_queue_from_the_command_line(run: Run) -> None:
                "--region", "440305", "--phone", "+86 138 0013 8000", "--json")).json()["code"]  # type: ignore[index]
     result = ok(run("dedup", "run", "--json")).json()
     assert result["trained"] and result["clusters"] >= 1  # type: ignore[index]
+    labels = tmp_path / "labels.csv"
+    labels.write_text(f"left,right\n{a},{b}\n", encoding="utf-8")
+    trained = ok(run("dedup", "run", "--labels", str(labels), "--json")).json()
+    assert trained["trained"]  # type: ignore[index]
+    both = run("dedup", "run", "--file", str(labels), "--labels", str(labels))
+    assert both.exit_code == 2 and "trains nothing" in both.stderr
+    labels.write_text(f"left,right\n{a},C999999\n", encoding="utf-8")
+    bad = run("dedup", "run", "--labels", str(labels))
+    assert bad.exit_code == 2 and "line 2: no customer has code 'C999999'" in bad.stderr
     queue = ok(run("dedup", "queue", "--json")).json()
     cluster = next(c for c in queue if set(c["codes"]) == {a, b})  # type: ignore[union-attr]
     assert "same phone" in cluster["pairs"][0]["why"]

@@ -190,3 +190,80 @@ def test_an_incoming_file_is_linked_to_the_register(
     bad.write_text("kind,legal_name,phones\nenterprise,华盛,12345\n", encoding="utf-8")
     with pytest.raises(ValidationError, match="line 2: phone '12345'"):
         reg.dedup_file(bad)
+
+
+def _levels(model: dict[str, Any], comparison: str) -> dict[str, float]:
+    found = next(c for c in model["comparisons"] if c["output_column_name"] == comparison)
+    return {level["label_for_charts"]: level["m_probability"]
+            for level in found["comparison_levels"] if "m_probability" in level}
+
+
+def test_m_is_estimated_from_labelled_pairs_smoothed_toward_the_match_model() -> None:
+    rows = _rows()
+    untrained = batch.splink_settings("organisations").create_settings_dict("duckdb")
+    # Pairs 1-2 (same phone) and 1-3 (no phone on 3) are labelled as one customer.
+    _, _, model = batch.train_and_predict(rows, "organisations", labels=[(1, 2), (1, 3)])
+    before, after = _levels(untrained, "phone"), _levels(model, "phone")
+    prior = batch.LABEL_PRIOR_PAIRS
+    # Only 1-2 has a phone on both sides, and it is the same one.
+    assert after["same phone"] == pytest.approx((1 + prior * before["same phone"])
+                                                / (1 + prior))
+    different = next(label for label in before if label != "same phone")
+    assert after[different] == pytest.approx(prior * before[different] / (1 + prior))
+    # Region: both pairs are in 440305, so "same county" rises for both.
+    region_before, region_after = _levels(untrained, "region"), _levels(model, "region")
+    top = max(region_before, key=lambda label: region_before[label])
+    assert region_after[top] == pytest.approx((2 + prior * region_before[top]) / (2 + prior))
+
+
+def test_labels_naming_customers_not_linked_are_refused() -> None:
+    with pytest.raises(ValidationError, match="2 labelled pairs given, 1 found"):
+        batch.train_and_predict(_rows(), "organisations", labels=[(1, 2), (1, 99_999)])
+
+
+def test_a_run_trains_m_from_a_file_of_labelled_code_pairs(
+    messy: tuple[Register, dict[str, str]], tmp_path: Any
+) -> None:
+    reg, codes = messy
+    labels = tmp_path / "labels.csv"
+    labels.write_text(f"left,right\n{codes['a']},{codes['a2']}\n{codes['c']},{codes['c2']}\n"
+                      f"{codes['b']},{codes['b2']}\n", encoding="utf-8")
+    result = reg.dedup_run(labels=labels)
+    assert result.trained
+    with reg.store.read() as conn:
+        model = dict(conn.execute(select(match_model.c.name, match_model.c.model)).all())
+    untrained = batch.splink_settings("organisations").create_settings_dict("duckdb")
+    # Both labelled organisation pairs share their phone: "same phone" m moves toward 1.
+    assert (_levels(model["organisations"], "phone")["same phone"]
+            > _levels(untrained, "phone")["same phone"])
+    assert {codes["a"], codes["a2"]} in [set(c.codes) for c in reg.review_queue()]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("a,b\nX,Y\n", "header must be left,right"),
+    ("left,right\n", "no labelled pairs"),
+    ("left,right\n{a},C000000\n", "line 2: no customer has code 'C000000'"),
+    ("left,right\n{a},{a}\n", "line 2: .* are one customer already"),
+    ("left,right\n{a},{b}\n", "line 2: .* is enterprise and .* individual"),
+])
+def test_a_bad_labels_file_says_which_line_and_what_is_wrong(
+    messy: tuple[Register, dict[str, str]], tmp_path: Any, text: str, message: str
+) -> None:
+    reg, codes = messy
+    labels = tmp_path / "labels.csv"
+    labels.write_text(text.format(**codes), encoding="utf-8")
+    with pytest.raises(ValidationError, match=message):
+        reg.dedup_run(labels=labels)
+    with reg.store.read() as conn:
+        assert conn.execute(select(match_model.c.name)).first() is None  # nothing saved
+
+
+def test_a_label_of_two_customers_since_merged_names_one_customer_twice(
+    messy: tuple[Register, dict[str, str]], tmp_path: Any
+) -> None:
+    reg, codes = messy
+    reg.merge(codes["d"], [codes["d2"]], reason="same company")
+    labels = tmp_path / "labels.csv"
+    labels.write_text(f"left,right\n{codes['d']},{codes['d2']}\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match=r"line 2: .* are one customer already"):
+        reg.dedup_run(labels=labels)

@@ -313,6 +313,11 @@ def dedup_run(
         "--train", help="Train the model again (the first run always does).")] = False,
     threshold: Annotated[float, typer.Option(
         help="Link pairs from this match probability on.")] = 0.9,
+    labels: Annotated[Path | None, typer.Option(
+        "--labels", metavar="L",
+        help="Train, estimating m from this CSV of pairs of codes known to be one "
+             "customer (header: left,right), as from a clerical review of a sample; "
+             "without it m is estimated by expectation maximisation.")] = None,
     file: Annotated[Path | None, typer.Option(
         "--file", metavar="F",
         help="Link this CSV file to the register instead (header: kind, legal_name, ids "
@@ -323,6 +328,9 @@ def dedup_run(
     """Deduplicate the whole register with Splink (DuckDB): predict with the saved model
     (training it first when there is none) and put the clusters in the review queue.
     With --file, say which registered customers the file's records likely are."""
+    if file is not None and (labels is not None or train):
+        fail("--file links a file with the saved model and trains nothing; train with "
+             "`custmdm dedup run --train` (or --labels) first, then link the file", 2)
     if file is not None:
         with register() as reg:
             matches = reg.dedup_file(file, threshold)
@@ -336,7 +344,7 @@ def dedup_run(
         out.print(table if matches else "no record of the file is likely registered")
         return
     with register() as reg:
-        result = reg.dedup_run(train=train, threshold=threshold)
+        result = reg.dedup_run(train=train, threshold=threshold, labels=labels)
     if as_json:
         emit_json(result.to_dict())
         return

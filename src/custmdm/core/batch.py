@@ -51,6 +51,7 @@ from custmdm.store.tables import (
     NAME_FORM_COLUMNS,
     contact,
     customer,
+    customer_code,
     customer_name,
     identifier,
     match_model,
@@ -267,12 +268,14 @@ class Prediction:
 def train_and_predict(
     rows: Sequence[dict[str, Any]], group: str, *, model: dict[str, Any] | None = None,
     train: bool = True, threshold: float = THRESHOLD,
-    timings: dict[str, float] | None = None,
+    timings: dict[str, float] | None = None, labels: Sequence[tuple[int, int]] = (),
 ) -> tuple[list[Prediction], list[list[int]], dict[str, Any]]:
     """Link ``rows`` (see :func:`frame_row`) with Splink on DuckDB, then cluster: with
     a trained ``model`` as it is; else trained first (``train``), or with the match
-    model's own m and u. Returns the pairs, the clusters (customer ids, two or more)
-    and the model used."""
+    model's own m and u. Training estimates u by random sampling, and m from
+    ``labels`` (pairs of ``unique_id`` known to be one customer) when given, else by
+    expectation maximisation. Returns the pairs, the clusters (customer ids, two or
+    more) and the model used."""
     import time
 
     import pyarrow as pa
@@ -289,13 +292,17 @@ def train_and_predict(
     linker = Linker(frame, splink_settings(group, trained=model), log_level=logging.ERROR)
     if model is None and train:
         linker.training.estimate_u_using_random_sampling(max_pairs=1e6, seed=1)
-        for rule in (block_on("region", "substr(core, 1, 2)"), block_on("core")):
-            try:
-                linker.training.estimate_parameters_using_expectation_maximisation(rule)
-            except (ValueError, EMTrainingException) as error:
-                # Too few pairs in the block, or an m that EM drove to 0 (a level never
-                # seen): the match model's m stays for this pass.
-                _log.info("an EM pass was skipped: %s", str(error).splitlines()[0])
+        if labels:
+            _estimate_m_from_labels(linker, labels)
+        else:
+            for rule in (block_on("region", "substr(core, 1, 2)"), block_on("core")):
+                try:
+                    linker.training.estimate_parameters_using_expectation_maximisation(
+                        rule)
+                except (ValueError, EMTrainingException) as error:
+                    # Too few pairs in the block, or an m that EM drove to 0 (a level
+                    # never seen): the match model's m stays for this pass.
+                    _log.info("an EM pass was skipped: %s", str(error).splitlines()[0])
         timings["train"] = round(time.perf_counter() - start, 2)
         start = time.perf_counter()
     model = model or linker.misc.save_model_to_json()
@@ -307,6 +314,52 @@ def train_and_predict(
     clusters = [ids for ids, _ in _components(pairs)]
     timings["predict"] = round(time.perf_counter() - start, 2)
     return pairs, clusters, model
+
+
+#: How many labelled pairs the match model's own m counts as when m is estimated from
+#: labels: a level no label reached keeps a small m rather than none (which would make
+#: every such pair a non-match for ever), and a few labels move m only a little.
+LABEL_PRIOR_PAIRS = 10
+
+
+def _estimate_m_from_labels(linker: Any, labels: Sequence[tuple[int, int]]) -> None:
+    """Set each level's m to its share among the labelled pairs (those with a value on
+    both sides), smoothed toward the current m by :data:`LABEL_PRIOR_PAIRS`.
+
+    Splink's ``estimate_m_from_pairwise_labels`` gives the bare shares, so an unseen
+    level gets m = 0; this runs the same SQL (its comparison vectors of the labelled
+    pairs) and keeps the counts."""
+    import pyarrow as pa
+    from splink.internals.block_from_labels import block_from_labels
+    from splink.internals.comparison_vector_values import (
+        compute_comparison_vector_values_sql,
+    )
+    from splink.internals.pipeline import CTEPipeline
+    from splink.internals.vertically_concatenate import enqueue_df_concat_with_tf
+
+    table = linker.table_management.register_table(
+        pa.table({"unique_id_l": [a for a, _ in labels],
+                  "unique_id_r": [b for _, b in labels]}),
+        "custmdm_labels", overwrite=True)
+    settings = linker._settings_obj
+    pipeline = CTEPipeline()
+    enqueue_df_concat_with_tf(linker, pipeline)
+    pipeline.enqueue_list_of_sqls(block_from_labels(linker, table.physical_name))
+    pipeline.enqueue_sql(compute_comparison_vector_values_sql(
+        settings._columns_to_select_for_comparison_vector_values),
+        "__splink__df_comparison_vectors")
+    vectors = linker._db_api.sql_pipeline_to_splink_dataframe(pipeline).as_record_list()
+    if len(vectors) != len(set(map(frozenset, labels))):
+        raise ValidationError(f"{len(labels)} labelled pairs given, {len(vectors)} found "
+                              "among the customers linked; a label must name two "
+                              "different customers of one group")
+    for comparison in settings.comparisons:
+        gammas = [row[f"gamma_{comparison.output_column_name}"] for row in vectors]
+        seen = sum(g != -1 for g in gammas)  # -1: a value missing on one side
+        for level in comparison._comparison_levels_excluding_null:
+            count = sum(g == level.comparison_vector_value for g in gammas)
+            level.m_probability = ((count + LABEL_PRIOR_PAIRS * level.m_probability)
+                                   / (seen + LABEL_PRIOR_PAIRS))
 
 
 def _schema() -> Any:
@@ -331,11 +384,15 @@ def spark_schema() -> Any:
                                        else text) for field in _schema()])
 
 
-def run_batch(ctx: Context, *, train: bool = False, threshold: float = THRESHOLD
-              ) -> RunResult:
+def run_batch(ctx: Context, *, train: bool = False, threshold: float = THRESHOLD,
+              labels: Path | str | None = None) -> RunResult:
     """Deduplicate the whole register: per group, (train and) predict, cluster, and
-    queue the clusters not already decided."""
+    queue the clusters not already decided. ``labels``, a CSV file of pairs of codes
+    known to be one customer (see :func:`read_labels`), trains m from those pairs
+    (a group without labels is trained as usual); it implies ``train``."""
     _check_threshold(threshold)
+    labelled = read_labels(ctx, Path(labels)) if labels is not None else []
+    train = train or labels is not None
     timings: dict[str, float] = {}
     customers = pairs_found = queued = 0
     trained_any = False
@@ -350,9 +407,9 @@ def run_batch(ctx: Context, *, train: bool = False, threshold: float = THRESHOLD
         model = None if train or stored is None else stored
         rows = [frame_row(cid, record) for cid, record in records.items()]
         group_timings: dict[str, float] = {}
-        pairs, clusters, trained = train_and_predict(rows, group, model=model,
-                                                     threshold=threshold,
-                                                     timings=group_timings)
+        pairs, clusters, trained = train_and_predict(
+            rows, group, model=model, threshold=threshold, timings=group_timings,
+            labels=[(a, b) for a, b in labelled if a in records])
         for step, seconds in group_timings.items():
             timings[f"{group}.{step}"] = seconds
         pairs_found += len(pairs)
@@ -367,6 +424,49 @@ def run_batch(ctx: Context, *, train: bool = False, threshold: float = THRESHOLD
                 {"customers": len(records), "pairs": len(pairs), "clusters": len(clusters),
                  "trained": model is None, "threshold": threshold}, now)])
     return RunResult(customers, pairs_found, queued, trained_any, timings)
+
+
+def read_labels(ctx: Context, path: Path) -> list[tuple[int, int]]:
+    """Customer id pairs from a CSV file with the header ``left,right``: per line, two
+    codes (any code each customer ever had; a merged customer's lead to its survivor)
+    a steward knows to be one customer, as from a clerical review of a sample, of one
+    group (organisations or individuals)."""
+    try:
+        handle = path.open(encoding="utf-8-sig", newline="")
+    except OSError as error:
+        raise ValidationError(f"cannot read {path}: {error.strerror}") from None
+    with handle:
+        reader = csv.DictReader(handle)
+        if not {"left", "right"} <= set(reader.fieldnames or ()):
+            raise ValidationError(f"{path}: the header must be left,right (the codes of "
+                                  "two customers known to be one)")
+        lines = [(reader.line_num, (row["left"] or "").strip(), (row["right"] or "").strip())
+                 for row in reader]
+    if not lines:
+        raise ValidationError(f"{path}: no labelled pairs; give one pair of codes a line")
+    codes = {code for _, left, right in lines for code in (left, right)}
+    with ctx.store.read() as conn:
+        found = {row.value: row for row in conn.execute(
+            select(customer_code.c.value, customer.c.id, customer.c.kind)
+            .join(customer, customer.c.id == customer_code.c.customer_id)
+            .where(customer_code.c.value.in_(sorted(codes))))}
+    group_of = {kind.value: group for group, kinds in GROUPS.items() for kind in kinds}
+    pairs = []
+    for line, left, right in lines:
+        rows = [found.get(code) for code in (left, right)]
+        where = f"{path}, line {line}"
+        for code, row in zip((left, right), rows, strict=True):
+            if row is None:
+                raise ValidationError(f"{where}: no customer has code {code!r}")
+        a, b = rows[0], rows[1]
+        assert a is not None and b is not None
+        if a.id == b.id:
+            raise ValidationError(f"{where}: {left} and {right} are one customer already")
+        if group_of[a.kind] != group_of[b.kind]:
+            raise ValidationError(f"{where}: {left} is {a.kind} and {right} {b.kind}; a "
+                                  "person and an organisation are never one customer")
+        pairs.append((min(a.id, b.id), max(a.id, b.id)))
+    return list(dict.fromkeys(pairs))
 
 
 def _check_threshold(threshold: float) -> None:
@@ -481,7 +581,7 @@ def link_file(ctx: Context, path: Path | str, threshold: float = THRESHOLD
                                   .where(match_model.c.name == group)).scalar()
         if not master:
             continue
-        pairs = _link(group, incoming, master, stored, threshold)
+        pairs = link_records(group, incoming, master, stored, threshold)
         with ctx.store.read() as conn:
             ids = sorted({cid for _, cid, _ in pairs})
             codes = _current_codes(conn, ids)
@@ -496,8 +596,11 @@ def link_file(ctx: Context, path: Path | str, threshold: float = THRESHOLD
     return found
 
 
-def _link(group: str, incoming: dict[int, MatchRecord], master: dict[int, MatchRecord],
-          stored: dict[str, Any] | None, threshold: float) -> list[tuple[int, int, float]]:
+def link_records(group: str, incoming: dict[int, MatchRecord],
+                 master: dict[int, MatchRecord], stored: dict[str, Any] | None,
+                 threshold: float) -> list[tuple[int, int, float]]:
+    """``(incoming key, master key, probability)`` for each pair linked at
+    ``threshold`` or above, with the ``stored`` model (else the match model's m and u)."""
     import pyarrow as pa
     from splink import Linker
     from splink.backends.duckdb import DuckDBAPI
