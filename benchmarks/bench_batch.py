@@ -16,7 +16,10 @@ anyone else, a false positive; its original not linked, a false negative. A thir
 predicts with the match model's own m and u, untrained, for comparison. Then two runs
 train m from labelled pairs instead of EM (``dedup run --labels``), two-fold: the
 variants of even-numbered originals are the labels of one and are scored by the other,
-and the other way round. JSON lines.
+and the other way round. Last, the labelled set as an incoming file (``dedup run
+--file``, identifiers as the generator left them) against the demo customers, with
+each model. Every run also counts the links it makes between two demo customers, which
+are not scored (``demo_links``). JSON lines.
 """
 
 from __future__ import annotations
@@ -111,12 +114,13 @@ def main() -> None:
               "demo_links": dict(demo)})
     models = {"default run's model": saved}
     if not args.skip_labels:
-        models.update(_labelled_runs(reg, labelled, truth, first, args.threshold))
+        models.update(_labelled_runs(reg, labelled, truth, first, population,
+                                     args.threshold))
     _file_runs(reg, labelled, truth, first, population, models, args.threshold)
 
 
 def _labelled_runs(reg: Any, labelled: list[Any], truth: dict[int, int | None], first: int,
-                   threshold: float) -> dict[str, Any]:
+                   population: int, threshold: float) -> dict[str, Any]:
     """m estimated from labelled pairs, two-fold: the variants of even originals label
     the training of a model that is scored on the odd ones' variants and negatives,
     then the other way round, so no pair is scored by a model that saw it."""
@@ -128,7 +132,7 @@ def _labelled_runs(reg: Any, labelled: list[Any], truth: dict[int, int | None], 
         pairs: list[batch.Prediction] = []
         seconds: dict[str, float] = {}
         demo: Counter[str] = Counter()
-        labels_used = 0
+        labels_used: dict[str, int] = {}
         for group, kinds in batch.GROUPS.items():
             with reg.store.read() as conn:
                 rows = [batch.frame_row(cid, record) for cid, record in
@@ -136,15 +140,15 @@ def _labelled_runs(reg: Any, labelled: list[Any], truth: dict[int, int | None], 
             ids = {row["unique_id"] for row in rows}
             labels = [(v, o) for v, o in truth.items()
                       if o is not None and fold[v] == half and v in ids]
-            labels_used += len(labels)
+            labels_used[group] = len(labels)
             timings: dict[str, float] = {}
             found, _, trained[group] = batch.train_and_predict(
                 rows, group, labels=labels, threshold=threshold, timings=timings)
             seconds.update({f"{group}.{k}": v for k, v in timings.items()})
             pairs += found
-            demo.update(_demo_links(found, rows, first - 1))
+            demo.update(_demo_links(found, rows, population))
         scored = {v: o for v, o in truth.items() if fold[v] != half}
-        accuracy = _accuracy(pairs, scored)
+        accuracy = _accuracy(pairs, scored, set(truth))
         totals.append(accuracy)
         predict = round(sum(v for k, v in seconds.items() if k.endswith("predict")), 2)
         emit({"what": f"m from labels, fold {half}", "labels": labels_used,
@@ -185,7 +189,7 @@ def _file_runs(reg: Any, labelled: list[Any], truth: dict[int, int | None], firs
             half = int(name[-1])
             scored = {v: o for v, o in truth.items()
                       if labelled[v - first].entity % 2 != half}
-        accuracy = _accuracy(pairs, scored)
+        accuracy = _accuracy(pairs, scored, set(truth))
         if "fold" in name:
             folds.append(accuracy)
         emit({"what": f"incoming file, {name}", "records": len(scored),
@@ -196,14 +200,18 @@ def _file_runs(reg: Any, labelled: list[Any], truth: dict[int, int | None], firs
               "fn": fn, **_scores(tp, fp, fn)})
 
 
-def _accuracy(pairs: list[batch.Prediction], truth: dict[int, int | None]) -> dict[str, Any]:
+def _accuracy(pairs: list[batch.Prediction], truth: dict[int, int | None],
+              labelled: set[int] | None = None) -> dict[str, Any]:
+    """Scores of the records in ``truth``; links to any ``labelled`` record (default:
+    those in ``truth``) are left aside, as neither a hit nor a false link."""
     linked: dict[int, set[int]] = {}
     for p in pairs:
         linked.setdefault(p.left, set()).add(p.right)
         linked.setdefault(p.right, set()).add(p.left)
+    aside = set(truth) if labelled is None else labelled
     tp = fp = fn = 0
     for cid, original in truth.items():
-        others = linked.get(cid, set()) - set(truth)  # links among labelled ones aside
+        others = linked.get(cid, set()) - aside
         if original is not None:
             tp += original in others
             fn += original not in others

@@ -338,8 +338,12 @@ def test_batch_run_and_review_queue_from_the_command_line(run: Run, tmp_path: pa
     labels.write_text(f"left,right\n{a},{b}\n", encoding="utf-8")
     trained = ok(run("dedup", "run", "--labels", str(labels), "--json")).json()
     assert trained["trained"]  # type: ignore[index]
-    both = run("dedup", "run", "--file", str(labels), "--labels", str(labels))
-    assert both.exit_code == 2 and "trains nothing" in both.stderr
+    for training in (["--labels", str(labels)], ["--train"]):
+        both = run("dedup", "run", "--file", str(labels), *training)
+        assert both.exit_code == 2 and "trains nothing" in both.stderr
+    lower = labels.with_name("lower.csv")
+    lower.write_text(f"left,right\n{a.lower()},{b}\n", encoding="utf-8")
+    ok(run("dedup", "run", "--labels", str(lower)))  # codes as find_by_code reads them
     labels.write_text(f"left,right\n{a},C999999\n", encoding="utf-8")
     bad = run("dedup", "run", "--labels", str(labels))
     assert bad.exit_code == 2 and "line 2: no customer has code 'C999999'" in bad.stderr

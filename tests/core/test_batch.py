@@ -205,20 +205,32 @@ def test_m_is_estimated_from_labelled_pairs_smoothed_toward_the_match_model() ->
     _, _, model = batch.train_and_predict(rows, "organisations", labels=[(1, 2), (1, 3)])
     before, after = _levels(untrained, "phone"), _levels(model, "phone")
     prior = batch.LABEL_PRIOR_PAIRS
+    total = sum(before.values())  # the hand-set m, taken as shares
     # Only 1-2 has a phone on both sides, and it is the same one.
-    assert after["same phone"] == pytest.approx((1 + prior * before["same phone"])
-                                                / (1 + prior))
+    assert after["same phone"] == pytest.approx(
+        (1 + prior * before["same phone"] / total) / (1 + prior))
     different = next(label for label in before if label != "same phone")
-    assert after[different] == pytest.approx(prior * before[different] / (1 + prior))
+    assert after[different] == pytest.approx(prior * before[different] / total / (1 + prior))
+    assert sum(after.values()) == pytest.approx(1)
     # Region: both pairs are in 440305, so "same county" rises for both.
     region_before, region_after = _levels(untrained, "region"), _levels(model, "region")
-    top = max(region_before, key=lambda label: region_before[label])
-    assert region_after[top] == pytest.approx((2 + prior * region_before[top]) / (2 + prior))
+    region_total = sum(region_before.values())
+    assert region_after["same county"] == pytest.approx(
+        (2 + prior * region_before["same county"] / region_total) / (2 + prior))
+    # The identifier's "no evidence" level (m 0.5, a weight of 0) is a share like the
+    # others: the levels of a comparison no label reached still sum to 1.
+    assert sum(_levels(model, "identifier").values()) == pytest.approx(1)
 
 
 def test_labels_naming_customers_not_linked_are_refused() -> None:
-    with pytest.raises(ValidationError, match="2 labelled pairs given, 1 found"):
-        batch.train_and_predict(_rows(), "organisations", labels=[(1, 2), (1, 99_999)])
+    with pytest.raises(ValidationError, match=r"1 labelled pair\(s\) name a customer not "
+                                              r"linked here, e.g. \(1, 99999\)"):
+        batch.train_and_predict(_rows(), "organisations",
+                                labels=[(1, 2), (2, 1), (1, 99_999)])
+    with pytest.raises(ValidationError, match="two different customers"):
+        batch.train_and_predict(_rows(), "organisations", labels=[(1, 1)])
+    with pytest.raises(ValidationError, match="labelled pairs train a model"):
+        batch.train_and_predict(_rows(), "organisations", labels=[(1, 2)], train=False)
 
 
 def test_a_run_trains_m_from_a_file_of_labelled_code_pairs(
@@ -232,10 +244,12 @@ def test_a_run_trains_m_from_a_file_of_labelled_code_pairs(
     assert result.trained
     with reg.store.read() as conn:
         model = dict(conn.execute(select(match_model.c.name, match_model.c.model)).all())
-    untrained = batch.splink_settings("organisations").create_settings_dict("duckdb")
-    # Both labelled organisation pairs share their phone: "same phone" m moves toward 1.
-    assert (_levels(model["organisations"], "phone")["same phone"]
-            > _levels(untrained, "phone")["same phone"])
+    untrained = _levels(batch.splink_settings("organisations").create_settings_dict(
+        "duckdb"), "phone")
+    # Both labelled organisation pairs share their phone.
+    prior = batch.LABEL_PRIOR_PAIRS
+    assert _levels(model["organisations"], "phone")["same phone"] == pytest.approx(
+        (2 + prior * untrained["same phone"] / sum(untrained.values())) / (2 + prior))
     assert {codes["a"], codes["a2"]} in [set(c.codes) for c in reg.review_queue()]
 
 
@@ -243,6 +257,8 @@ def test_a_run_trains_m_from_a_file_of_labelled_code_pairs(
     ("a,b\nX,Y\n", "header must be left,right"),
     ("left,right\n", "no labelled pairs"),
     ("left,right\n{a},C000000\n", "line 2: no customer has code 'C000000'"),
+    ("left,right\n{a},\n", "line 2: two codes are needed"),
+    ("left,right\n\xff\n", "not a UTF-8 CSV file"),
     ("left,right\n{a},{a}\n", "line 2: .* are one customer already"),
     ("left,right\n{a},{b}\n", "line 2: .* is enterprise and .* individual"),
 ])
@@ -251,7 +267,8 @@ def test_a_bad_labels_file_says_which_line_and_what_is_wrong(
 ) -> None:
     reg, codes = messy
     labels = tmp_path / "labels.csv"
-    labels.write_text(text.format(**codes), encoding="utf-8")
+    labels.write_text(text.format(**codes), encoding="latin-1" if "\xff" in text
+                      else "utf-8")
     with pytest.raises(ValidationError, match=message):
         reg.dedup_run(labels=labels)
     with reg.store.read() as conn:

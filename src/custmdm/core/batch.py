@@ -3,11 +3,11 @@
 The comparisons are those of the check on entry (domain.matching), turned into Splink
 comparison levels here: EQUAL on a list field becomes an array intersection, SIMILAR a
 Levenshtein-similarity SQL condition, PREFIX a substring equality, DIFFERENT the rest.
-Splink then estimates m and u on the register (``train``: u by random sampling, m by
-expectation maximisation) and the trained model is stored in ``match_model``, so a
-routine run only predicts and clusters (connected components of the linked pairs).
-DuckDB runs it in-process; the same settings
-run on Spark (``splink.backends.spark``) for data beyond one machine.
+Splink then estimates m and u on the register (``train``: u by random sampling, m from
+pairs a steward labelled, else by expectation maximisation) and the trained model is
+stored in ``match_model``, so a routine run only predicts and clusters (connected
+components of the linked pairs). DuckDB runs it in-process; the same settings run on
+Spark (``splink.backends.spark``) for data beyond one machine.
 
 Blocking for predictions uses the keys of the check where they stay selective in a
 self-join: identifiers, phones, e-mails, name cores and their pinyin, and, for typos,
@@ -283,6 +283,9 @@ def train_and_predict(
     from splink.backends.duckdb import DuckDBAPI
     from splink.internals.exceptions import EMTrainingException
 
+    if labels and (model is not None or not train):
+        raise ValidationError("labelled pairs train a model: give them without a saved "
+                              "model and with training on")
     timings = timings if timings is not None else {}
     start = time.perf_counter()
     db_api = DuckDBAPI()
@@ -337,9 +340,12 @@ def _estimate_m_from_labels(linker: Any, labels: Sequence[tuple[int, int]]) -> N
     from splink.internals.pipeline import CTEPipeline
     from splink.internals.vertically_concatenate import enqueue_df_concat_with_tf
 
+    pairs = list(dict.fromkeys((min(a, b), max(a, b)) for a, b in labels))
+    if any(a == b for a, b in pairs):
+        raise ValidationError("a labelled pair must name two different customers")
     table = linker.table_management.register_table(
-        pa.table({"unique_id_l": [a for a, _ in labels],
-                  "unique_id_r": [b for _, b in labels]}),
+        pa.table({"unique_id_l": [a for a, _ in pairs],
+                  "unique_id_r": [b for _, b in pairs]}),
         "custmdm_labels", overwrite=True)
     settings = linker._settings_obj
     pipeline = CTEPipeline()
@@ -349,16 +355,22 @@ def _estimate_m_from_labels(linker: Any, labels: Sequence[tuple[int, int]]) -> N
         settings._columns_to_select_for_comparison_vector_values),
         "__splink__df_comparison_vectors")
     vectors = linker._db_api.sql_pipeline_to_splink_dataframe(pipeline).as_record_list()
-    if len(vectors) != len(set(map(frozenset, labels))):
-        raise ValidationError(f"{len(labels)} labelled pairs given, {len(vectors)} found "
-                              "among the customers linked; a label must name two "
-                              "different customers of one group")
+    if len(vectors) != len(pairs):
+        found = {(int(r["unique_id_l"]), int(r["unique_id_r"])) for r in vectors}
+        missing = [pair for pair in pairs if pair not in found]
+        raise ValidationError(f"{len(missing)} labelled pair(s) name a customer not "
+                              f"linked here, e.g. {missing[0]}; a label must name two "
+                              "customers of one group")
     for comparison in settings.comparisons:
         gammas = [row[f"gamma_{comparison.output_column_name}"] for row in vectors]
         seen = sum(g != -1 for g in gammas)  # -1: a value missing on one side
-        for level in comparison._comparison_levels_excluding_null:
+        levels = comparison._comparison_levels_excluding_null
+        # The hand-set m of a comparison need not sum to 1 (the "no evidence" level
+        # is 0.5, meaning weight 0): as a prior they are taken as shares.
+        total = sum(level.m_probability for level in levels)
+        for level in levels:
             count = sum(g == level.comparison_vector_value for g in gammas)
-            level.m_probability = ((count + LABEL_PRIOR_PAIRS * level.m_probability)
+            level.m_probability = ((count + LABEL_PRIOR_PAIRS * level.m_probability / total)
                                    / (seen + LABEL_PRIOR_PAIRS))
 
 
@@ -396,20 +408,27 @@ def run_batch(ctx: Context, *, train: bool = False, threshold: float = THRESHOLD
     timings: dict[str, float] = {}
     customers = pairs_found = queued = 0
     trained_any = False
-    for group, kinds in GROUPS.items():
-        with ctx.store.read() as conn:
-            records = dict(master_records(conn, [k.value for k in kinds]))
-            stored = conn.execute(select(match_model.c.model)
-                              .where(match_model.c.name == group)).scalar()
+    with ctx.store.read() as conn:
+        everyone = {group: dict(master_records(conn, [k.value for k in kinds]))
+                    for group, kinds in GROUPS.items()}
+        models = dict(conn.execute(select(match_model.c.name, match_model.c.model)).all())
+    known = {cid for records in everyone.values() for cid in records}
+    for a, b in labelled:
+        if a not in known or b not in known:  # merged meanwhile, or without a name
+            raise Conflict(f"customer {a if a not in known else b} of a labelled pair "
+                           "left the register meanwhile; run again")
+    for group in GROUPS:
+        records, stored = everyone[group], models.get(group)
         if len(records) < 2:
             continue
         customers += len(records)
         model = None if train or stored is None else stored
         rows = [frame_row(cid, record) for cid, record in records.items()]
         group_timings: dict[str, float] = {}
+        group_labels = [(a, b) for a, b in labelled if a in records]
         pairs, clusters, trained = train_and_predict(
             rows, group, model=model, threshold=threshold, timings=group_timings,
-            labels=[(a, b) for a, b in labelled if a in records])
+            labels=group_labels)
         for step, seconds in group_timings.items():
             timings[f"{group}.{step}"] = seconds
         pairs_found += len(pairs)
@@ -422,7 +441,8 @@ def run_batch(ctx: Context, *, train: bool = False, threshold: float = THRESHOLD
             write_audit(ctx.store, conn, [audit_row(
                 ctx.actor.name, "dedup.run", "match_model", group,
                 {"customers": len(records), "pairs": len(pairs), "clusters": len(clusters),
-                 "trained": model is None, "threshold": threshold}, now)])
+                 "trained": model is None, "labels": len(group_labels),
+                 "threshold": threshold}, now)])
     return RunResult(customers, pairs_found, queued, trained_any, timings)
 
 
@@ -436,15 +456,22 @@ def read_labels(ctx: Context, path: Path) -> list[tuple[int, int]]:
     except OSError as error:
         raise ValidationError(f"cannot read {path}: {error.strerror}") from None
     with handle:
-        reader = csv.DictReader(handle)
-        if not {"left", "right"} <= set(reader.fieldnames or ()):
-            raise ValidationError(f"{path}: the header must be left,right (the codes of "
-                                  "two customers known to be one)")
-        lines = [(reader.line_num, (row["left"] or "").strip(), (row["right"] or "").strip())
-                 for row in reader]
+        try:
+            reader = csv.DictReader(handle)
+            header = set(reader.fieldnames or ())
+            lines = [(reader.line_num, (row.get("left") or "").strip(),
+                      (row.get("right") or "").strip()) for row in reader]
+        except (UnicodeDecodeError, csv.Error) as error:
+            raise ValidationError(f"{path}: not a UTF-8 CSV file ({error}); save it as "
+                                  "CSV UTF-8") from None
+    if not {"left", "right"} <= header:
+        raise ValidationError(f"{path}: the header must be left,right (the codes of two "
+                              "customers known to be one)")
     if not lines:
         raise ValidationError(f"{path}: no labelled pairs; give one pair of codes a line")
-    codes = {code for _, left, right in lines for code in (left, right)}
+    # As registry.find_by_code: the code as given, else in capitals.
+    codes = {form for _, left, right in lines for code in (left, right)
+             for form in (code, code.upper())}
     with ctx.store.read() as conn:
         found = {row.value: row for row in conn.execute(
             select(customer_code.c.value, customer.c.id, customer.c.kind)
@@ -453,8 +480,10 @@ def read_labels(ctx: Context, path: Path) -> list[tuple[int, int]]:
     group_of = {kind.value: group for group, kinds in GROUPS.items() for kind in kinds}
     pairs = []
     for line, left, right in lines:
-        rows = [found.get(code) for code in (left, right)]
+        rows = [found.get(code, found.get(code.upper())) for code in (left, right)]
         where = f"{path}, line {line}"
+        if not left or not right:
+            raise ValidationError(f"{where}: two codes are needed, left and right")
         for code, row in zip((left, right), rows, strict=True):
             if row is None:
                 raise ValidationError(f"{where}: no customer has code {code!r}")
