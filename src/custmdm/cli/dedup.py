@@ -329,8 +329,9 @@ def dedup_run(
     (training it first when there is none) and put the clusters in the review queue.
     With --file, say which registered customers the file's records likely are."""
     if file is not None and (labels is not None or train):
-        fail("--file links a file with the saved model and trains nothing; train with "
-             "`custmdm dedup run --train` (or --labels) first, then link the file", 2)
+        fail("--file links a file with the saved model (else the match model's own m "
+             "and u) and trains nothing; train with `custmdm dedup run --train` (or "
+             "--labels) first, then link the file", 2)
     if file is not None:
         with register() as reg:
             matches = reg.dedup_file(file, threshold)
