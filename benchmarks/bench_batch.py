@@ -82,9 +82,22 @@ def main() -> None:
           "negatives": sum(v is None for v in truth.values())})
     saved: dict[str, Any] = {}
     runs = [("default splink run (train + predict)", True, False),
-            ("routine run (saved model, predict only)", False, True),
-            ("match model m/u, untrained", False, False)]
-    for name, train, reuse in runs[:2] if args.skip_untrained else runs:
+            ("routine run (saved model, predict only)", False, True)]
+    _runs(reg, runs, truth, population, args.threshold, saved)
+    models = {"default run's model": saved}
+    if not args.skip_labels:
+        models.update(_labelled_runs(reg, labelled, truth, first, population,
+                                     args.threshold))
+    _file_runs(reg, labelled, truth, first, population, models, args.threshold)
+    if not args.skip_untrained:  # last: it links tens of millions of pairs
+        _runs(reg, [("match model m/u, untrained", False, False)], truth, population,
+              args.threshold, saved)
+
+
+def _runs(reg: Any, runs: list[tuple[str, bool, bool]], truth: dict[int, int | None],
+          population: int, threshold: float, saved: dict[str, Any]) -> None:
+    """Link the register per run (name, train, reuse the saved model) and score it."""
+    for name, train, reuse in runs:
         models: dict[str, Any] = {}
         pairs: list[batch.Prediction] = []
         seconds: dict[str, float] = {}
@@ -98,7 +111,7 @@ def main() -> None:
             timings: dict[str, float] = {}
             found, _, model = batch.train_and_predict(
                 rows, group, model=saved.get(group) if reuse else None, train=train,
-                threshold=args.threshold, timings=timings)
+                threshold=threshold, timings=timings)
             seconds[f"{group}.read"] = round(read - start, 1)
             seconds.update({f"{group}.{k}": v for k, v in timings.items()})
             models[group] = model
@@ -109,14 +122,9 @@ def main() -> None:
             saved.update(models)
         splink_seconds = round(sum(v for k, v in seconds.items() if not k.endswith("read")),
                                2)
-        emit({"what": name, "threshold": args.threshold, "splink_seconds": splink_seconds,
+        emit({"what": name, "threshold": threshold, "splink_seconds": splink_seconds,
               "seconds": seconds, **_accuracy(pairs, truth),
               "demo_links": dict(demo)})
-    models = {"default run's model": saved}
-    if not args.skip_labels:
-        models.update(_labelled_runs(reg, labelled, truth, first, population,
-                                     args.threshold))
-    _file_runs(reg, labelled, truth, first, population, models, args.threshold)
 
 
 def _labelled_runs(reg: Any, labelled: list[Any], truth: dict[int, int | None], first: int,

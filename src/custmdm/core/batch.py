@@ -258,7 +258,7 @@ class RunResult:
                 "trained": self.trained, "seconds": self.seconds}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Prediction:
     left: int
     right: int
@@ -310,8 +310,13 @@ def train_and_predict(
         start = time.perf_counter()
     model = model or linker.misc.save_model_to_json()
     predicted = linker.inference.predict(threshold_match_probability=threshold)
-    pairs = [Prediction(int(r["unique_id_l"]), int(r["unique_id_r"]),
-                        float(r["match_probability"])) for r in predicted.as_record_list()]
+    # Three columns, not Splink's records (a dict of every column per pair): a loose
+    # model links tens of millions of pairs at a million customers.
+    found = predicted.as_duckdbpyrelation().select(
+        "unique_id_l, unique_id_r, match_probability").to_arrow_table()
+    pairs = [Prediction(left, right, probability) for left, right, probability in zip(
+        *(found.column(n).to_pylist() for n in range(3)), strict=True)]
+    del found
     # Clusters: connected components of the pairs, here rather than in Splink, so the
     # queue can first take out the pairs stewards rejected (see _queue).
     clusters = [ids for ids, _ in _components(pairs)]
