@@ -230,8 +230,9 @@ def _accuracy(pairs: list[batch.Prediction], truth: dict[int, int | None],
 def _demo_links(pairs: list[batch.Prediction], rows: list[dict[str, Any]],
                 population: int) -> Counter[str]:
     """Pairs linked between two demo customers, which are not scored: "same name in
-    county" (the generator gave one core twice in a county: no matcher can tell them
-    apart) and "look-alike" (any other: each a cluster a steward reviews for nothing).
+    county" (the generator gave one core twice in a county, or abroad, without a region,
+    one name twice: no matcher can tell them apart) and "look-alike" (any other: each a
+    cluster a steward reviews for nothing).
     A model that links loosely shows here, not in the scores."""
     demo = [p for p in pairs if p.left <= population and p.right <= population]
     wanted = {i for p in demo for i in (p.left, p.right)}
