@@ -133,36 +133,38 @@ def _labelled_runs(reg: Any, labelled: list[Any], truth: dict[int, int | None], 
     the training of a model that is scored on the odd ones' variants and negatives,
     then the other way round, so no pair is scored by a model that saw it."""
     fold = {first + n: item.entity % 2 for n, item in enumerate(labelled)}
-    totals: list[dict[str, Any]] = []
-    models: dict[str, Any] = {}
-    for half in (0, 1):
-        models[f"m from labels, fold {half}"] = trained = {}
-        pairs: list[batch.Prediction] = []
-        seconds: dict[str, float] = {}
-        demo: Counter[str] = Counter()
-        labels_used: dict[str, int] = {}
-        for group, kinds in batch.GROUPS.items():
-            with reg.store.read() as conn:
-                rows = [batch.frame_row(cid, record) for cid, record in
-                        batch.master_records(conn, [k.value for k in kinds])]
-            ids = {row["unique_id"] for row in rows}
+    halves = (0, 1)
+    models: dict[str, Any] = {f"m from labels, fold {half}": {} for half in halves}
+    pairs: dict[int, list[batch.Prediction]] = {half: [] for half in halves}
+    seconds: dict[int, dict[str, float]] = {half: {} for half in halves}
+    demo: dict[int, Counter[str]] = {half: Counter() for half in halves}
+    labels_used: dict[int, dict[str, int]] = {half: {} for half in halves}
+    for group, kinds in batch.GROUPS.items():  # the register read once for both folds
+        with reg.store.read() as conn:
+            rows = [batch.frame_row(cid, record) for cid, record in
+                    batch.master_records(conn, [k.value for k in kinds])]
+        ids = {row["unique_id"] for row in rows}
+        for half in halves:
             labels = [(v, o) for v, o in truth.items()
                       if o is not None and fold[v] == half and v in ids]
-            labels_used[group] = len(labels)
+            labels_used[half][group] = len(labels)
             timings: dict[str, float] = {}
-            found, _, trained[group] = batch.train_and_predict(
+            found, _, models[f"m from labels, fold {half}"][group] = batch.train_and_predict(
                 rows, group, labels=labels, threshold=threshold, timings=timings)
-            seconds.update({f"{group}.{k}": v for k, v in timings.items()})
-            pairs += found
-            demo.update(_demo_links(found, rows, population))
+            seconds[half].update({f"{group}.{k}": v for k, v in timings.items()})
+            pairs[half] += found
+            demo[half].update(_demo_links(found, rows, population))
+    totals: list[dict[str, Any]] = []
+    for half in halves:
         scored = {v: o for v, o in truth.items() if fold[v] != half}
-        accuracy = _accuracy(pairs, scored, set(truth))
+        accuracy = _accuracy(pairs[half], scored, set(truth))
         totals.append(accuracy)
-        predict = round(sum(v for k, v in seconds.items() if k.endswith("predict")), 2)
-        emit({"what": f"m from labels, fold {half}", "labels": labels_used,
-              "threshold": threshold, "splink_seconds": round(sum(seconds.values()), 2),
-              "predict_seconds": predict, "seconds": seconds, **accuracy,
-              "demo_links": dict(demo)})
+        predict = round(sum(v for k, v in seconds[half].items() if k.endswith("predict")), 2)
+        emit({"what": f"m from labels, fold {half}", "labels": labels_used[half],
+              "threshold": threshold,
+              "splink_seconds": round(sum(seconds[half].values()), 2),
+              "predict_seconds": predict, "seconds": seconds[half], **accuracy,
+              "demo_links": dict(demo[half])})
     tp, fp, fn = (sum(t[key] for t in totals) for key in ("tp", "fp", "fn"))
     emit({"what": "m from labels, both folds", "tp": tp, "fp": fp, "fn": fn,
           **_scores(tp, fp, fn)})

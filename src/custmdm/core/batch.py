@@ -456,19 +456,9 @@ def read_labels(ctx: Context, path: Path) -> list[tuple[int, int]]:
     codes (any code each customer ever had; a merged customer's lead to its survivor)
     a steward knows to be one customer, as from a clerical review of a sample, of one
     group (organisations or individuals)."""
-    try:
-        handle = path.open(encoding="utf-8-sig", newline="")
-    except OSError as error:
-        raise ValidationError(f"cannot read {path}: {error.strerror}") from None
-    with handle:
-        try:
-            reader = csv.DictReader(handle)
-            header = set(reader.fieldnames or ())
-            lines = [(reader.line_num, (row.get("left") or "").strip(),
-                      (row.get("right") or "").strip()) for row in reader]
-        except (UnicodeDecodeError, csv.Error) as error:
-            raise ValidationError(f"{path}: not a UTF-8 CSV file ({error}); save it as "
-                                  "CSV UTF-8") from None
+    header, entries = _read_csv(path)
+    lines = [(line, (entry.get("left") or "").strip(), (entry.get("right") or "").strip())
+             for line, entry in entries]
     if not {"left", "right"} <= header:
         raise ValidationError(f"{path}: the header must be left,right (the codes of two "
                               "customers known to be one)")
@@ -658,41 +648,51 @@ def link_records(group: str, incoming: dict[int, MatchRecord],
     return out
 
 
-def read_records(path: Path) -> list[tuple[int, CustomerDraft]]:
-    """``(line, draft)`` for each record of a CSV file with :data:`FILE_COLUMNS`."""
+def _read_csv(path: Path) -> tuple[set[str], list[tuple[int, dict[str, str]]]]:
+    """A UTF-8 CSV file's header and ``(line, row)`` for each row (Excel's BOM
+    allowed); a file that cannot be read or decoded is one clear error."""
     try:
         handle = path.open(encoding="utf-8-sig", newline="")
     except OSError as error:
         raise ValidationError(f"cannot read {path}: {error.strerror}") from None
     with handle:
-        reader = csv.DictReader(handle)
-        header = set(reader.fieldnames or ())
-        if not {"kind", "legal_name"} <= header:
-            raise ValidationError(f"{path}: the header must name at least kind and "
-                                  f"legal_name (known columns: {', '.join(FILE_COLUMNS)})")
-        unknown = sorted(header - set(FILE_COLUMNS))
-        if unknown:
-            raise ValidationError(f"{path}: unknown column(s) {', '.join(unknown)}; known: "
-                                  f"{', '.join(FILE_COLUMNS)}")
-        out = []
-        for row in reader:
-            line = reader.line_num
-            def listed(name: str, row: dict[str, str] = row) -> list[str]:
-                return [v.strip() for v in (row.get(name) or "").split(";") if v.strip()]
-            ids = []
-            for item in listed("ids"):
-                scheme, separator, value = item.partition("=")
-                if not separator:
-                    raise ValidationError(f"{path}, line {line}: ids are SCHEME=VALUE "
-                                          f"separated by ';', not {item!r}")
-                ids.append((scheme, value))
-            out.append((line, CustomerDraft(
-                kind=row["kind"] or "", legal_name=row["legal_name"] or "", identifiers=ids,
-                region=row.get("region") or None, industry=row.get("industry") or None,
-                phones=listed("phones"), emails=listed("emails"),
-                address=row.get("address") or None,
-                legal_representative=row.get("legal_representative") or None,
-                names=[("short", s) for s in listed("short")])))
+        try:
+            reader = csv.DictReader(handle)
+            header = set(reader.fieldnames or ())
+            return header, [(reader.line_num, row) for row in reader]
+        except (UnicodeDecodeError, csv.Error) as error:
+            raise ValidationError(f"{path}: not a UTF-8 CSV file ({error}); save it as "
+                                  "CSV UTF-8") from None
+
+
+def read_records(path: Path) -> list[tuple[int, CustomerDraft]]:
+    """``(line, draft)`` for each record of a CSV file with :data:`FILE_COLUMNS`."""
+    header, rows = _read_csv(path)
+    if not {"kind", "legal_name"} <= header:
+        raise ValidationError(f"{path}: the header must name at least kind and "
+                              f"legal_name (known columns: {', '.join(FILE_COLUMNS)})")
+    unknown = sorted(header - set(FILE_COLUMNS))
+    if unknown:
+        raise ValidationError(f"{path}: unknown column(s) {', '.join(unknown)}; known: "
+                              f"{', '.join(FILE_COLUMNS)}")
+    out = []
+    for line, row in rows:
+        def listed(name: str, row: dict[str, str] = row) -> list[str]:
+            return [v.strip() for v in (row.get(name) or "").split(";") if v.strip()]
+        ids = []
+        for item in listed("ids"):
+            scheme, separator, value = item.partition("=")
+            if not separator:
+                raise ValidationError(f"{path}, line {line}: ids are SCHEME=VALUE "
+                                      f"separated by ';', not {item!r}")
+            ids.append((scheme, value))
+        out.append((line, CustomerDraft(
+            kind=row["kind"] or "", legal_name=row["legal_name"] or "", identifiers=ids,
+            region=row.get("region") or None, industry=row.get("industry") or None,
+            phones=listed("phones"), emails=listed("emails"),
+            address=row.get("address") or None,
+            legal_representative=row.get("legal_representative") or None,
+            names=[("short", s) for s in listed("short")])))
     return out
 
 
