@@ -24,6 +24,22 @@ from custmdm.store.database import normalise_url
 PG_URL_ENV = "CUSTMDM_TEST_PG_URL"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def key_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One keyring for the whole run (``custmdm init`` creates it), never the user's;
+    child processes (CLI, crash tests) inherit it."""
+    path = tmp_path_factory.mktemp("keys") / "keys.json"
+    saved = {name: os.environ.pop(name, None) for name in ("CUSTMDM_KEY_FILE", "CUSTMDM_KEYS")}
+    os.environ["CUSTMDM_KEY_FILE"] = str(path)
+    try:
+        yield path
+    finally:
+        os.environ.pop("CUSTMDM_KEY_FILE", None)
+        for name, value in saved.items():
+            if value is not None:
+                os.environ[name] = value
+
+
 def pg_base_url() -> str | None:
     url = os.environ.get(PG_URL_ENV)
     if not url and os.environ.get("CUSTMDM_REQUIRE_PG"):

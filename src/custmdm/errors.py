@@ -111,3 +111,10 @@ class ApprovalRequired(CustMDMError):
     """The change was recorded as a change request and waits for approval (HTTP 202)."""
 
     exit_code = 6
+
+
+class ConfigurationError(CustMDMError):
+    """The installation is not set up to do this: a key file missing or not matching the
+    register, a setting that cannot be used (HTTP 500: the operator must fix it)."""
+
+    exit_code = 7

@@ -39,6 +39,7 @@ from custmdm.domain.naming import NamingRule
 from custmdm.domain.rules import CodingRule, CounterScope
 from custmdm.domain.survivorship import FieldRule
 from custmdm.errors import ValidationError
+from custmdm.security.keys import Keyring
 from custmdm.store import schema
 from custmdm.store.database import Store
 
@@ -48,15 +49,20 @@ class Register:
 
     def __init__(
         self, store: Store, actor: Actor | None = None,
-        approvals: ApprovalPolicy | None = None,
+        approvals: ApprovalPolicy | None = None, keyring: Keyring | None = None,
     ) -> None:
         self.store = store
+        if keyring is not None:
+            store.use_keyring(keyring)
         self.ctx = Context(store, actor or Actor.local_user(), approvals or NoApprovalNeeded())
 
     # -- set-up ----------------------------------------------------------------------
 
     def init(self) -> str | None:
-        """Create or upgrade the schema; returns the revision the database is now at."""
+        """Create or upgrade the schema; returns the revision the database is now at.
+        Creates the key file (security.keys) where none is configured yet."""
+        if not self.store.has_keyring:
+            self.store.use_keyring(Keyring.load(create=True))
         schema.upgrade(self.store)
         return schema.current_revision(self.store)
 
@@ -329,9 +335,9 @@ class Register:
 
 def open_register(
     url: str | None = None, *, actor: str | Actor | None = None,
-    approvals: ApprovalPolicy | None = None,
+    approvals: ApprovalPolicy | None = None, keyring: Keyring | None = None,
 ) -> Register:
     """Open the register at ``url`` (default ``$CUSTMDM_DATABASE_URL`` or a local SQLite
-    file) for ``actor``."""
+    file) for ``actor``, with ``keyring`` (default: the configured key file)."""
     who = Actor(actor) if isinstance(actor, str) else actor
-    return Register(Store(url), who, approvals)
+    return Register(Store(url), who, approvals, keyring)

@@ -41,17 +41,17 @@ def test_hot_path_errors_are_sqlalchemy_errors_and_leave_nothing(reg: Register) 
 def test_insert_many_takes_constant_columns_and_json_text(reg: Register) -> None:
     from datetime import UTC, datetime
 
-    from custmdm.store.tables import audit_entry
+    from custmdm.store.tables import survivorship_rule as rule
 
     at = datetime(2026, 11, 23, 8, 30, tzinfo=UTC)
     with reg.store.write() as conn:
-        reg.store.insert_many(conn, audit_entry, ("entity_id", "detail"),
-                              [("1", '{"code": "A1", "n": 1}'), ("2", '{"code": "A2"}')],
-                              json_text=("detail",),
-                              same={"at": at, "actor": "t", "action": "x", "entity": "e"})
+        reg.store.insert_many(conn, rule, ("field", "systems"),
+                              [("phone", '["ERP", "CRM"]'), ("email", '["CRM"]')],
+                              json_text=("systems",),
+                              same={"rule": "trusted", "updated_at": at, "updated_by": "t"})
     with reg.store.read() as conn:
-        rows = conn.execute(select(audit_entry).order_by(audit_entry.c.entity_id)).all()
+        rows = conn.execute(select(rule).order_by(rule.c.field)).all()
     # SQLite keeps timestamps without their zone (always UTC here).
-    assert [(r.entity_id, r.detail, r.actor, r.at.replace(tzinfo=r.at.tzinfo or UTC))
-            for r in rows] == [
-        ("1", {"code": "A1", "n": 1}, "t", at), ("2", {"code": "A2"}, "t", at)]
+    assert [(r.field, r.systems, r.rule, r.updated_at.replace(
+        tzinfo=r.updated_at.tzinfo or UTC)) for r in rows] == [
+        ("email", ["CRM"], "trusted", at), ("phone", ["ERP", "CRM"], "trusted", at)]

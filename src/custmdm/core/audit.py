@@ -1,4 +1,5 @@
-"""Audit entries, written inside the transaction of the change they describe."""
+"""Audit entries, written inside the transaction of the change they describe, chained
+by MAC when it commits (see store.audit and security.audit_chain)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from custmdm.store.audit import pending_entry
 from custmdm.store.database import Store
-from custmdm.store.tables import AUDIT_COLUMNS, audit_entry
 
 
 def audit_row(
@@ -27,7 +28,6 @@ def audit_row(
     }
 
 
-def write_audit(store: Store, conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
-    """Insert audit entries (one statement, however many)."""
-    store.insert_many(conn, audit_entry, AUDIT_COLUMNS,
-                      [tuple(row[c] for c in AUDIT_COLUMNS) for row in rows])
+def write_audit(store: Store, conn: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Queue audit entries; they are chained and inserted when the transaction commits."""
+    store.queue_audit(conn, [pending_entry(row) for row in rows])

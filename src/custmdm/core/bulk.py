@@ -41,11 +41,12 @@ from custmdm.domain.names import NameKind
 from custmdm.domain.naming import NamingRule, check_name
 from custmdm.domain.rules import CodingRule, choose_rule
 from custmdm.errors import Conflict, ValidationError
+from custmdm.security.audit_chain import canonical_json
+from custmdm.store.audit import PendingEntry
 from custmdm.store.tables import (
     CONTACT_COLUMNS,
     CUSTOMER_COLUMNS,
     NAME_ROW_COLUMNS,
-    audit_entry,
     contact,
     customer,
     customer_code,
@@ -124,8 +125,8 @@ def prepare_batch(
         keys.extend((index, key) for key in blocking_keys(v.match_record()))
         series.append((rule.id or 0, rule.counter_key(code_ctx), rule.pattern.render(code_ctx, 1)))
         # The detail of registration_audit; the code is put in front when it is known.
-        details.append(json.dumps({"kind": v.kind.value, "legal_name": v.legal_name,
-                                   "region": v.region or v.country}, ensure_ascii=False)[1:])
+        details.append(canonical_json({"kind": v.kind.value, "legal_name": v.legal_name,
+                                       "region": v.region or v.country})[1:])
     return PreparedBatch(frozenset(r.id or 0 for r in rules), customers, identifiers, series,
                          details, names, contacts, keys)
 
@@ -170,11 +171,11 @@ def write_batch(ctx: Context, batch: PreparedBatch) -> list[str]:
             for code, cid, (rule_id, key, _), seq in zip(codes, ids, batch.series, seqs,
                                                           strict=True)
         ], same={"status": CodeStatus.ACTIVE.value, "issued_at": now})
-        store.insert_many(conn, audit_entry, ("entity_id", "detail"), [
-            (str(cid), f'{{"code": {json.dumps(code)}, {detail}')
-            for cid, code, detail in zip(ids, codes, batch.audit_details, strict=True)
-        ], json_text=("detail",), same={"at": now, "actor": ctx.actor.name,
-                                        "action": "customer.register", "entity": "customer"})
+        actor = ctx.actor.name
+        store.queue_audit(conn, [
+            PendingEntry(now, actor, "customer.register", "customer", str(cid),
+                         f'{{"code":{json.dumps(code)},{detail}')
+            for cid, code, detail in zip(ids, codes, batch.audit_details, strict=True)])
     return codes
 
 

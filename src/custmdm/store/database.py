@@ -12,8 +12,9 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from sqlalchemy import (
@@ -37,10 +38,17 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from custmdm.errors import ValidationError
+from custmdm.security.keys import Key, Keyring
+
+if TYPE_CHECKING:
+    from custmdm.store.audit import PendingEntry
 
 DEFAULT_DATABASE_ENV = "CUSTMDM_DATABASE_URL"
 #: PostgreSQL advisory lock key taken while coding rules change ("CMDMRULE").
 RULE_CHANGES_LOCK = 0x434D444D52554C45
+
+#: Where a write transaction's queued audit entries wait (Connection.info).
+_PENDING_AUDIT = "custmdm_pending_audit"
 
 #: How long a SQLite writer waits for the lock before giving up (milliseconds).
 SQLITE_BUSY_TIMEOUT_MS = 60_000
@@ -86,6 +94,8 @@ class Store:
                 "postgresql://USER@HOST/DB"
             )
         self._autocommit_engine: Engine | None = None
+        self._keyring: Keyring | None = None
+        self._audit_key: Key | None = None
         self._hot = _HotPath()
         self._sqlite_path = parsed.database
         if self.dialect == "sqlite":
@@ -264,11 +274,64 @@ class Store:
 
         On SQLite it starts with BEGIN IMMEDIATE, taking the write lock up front, so two
         writers never deadlock on a lock upgrade; the busy timeout makes the later wait.
+        Audit entries queued with :meth:`queue_audit` are appended to the chain just
+        before the commit (see store.audit).
         """
+        from custmdm.store.audit import append_entries
+
         with self.engine.connect() as conn:
             conn = conn.execution_options(custmdm_write=True)
             with conn.begin():
-                yield conn
+                pending: list[PendingEntry] = []
+                conn.info[_PENDING_AUDIT] = pending
+                try:
+                    yield conn
+                    if pending:
+                        append_entries(conn, self, pending)
+                finally:
+                    conn.info.pop(_PENDING_AUDIT, None)
+
+    def queue_audit(self, conn: Connection, entries: Iterable[PendingEntry]) -> None:
+        """Queue audit entries to be chained when this write transaction commits."""
+        pending = conn.info.get(_PENDING_AUDIT)
+        if pending is None:
+            raise AssertionError("audit entries are written inside Store.write() only")
+        pending.extend(entries)
+
+    # -- keys --------------------------------------------------------------------------
+
+    def use_keyring(self, keyring: Keyring) -> None:
+        """Protect this register with ``keyring`` (default: :meth:`Keyring.load`)."""
+        self._keyring, self._audit_key = keyring, None
+
+    @property
+    def has_keyring(self) -> bool:
+        """Whether a keyring was given or already loaded."""
+        return self._keyring is not None
+
+    @property
+    def keyring(self) -> Keyring:
+        """The keyring in use, loaded from the environment on first need."""
+        if self._keyring is None:
+            self._keyring = Keyring.load()
+        return self._keyring
+
+    def checked_audit_key(self) -> Key:
+        """:meth:`audit_key`, checked in a transaction of its own if not yet (for
+        statements that run alone, see store.registration)."""
+        if self._audit_key is None:
+            with self.write() as conn:
+                self.audit_key(conn)
+        assert self._audit_key is not None
+        return self._audit_key
+
+    def audit_key(self, conn: Connection) -> Key:
+        """The key that chains new audit entries, checked against the register once."""
+        if self._audit_key is None:
+            from custmdm.store.audit import check_audit_key
+
+            self._audit_key = check_audit_key(conn, self.keyring, datetime.now(UTC))
+        return self._audit_key
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

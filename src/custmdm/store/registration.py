@@ -14,19 +14,16 @@ runs the same steps as plain statements. Both keep the same guarantees:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Connection,
     Executable,
-    Insert,
-    Select,
     String,
+    Text,
     bindparam,
     case,
     cast,
@@ -41,20 +38,20 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import Grouping
 
+from custmdm.security.audit_chain import canonical_json
+from custmdm.store.audit import chain_params, chained_audit_insert, pending_entry
 from custmdm.store.database import Store
 from custmdm.store.tables import (
-    AUDIT_COLUMNS,
     CODE_COLUMNS,
     CONTACT_COLUMNS,
     CUSTOMER_COLUMNS,
     IDENTIFIER_COLUMNS,
     NAME_COLUMNS,
     NAME_ROW_COLUMNS,
-    audit_entry,
     code_counter,
     coding_rule,
     contact,
@@ -149,8 +146,7 @@ class RegistrationWriter:
         """Record an issued code and its audit entry; False if the rule is stale."""
         if insert_code_if_rule_current(conn, code) is None:
             return False
-        self.store.insert_many(conn, audit_entry, AUDIT_COLUMNS,
-                               [tuple(audit[c] for c in AUDIT_COLUMNS)])
+        self.store.queue_audit(conn, [pending_entry(audit)])
         return True
 
     def insert_reserved(
@@ -198,7 +194,9 @@ class PostgresRegistrationWriter(RegistrationWriter):
             **_identifier_arrays(identifiers), **_name_arrays(names),
             **_contact_arrays(contacts, keys),
             "codes": CODE_SEPARATOR.join(candidates), "base": base,
-            **_params_of("a_", audit), "a_detail": _json(audit["detail"]),
+            **_audit_params(self.store, audit),
+            # The code goes in front of the rest of the detail, in SQL.
+            "a_detail": canonical_json(audit["detail"])[1:],
         }
         try:
             row = self.store.run_alone("pg:register_on_counter", _register_on_counter, params)
@@ -219,12 +217,6 @@ class PostgresRegistrationWriter(RegistrationWriter):
         return int(self.store.execute_scalar(conn, "pg:insert_customer",
                                              lambda _: _customer_with_identifiers(), params))
 
-    def insert_code_and_audit(self, conn: Connection, code: Row, audit: Row) -> bool:
-        params = {**_params_of("k_", code), **_params_of("a_", audit)}
-        found = self.store.execute_scalar(conn, "pg:code_and_audit",
-                                          lambda _: _code_and_audit(), params)
-        return found is not None
-
     def insert_reserved(
         self, conn: Connection, rule_id: int, scope_key: str, first: int,
         codes: Sequence[str], reserved_at: datetime, audit: Row,
@@ -232,10 +224,10 @@ class PostgresRegistrationWriter(RegistrationWriter):
         """Record ``codes`` (numbers ``first`` …) as reserved, with their audit entry,
         in one statement; the new rows' ids in the order of ``codes``."""
         params = {"k_codes": list(codes), "k_first": first, "k_rule_id": rule_id,
-                  "k_scope_key": scope_key, "k_issued_at": reserved_at,
-                  **_params_of("a_", audit)}
+                  "k_scope_key": scope_key, "k_issued_at": reserved_at}
         rows = conn.execute(self.store.statement("pg:insert_reserved", _insert_reserved),
                             params).all()
+        self.store.queue_audit(conn, [pending_entry(audit)])
         ids = {int(seq): int(code_id) for code_id, seq in rows}
         return [ids[first + n] for n in range(len(codes))]
 
@@ -247,10 +239,10 @@ class PostgresRegistrationWriter(RegistrationWriter):
         """Register a customer on a reserved code in one atomic statement; None (and
         nothing written) if the code is no longer reserved or its rule version is no
         longer current."""
-        audit = {k: v for k, v in audit.items() if k != "entity_id"}  # the new id, in SQL
-        params = {**_params_of("c_", values), **_params_of("a_", audit),
+        params = {**_params_of("c_", values), **_audit_params(self.store, audit),
                   **_identifier_arrays(identifiers), **_name_arrays(names),
-                  **_contact_arrays(contacts, keys), "a_detail": _json(audit["detail"]),
+                  **_contact_arrays(contacts, keys),
+                  "a_detail": canonical_json(audit["detail"]),
                   "code_id": code_id, "k_rule_id": rule_id, "k_issued_at": audit["at"]}
         # One statement is one atomic transaction of its own: no BEGIN, no COMMIT.
         row = self.store.run_alone("pg:claim_and_register", _claim_and_register, params)
@@ -262,8 +254,10 @@ def registration_writer(store: Store) -> RegistrationWriter:
     return RegistrationWriter(store) if store.is_sqlite else PostgresRegistrationWriter(store)
 
 
-def _json(detail: Any) -> str:
-    return json.dumps(detail, ensure_ascii=False)
+def _audit_params(store: Store, audit: Row) -> dict[str, Any]:
+    """The parameters of an audit entry appended in SQL (store.audit)."""
+    return chain_params(store.checked_audit_key(), audit["at"], audit["actor"],
+                        audit["action"], audit["entity"])
 
 
 def _identifier_arrays(identifiers: Sequence[Row]) -> dict[str, list[str]]:
@@ -361,19 +355,6 @@ def _customer_with_identifiers() -> Executable:
             .add_cte(_key_insert(new_customer)))
 
 
-def _audit_insert(source: Select[Any]) -> Insert:
-    return insert(audit_entry).from_select(list(AUDIT_COLUMNS), source)
-
-
-def _code_and_audit() -> Executable:
-    new_code = _INSERT_CODE_IF_RULE_CURRENT.cte("new_code")
-    audit = _audit_insert(
-        select(*_params("a_", AUDIT_COLUMNS, audit_entry))
-        .where(select(new_code.c.id).exists())
-    ).cte("new_audit")
-    return select(new_code.c.id).add_cte(audit)
-
-
 def _register_on_counter(_store: Store) -> Executable:
     new_customer = _new_customer()
     new_identifiers = _identifier_insert(new_customer)
@@ -429,21 +410,17 @@ def _register_on_counter(_store: Store) -> Executable:
                bindparam("k_scope_key", type_=String), picked.c.seq, literal("active"),
                bindparam("k_issued_at", type_=customer_code.c.issued_at.type))
         .select_from(both),
-    ).cte("new_code")
-    detail = cast(
-        cast(bindparam("a_detail", type_=String), JSONB).op("||")(
-            func.jsonb_build_object("code", picked.c.value)),
-        JSON,
-    )
-    audit = _audit_insert(
-        select(*(bindparam(f"a_{c}", type_=audit_entry.c[c].type)
-                 for c in ("at", "actor", "action", "entity")),
-               cast(new_customer.c.id, String), detail).select_from(both)
-    ).cte("new_audit")
+    ).returning(customer_code.c.id).cte("new_code")
+    # The chain head is locked after the code is written (a data dependency), so it
+    # is the statement's last lock.
+    written_code = new_customer.join(picked, true()).join(new_code, true())
+    detail = (literal('{"code":').concat(cast(func.to_json(picked.c.value), Text))
+              .concat(",").concat(bindparam("a_detail", type_=Text)))
+    head, audit = chained_audit_insert(written_code, cast(new_customer.c.id, Text), detail)
     return (
         select(new_customer.c.id, picked.c.seq).select_from(both)
         .add_cte(new_identifiers).add_cte(new_name).add_cte(new_contact).add_cte(new_key)
-        .add_cte(new_code).add_cte(audit)
+        .add_cte(new_code).add_cte(head).add_cte(audit)
     )
 
 
@@ -456,9 +433,8 @@ def _insert_reserved(_store: Store) -> Executable:
                bindparam("k_scope_key", type_=String),
                bindparam("k_first", type_=BigInteger) + given.c.n - 1, literal("reserved"),
                bindparam("k_issued_at", type_=customer_code.c.issued_at.type)),
-    ).returning(customer_code.c.id, customer_code.c.seq).cte("new_codes")
-    audit = _audit_insert(select(*_params("a_", AUDIT_COLUMNS, audit_entry))).cte("new_audit")
-    return select(new_codes.c.id, new_codes.c.seq).add_cte(audit)
+    ).returning(customer_code.c.id, customer_code.c.seq)
+    return new_codes
 
 
 def _claim_and_register(store: Store) -> Executable:
@@ -475,14 +451,16 @@ def _claim_and_register(store: Store) -> Executable:
         .cte("claimed")
     )
     new_customer = _new_customer(claimed, with_id=claimed.c.customer_id)
-    audit_values = [
-        cast(new_customer.c.id, String) if c == "entity_id"
-        else cast(bindparam("a_detail", type_=String), JSON) if c == "detail"
-        else bindparam(f"a_{c}", type_=audit_entry.c[c].type)
-        for c in AUDIT_COLUMNS
-    ]
-    audit = _audit_insert(select(*audit_values).select_from(new_customer)).cte("new_audit")
-    return (select(new_customer.c.id)
-            .add_cte(audit).add_cte(_identifier_insert(new_customer))
-            .add_cte(_name_insert(new_customer)).add_cte(_contact_insert(new_customer))
-            .add_cte(_key_insert(new_customer)))
+    parts = [_identifier_insert(new_customer), _name_insert(new_customer),
+             _contact_insert(new_customer), _key_insert(new_customer)]
+    # The chain head is locked only once everything else is written (a data
+    # dependency), so it is the statement's last lock.
+    written = sum((select(func.count()).select_from(cte).scalar_subquery() for cte in parts),
+                  start=literal(0))
+    after = select(new_customer.c.id).where(written >= 0).subquery("written")
+    head, audit = chained_audit_insert(after, cast(after.c.id, Text),
+                                       bindparam("a_detail", type_=Text))
+    statement = select(new_customer.c.id)
+    for cte in (*parts, head, audit):
+        statement = statement.add_cte(cte)
+    return statement

@@ -23,9 +23,14 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def upgrade(store: Store, revision: str = "head") -> None:
-    """Bring the database to ``revision`` (creating it if empty). Safe to repeat."""
+    """Bring the database to ``revision`` (creating it if empty). Safe to repeat.
+
+    Migrations that protect existing data (0013 chains the audit entries) use the
+    store's keyring."""
     with store.engine.begin() as conn:
-        command.upgrade(alembic_config(conn), revision)
+        config = alembic_config(conn)
+        config.attributes["keyring"] = lambda: store.keyring  # loaded only if needed
+        command.upgrade(config, revision)
 
 
 def current_revision(store: Store) -> str | None:

@@ -406,9 +406,40 @@ audit_entry = Table(
     Column("entity", String(32), nullable=False),
     Column("entity_id", String(64), nullable=False),
     Column("detail", JSON, nullable=False),
-    comment="Who changed what, when; written in the same transaction as the change.",
+    Column("seq", BigInteger, nullable=False, unique=True,
+           comment="place in the hash chain: 1, 2, 3 … in the order of commit"),
+    Column("mac", String(64), nullable=False,
+           comment="HMAC-SHA256 over the previous entry's mac and this entry "
+                   "(security.audit_chain)"),
+    Column("key_id", String(32), nullable=False, comment="the audit key of the mac"),
+    comment="Who changed what, when; written in the same transaction as the change. "
+            "Append-only: triggers refuse UPDATE and DELETE (migration 0013).",
 )
 # No index on (entity, entity_id) until a query needs one (see migration 0002).
+
+audit_chain = Table(
+    "audit_chain",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("mac", String(64), nullable=False),
+    CheckConstraint("id = 1", name="one_row"),
+    comment="The head of the audit chain: the last entry's seq and mac. Writers lock "
+            "this row to append, which puts every entry in one order.",
+)
+
+register_key = Table(
+    "register_key",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("purpose", String(8), nullable=False),
+    Column("check_value", String(32), nullable=False,
+           comment="HMAC of a fixed text under the key: recognises it, reveals nothing"),
+    Column("first_used_at", Timestamp, nullable=False),
+    CheckConstraint("purpose IN ('audit', 'data', 'index')", name="purpose"),
+    comment="The keys (kept outside the database, security.keys) this register has "
+            "used, so that the wrong key file is refused rather than used.",
+)
 
 
 #: Column orders used by bulk and single-statement inserts.
@@ -418,6 +449,8 @@ CUSTOMER_COLUMNS = ("kind", "legal_name", "country", "region", "industry", "indu
 IDENTIFIER_COLUMNS = ("customer_id", "scheme", "value", "active", "created_at")
 CODE_COLUMNS = ("value", "customer_id", "rule_id", "scope_key", "seq", "status", "issued_at")
 AUDIT_COLUMNS = ("at", "actor", "action", "entity", "entity_id", "detail")
+#: An audit entry's columns as written, with its place in the chain.
+AUDIT_CHAIN_COLUMNS = (*AUDIT_COLUMNS, "seq", "mac", "key_id")
 #: The forms derived from a name's text (domain.names.NameForms, in its order).
 NAME_FORM_COLUMNS = ("normalised", "core", "pinyin", "initials", "core_pinyin",
                      "core_initials")
