@@ -63,3 +63,5 @@ def test_parallel_processes_on_a_gapless_and_a_gap_allowed_rule(reg: Register) -
     assert by_status["active"] == WORKERS * PER_WORKER - total_gov
     report = reg.check_codes()
     assert report.ok, report.problems
+    chain = reg.verify_audit()  # every committed entry chained, none half-written
+    assert chain.intact, chain.problem

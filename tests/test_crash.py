@@ -59,6 +59,8 @@ def test_sigkill_during_bulk_registration(reg: Register) -> None:
     assert counters == registered  # bulk numbers are taken inside the batch: no gap either
     report = reg.check_codes()
     assert report.ok, report.problems
+    chain = reg.verify_audit()  # every committed entry chained, none half-written
+    assert chain.intact, chain.problem
 
 
 SINGLE_LOADER = textwrap.dedent("""
@@ -90,6 +92,8 @@ def test_sigkill_during_single_registrations_leaves_every_gap_explained(reg: Reg
     assert registered >= 300
     report = reg.check_codes()
     assert report.ok, report.problems  # gapless series has no hole, nothing collides
+    chain = reg.verify_audit()
+    assert chain.intact, chain.problem
     counts = report.counts
     assert counts["active"] == registered
     # Numbers taken but not used: reserved ahead by the killed process (PostgreSQL,
@@ -129,4 +133,5 @@ def test_killing_the_demo_loader_leaves_no_helper_behind(tmp_path) -> None:  # t
     assert alive == []
     assert _count(reg) % 5000 == 0
     assert reg.check_codes().ok
+    assert reg.verify_audit().intact
     reg.close()

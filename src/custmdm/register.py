@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from custmdm.core import (
+    audit,
     batch,
     bulk,
     coding,
@@ -25,6 +26,7 @@ from custmdm.core import (
     xref,
 )
 from custmdm.core.approval import ApprovalPolicy, NoApprovalNeeded
+from custmdm.core.audit import AuditEntry, AuditFilter
 from custmdm.core.bulk import BulkResult
 from custmdm.core.coding import RuleSummary
 from custmdm.core.context import Actor, Context
@@ -39,6 +41,7 @@ from custmdm.domain.naming import NamingRule
 from custmdm.domain.rules import CodingRule, CounterScope
 from custmdm.domain.survivorship import FieldRule
 from custmdm.errors import ValidationError
+from custmdm.security.audit_chain import ChainReport
 from custmdm.security.keys import Keyring
 from custmdm.store import schema
 from custmdm.store.database import Store
@@ -324,6 +327,16 @@ class Register:
         """Customers matching a code, identifier, external id, name, pinyin or initials,
         typos tolerated; best first, each with why it matched."""
         return search.search(self.ctx, query, limit)
+
+    # -- audit -------------------------------------------------------------------------
+
+    def audit_log(self, filters: AuditFilter | None = None) -> list[AuditEntry]:
+        """Audit entries matching the filters, newest first."""
+        return audit.audit_log(self.ctx, filters or AuditFilter())
+
+    def verify_audit(self) -> ChainReport:
+        """Walk the audit chain; the report names the first broken link, if any."""
+        return audit.verify_audit(self.ctx)
 
     # -- checks ------------------------------------------------------------------------
 

@@ -356,3 +356,51 @@ def test_batch_run_and_review_queue_from_the_command_line(run: Run, tmp_path: pa
     again = run("dedup", "queue", "reject", str(cluster["id"]))
     assert again.exit_code == 4 and "already accepted" in again.stderr
     assert run("dedup", "queue", "defer", "9999").exit_code == 3
+
+
+def test_audit_log_and_verify_from_the_command_line(run: Run, db_url: str) -> None:
+    ok(run("demo", "--customers", "20"))
+    entries = ok(run("audit", "log", "--action", "customer.register", "--limit", "5",
+                     "--json")).json()
+    assert isinstance(entries, dict) and entries["count"] == 5
+    newest = entries["data"][0]
+    assert newest["actor"] == "cli-test" and newest["seq"] > entries["data"][-1]["seq"]
+    code = newest["detail"]["code"]
+    mine = ok(run("audit", "log", "--customer", code, "--json")).json()
+    assert isinstance(mine, dict) and [e["detail"]["code"] for e in mine["data"]] == [code]
+    assert "customer.register" in ok(run("audit", "log", "--since", "2000-01-01")).stdout
+    verified = ok(run("audit", "verify", "--json")).json()
+    assert isinstance(verified, dict) and verified["intact"] is True
+    assert verified["entries"] == verified["last_seq"] >= 21
+    assert "audit chain intact" in ok(run("audit", "verify")).stdout
+
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as conn:  # someone with SQL rights edits entry #3
+        if engine.dialect.name == "sqlite":
+            conn.execute(text("DROP TRIGGER audit_entry_no_update"))
+        else:
+            conn.execute(text("ALTER TABLE audit_entry DISABLE TRIGGER USER"))
+        conn.execute(text("UPDATE audit_entry SET actor = 'mallory' WHERE seq = 3"))
+    engine.dispose()
+    broken = run("audit", "verify")
+    assert broken.exit_code == 8
+    assert "audit chain broken at entry #3" in broken.stderr
+
+
+def test_init_creates_the_key_file_once(tmp_path: pathlib.Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    keys = tmp_path / "conf" / "keys.json"
+    monkeypatch.setenv("CUSTMDM_KEY_FILE", str(keys))
+    db = f"sqlite:///{tmp_path}/r.db"
+    first = CliRunner().invoke(app, ["--db", db, "init"])
+    assert first.exit_code == 0 and f"created the key file {keys}" in first.stdout
+    assert keys.stat().st_mode & 0o777 == 0o600
+    again = CliRunner().invoke(app, ["--db", db, "init"])
+    assert again.exit_code == 0 and "created the key file" not in again.stdout
+    monkeypatch.setenv("CUSTMDM_KEY_FILE", str(tmp_path / "elsewhere.json"))
+    missing = CliRunner().invoke(app, ["--db", db, "rule", "add", "x", "--pattern",
+                                       "X{seq:4}"])
+    assert missing.exit_code == 7
+    assert "no keyring at" in missing.stderr and "CUSTMDM_KEY_FILE" in missing.stderr

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select, text
+from sqlalchemy.exc import DBAPIError
 
 from custmdm import open_register
 from custmdm.domain.names import forms_of
@@ -95,3 +97,33 @@ def test_upgrading_makes_external_names_searchable(db_url: str) -> None:
     with register.store.read() as conn:
         assert conn.execute(text("SELECT external_normalised FROM xref")).scalar() == "华盛深圳"
     register.close()
+
+
+def test_upgrading_chains_the_audit_entries_written_before(db_url: str) -> None:
+    """Migration 0013 gives entries written before it their place in the chain, in the
+    order they were written, and only then makes the table append-only."""
+    store = Store(db_url)
+    schema.upgrade(store, "0012")
+    details = ['{"legal_name": "深圳市华盛电子科技有限公司", "n": 1}', '{"codes": ["C1", "C2"]}',
+               '{}']
+    with store.engine.begin() as conn:
+        for n, detail in enumerate(details):
+            conn.execute(text(
+                "INSERT INTO audit_entry (at, actor, action, entity, entity_id, detail) "
+                "VALUES (:at, 'old-actor', 'customer.register', 'customer', :id, :detail)"),
+                {"at": datetime(2026, 3, 1, 8, 0, 0, 123456 + n), "id": str(n + 1),
+                 "detail": detail})
+    schema.upgrade(store)
+    reg = open_register(db_url)
+    try:
+        report = reg.verify_audit()
+        assert report.intact, report.problem
+        assert (report.entries, report.last_seq) == (3, 3)
+        assert [e.entity_id for e in reversed(reg.audit_log())] == ["1", "2", "3"]
+        with pytest.raises(DBAPIError, match="append-only"), reg.store.write() as conn:
+            conn.execute(text("DELETE FROM audit_entry"))
+        reg.add_rule("all", "C{seq:6}{check:mod37-2}")  # appends after the old entries
+        assert reg.verify_audit().last_seq == 4 and reg.verify_audit().intact
+    finally:
+        reg.close()
+        store.dispose()

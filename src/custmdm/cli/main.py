@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from custmdm.cli import dedup, identifiers, names, xref
+from custmdm.cli import audit, dedup, identifiers, names, xref
 from custmdm.cli.common import (
     AddressOption,
     AliasOption,
@@ -69,6 +69,7 @@ app.command("search")(names.search_command)
 app.add_typer(names.naming_app, name="naming-rule")
 app.add_typer(dedup.dedup_app, name="dedup")
 app.command("merge")(dedup.merge_command)
+app.add_typer(audit.audit_app, name="audit")
 
 @app.callback()
 def main(
@@ -95,6 +96,11 @@ def init() -> None:
         revision = reg.init()
         url = reg.store.engine.url.render_as_string(hide_password=True)
         out.print(f"register ready at {url} (schema {revision})")
+        keyring = reg.store.keyring
+        if keyring.created:
+            out.print(f"created the key file {keyring.source}: keep a copy somewhere safe. "
+                      "Without it the audit trail cannot be verified and encrypted fields "
+                      "cannot be read.", highlight=False, soft_wrap=True)
 
 
 # -- rules ----------------------------------------------------------------------------

@@ -4,13 +4,20 @@ by MAC when it commits (see store.audit and security.audit_chain)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
-from custmdm.store.audit import pending_entry
+from custmdm.errors import ValidationError
+from custmdm.security.audit_chain import ChainReport, verify_chain
+from custmdm.store.audit import chain_head, pending_entry, read_entries, utc
 from custmdm.store.database import Store
+from custmdm.store.tables import audit_entry
+
+if TYPE_CHECKING:
+    from custmdm.core.context import Context
 
 
 def audit_row(
@@ -31,3 +38,90 @@ def audit_row(
 def write_audit(store: Store, conn: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
     """Queue audit entries; they are chained and inserted when the transaction commits."""
     store.queue_audit(conn, [pending_entry(row) for row in rows])
+
+
+# -- reading the trail -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One entry of the audit trail (审计记录), as shown to people."""
+
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    entity: str
+    entity_id: str
+    detail: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "at": self.at.isoformat(), "actor": self.actor,
+                "action": self.action, "entity": self.entity, "entity_id": self.entity_id,
+                "detail": self.detail}
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """Filters for the audit log; all optional, combined with AND. Newest first."""
+
+    actor: str | None = None
+    #: An action, or its family with a trailing dot: ``customer.`` for every customer action.
+    action: str | None = None
+    #: Entries about the customer with this code (any code it ever had).
+    code: str | None = None
+    entity: str | None = None
+    entity_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 50
+
+
+def audit_log(ctx: Context, filters: AuditFilter) -> list[AuditEntry]:
+    """The entries matching ``filters``, newest first."""
+    if not 1 <= filters.limit <= 10_000:
+        raise ValidationError("limit must be between 1 and 10000")
+    query = select(audit_entry.c.seq, audit_entry.c.at, audit_entry.c.actor,
+                   audit_entry.c.action, audit_entry.c.entity, audit_entry.c.entity_id,
+                   audit_entry.c.detail).order_by(audit_entry.c.seq.desc()).limit(filters.limit)
+    entity, entity_id = filters.entity, filters.entity_id
+    if filters.code:
+        from custmdm.core.registry import find_by_code
+
+        entity, entity_id = "customer", str(find_by_code(ctx, filters.code).customer.id)
+    if filters.actor:
+        query = query.where(audit_entry.c.actor == filters.actor)
+    if filters.action:
+        action = filters.action.strip()
+        query = query.where(audit_entry.c.action.startswith(action, autoescape=True)
+                            if action.endswith(".") else audit_entry.c.action == action)
+    if entity:
+        query = query.where(audit_entry.c.entity == entity)
+    if entity_id:
+        query = query.where(audit_entry.c.entity_id == entity_id)
+    if filters.since:
+        query = query.where(audit_entry.c.at >= utc(filters.since))
+    if filters.until:
+        query = query.where(audit_entry.c.at < utc(filters.until))
+    with ctx.store.read() as conn:
+        return [AuditEntry(int(r.seq), utc(r.at), r.actor, r.action, r.entity, r.entity_id,
+                           r.detail) for r in conn.execute(query)]
+
+
+def verify_audit(ctx: Context) -> ChainReport:
+    """Walk the whole chain and report the first broken link (see security.audit_chain).
+
+    Reads in one snapshot, so writers may go on meanwhile; the report covers the chain
+    as it was when the walk began.
+    """
+    keyring = ctx.store.keyring
+    secrets: dict[str, bytes] = {}
+
+    def key_of(key_id: str) -> bytes:
+        found = secrets.get(key_id)
+        if found is None:
+            found = secrets[key_id] = keyring.key(key_id).secret
+        return found
+
+    with ctx.store.read() as conn:
+        return verify_chain(read_entries(conn), key_of, chain_head(conn))

@@ -134,11 +134,12 @@ def verify_chain(
     """
     previous_seq, previous_mac, count = 0, GENESIS, 0
     for entry in entries:
+        if entry.seq > previous_seq + 1:
+            return ChainReport(count, previous_seq, previous_mac, previous_seq + 1,
+                               f"{_entries(previous_seq + 1, entry.seq - 1)} missing (deleted)")
         if entry.seq != previous_seq + 1:
             problem = (f"entry #{entry.seq} appears twice (one was inserted)"
                        if entry.seq == previous_seq > 0 else
-                       f"entries #{previous_seq + 1}…#{entry.seq - 1} are missing (deleted)"
-                       if entry.seq > previous_seq + 1 else
                        f"entry #{entry.seq} is out of order")
             return ChainReport(count, previous_seq, previous_mac, entry.seq, problem)
         head_text = entry_head(entry.at, entry.actor, entry.action, entry.entity)
@@ -152,8 +153,8 @@ def verify_chain(
     head_seq, head_mac = head or (0, GENESIS)
     if head_seq > previous_seq:
         return ChainReport(count, previous_seq, previous_mac, previous_seq + 1,
-                           f"entries #{previous_seq + 1}…#{head_seq} are missing (deleted); "
-                           f"the chain head says #{head_seq}")
+                           f"{_entries(previous_seq + 1, head_seq)} missing (deleted); the "
+                           f"chain head says #{head_seq}")
     if head_seq < previous_seq:
         return ChainReport(count, previous_seq, previous_mac, head_seq + 1,
                            f"entries after #{head_seq} are not in the chain head "
@@ -162,3 +163,8 @@ def verify_chain(
         return ChainReport(count, previous_seq, previous_mac, previous_seq,
                            f"the chain head does not match entry #{previous_seq}")
     return ChainReport(count, previous_seq, previous_mac)
+
+
+def _entries(first: int, last: int) -> str:
+    """'entry #3 is' or 'entries #3…#5 are'."""
+    return f"entry #{first} is" if first == last else f"entries #{first}…#{last} are"

@@ -68,6 +68,7 @@ def upgrade() -> None:
         batch.alter_column("mac", existing_type=sa.String(64), nullable=False)
         batch.alter_column("key_id", existing_type=sa.String(32), nullable=False)
         batch.create_unique_constraint(batch.f("uq_audit_entry_seq"), ["seq"])
+        batch.create_index(batch.f("ix_audit_entry_entity_entity_id"), ["entity", "entity_id"])
     _create_append_only_triggers()
     if op.get_bind().dialect.name != "sqlite":
         op.create_table_comment(
@@ -141,6 +142,7 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER audit_entry_append_only ON audit_entry")
         op.execute("DROP FUNCTION audit_entry_append_only()")
     with op.batch_alter_table("audit_entry") as batch:
+        batch.drop_index(batch.f("ix_audit_entry_entity_entity_id"))
         batch.drop_constraint(batch.f("uq_audit_entry_seq"), type_="unique")
         batch.drop_column("key_id")
         batch.drop_column("mac")
