@@ -16,6 +16,7 @@ out="bench-results/run-$(date -u +%Y%m%dT%H%M%SZ).jsonl"
 work=$(mktemp -d /tmp/custmdm-bench.XXXXXX)
 chmod 755 "$work"  # the server runs as the postgres user when we are root
 pgdir="$work/pg"
+export CUSTMDM_KEY_FILE="$work/keys.json"  # the registers' keys, thrown away with them
 trap 'scripts/pg.sh stop "$pgdir"; rm -rf "$work"' EXIT
 export PG_SETTINGS="-c shared_buffers=512MB -c max_wal_size=4GB"
 base=$(scripts/pg.sh start "$pgdir" "$($PY scripts/free-port.py)")

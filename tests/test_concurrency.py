@@ -36,6 +36,9 @@ def test_parallel_processes_on_a_gapless_and_a_gap_allowed_rule(reg: Register) -
                  priority=10)
     reg.add_rule("gappy", "C{region:2}{seq:6}{check:mod37-2}", priority=20)
     url = reg.store.url
+    for w in range(WORKERS):
+        reg.add_user(f"worker{w}")
+        reg.grant(f"worker{w}", "data_steward", "all")
     ctx = mp.get_context("spawn")
     barrier = ctx.Barrier(WORKERS)
     procs = [ctx.Process(target=_register_worker, args=(url, w, PER_WORKER, barrier))

@@ -35,6 +35,8 @@ def test_sigkill_during_bulk_registration(reg: Register) -> None:
     from custmdm.demo.loader import install_demo_rules
 
     install_demo_rules(reg)
+    reg.add_user("loader")
+    reg.grant("loader", "sales", "all")
     proc = subprocess.Popen([sys.executable, "-c", LOADER, reg.store.url],
                             stdout=subprocess.PIPE, env=os.environ.copy())
     assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
@@ -79,6 +81,8 @@ def test_sigkill_during_single_registrations_leaves_every_gap_explained(reg: Reg
     reg.add_rule("gov", "G{seq:7}{check:mod37-2}", kind="government", gapless=True,
                  priority=1)
     reg.add_rule("all", "C{kind}{seq:7}{check:mod37-2}", priority=2)
+    reg.add_user("clerk")
+    reg.grant("clerk", "sales", "all")
     proc = subprocess.Popen([sys.executable, "-c", SINGLE_LOADER, reg.store.url],
                             stdout=subprocess.PIPE, env=os.environ.copy())
     assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"

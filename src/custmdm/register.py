@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from custmdm.core import (
+    access,
     audit,
     batch,
     bulk,
@@ -63,10 +64,12 @@ class Register:
 
     def init(self) -> str | None:
         """Create or upgrade the schema; returns the revision the database is now at.
-        Creates the key file (security.keys) where none is configured yet."""
+        Creates the key file (security.keys) where none is configured yet, and makes the
+        acting user an administrator when the register has no users yet."""
         if not self.store.has_keyring:
             self.store.use_keyring(Keyring.load(create=True))
         schema.upgrade(self.store)
+        access.ensure_first_administrator(self.ctx)
         return schema.current_revision(self.store)
 
     def require_schema(self) -> None:
@@ -328,15 +331,88 @@ class Register:
         typos tolerated; best first, each with why it matched."""
         return search.search(self.ctx, query, limit)
 
+    # -- users, roles, grants, tokens -----------------------------------------------------
+
+    def add_user(self, name: str, *, display_name: str | None = None,
+                 team: str | None = None, kind: str = "person",
+                 password: str | None = None) -> access.UserRecord:
+        """Add a user: a person, or (``kind="system"``) another system using tokens."""
+        return access.add_user(self.ctx, name, display_name=display_name, team=team,
+                               kind=kind, password=password)
+
+    def users(self) -> list[access.UserRecord]:
+        """Every user with their grants."""
+        return access.list_users(self.ctx)
+
+    def disable_user(self, name: str, reason: str) -> access.UserRecord:
+        """Disable a user: no grant or token of theirs works any more."""
+        return access.set_user_active(self.ctx, name, False, reason)
+
+    def enable_user(self, name: str) -> access.UserRecord:
+        """Enable a disabled user again."""
+        return access.set_user_active(self.ctx, name, True)
+
+    def set_password(self, name: str, password: str) -> None:
+        """Set a user's password (stored as an argon2id hash)."""
+        access.set_password(self.ctx, name, password)
+
+    def check_password(self, name: str, password: str) -> str:
+        """The user's name if the password is right (PermissionDenied otherwise)."""
+        return access.check_password(self.ctx, name, password)
+
+    def roles(self) -> list[access.RoleRecord]:
+        """Built-in and custom roles with their permissions."""
+        return access.list_roles(self.ctx)
+
+    def add_role(self, name: str, permissions: Sequence[str],
+                 description: str | None = None) -> access.RoleRecord:
+        """Define a custom role."""
+        return access.add_role(self.ctx, name, permissions, description)
+
+    def remove_role(self, name: str) -> None:
+        """Remove a custom role that no grant uses."""
+        access.remove_role(self.ctx, name)
+
+    def grant(self, user: str, role: str, scope: str = "all") -> access.GrantRecord:
+        """Give ``user`` the ``role`` within ``scope`` (all, own, region:44, industry:C,
+        team:NAME)."""
+        return access.grant_role(self.ctx, user, role, scope)
+
+    def revoke(self, user: str, role: str, scope: str = "all") -> None:
+        """Take a grant back."""
+        access.revoke_grant(self.ctx, user, role, scope)
+
+    def grants(self, user: str | None = None) -> list[access.GrantRecord]:
+        """Every grant, or one user's."""
+        return access.list_grants(self.ctx, user)
+
+    def create_token(self, user: str, name: str,
+                     days: int | None = access.DEFAULT_TOKEN_DAYS) -> access.NewToken:
+        """A new API token (returned this once; stored as a hash only)."""
+        return access.create_token(self.ctx, user, name, days)
+
+    def tokens(self, user: str | None = None) -> list[access.TokenRecord]:
+        """Tokens, newest first (never their values)."""
+        return access.list_tokens(self.ctx, user)
+
+    def revoke_token(self, token_id: int) -> None:
+        """Revoke a token at once."""
+        access.revoke_token(self.ctx, token_id)
+
+    def authenticate_token(self, token: str) -> str:
+        """The user a bearer token belongs to (PermissionDenied if it is not valid)."""
+        return access.authenticate_token(self.ctx, token)
+
     # -- audit -------------------------------------------------------------------------
 
     def audit_log(self, filters: AuditFilter | None = None) -> list[AuditEntry]:
         """Audit entries matching the filters, newest first."""
         return audit.audit_log(self.ctx, filters or AuditFilter())
 
-    def verify_audit(self) -> ChainReport:
-        """Walk the audit chain; the report names the first broken link, if any."""
-        return audit.verify_audit(self.ctx)
+    def verify_audit(self, anchor: str | None = None) -> ChainReport:
+        """Walk the audit chain; the report names the first broken link, if any.
+        ``anchor``: ``SEQ:MAC`` from an earlier verify, which the chain must contain."""
+        return audit.verify_audit(self.ctx, anchor)
 
     # -- checks ------------------------------------------------------------------------
 

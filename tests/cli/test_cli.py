@@ -372,7 +372,9 @@ def test_audit_log_and_verify_from_the_command_line(run: Run, db_url: str) -> No
     verified = ok(run("audit", "verify", "--json")).json()
     assert isinstance(verified, dict) and verified["intact"] is True
     assert verified["entries"] == verified["last_seq"] >= 21
-    assert "audit chain intact" in ok(run("audit", "verify")).stdout
+    anchor = f"{verified['last_seq']}:{verified['last_mac']}"
+    assert f"anchor {anchor}" in ok(run("audit", "verify")).stdout
+    assert ok(run("audit", "verify", "--anchor", anchor)).exit_code == 0
 
     from sqlalchemy import create_engine, text
 

@@ -177,7 +177,7 @@ def test_inserting_an_entry_is_detected(busy: Register, where: str) -> None:
 
 def test_a_register_refuses_another_registers_key_file(busy: Register, tmp_path) -> None:  # type: ignore[no-untyped-def]
     stranger = Keyring.generate(tmp_path / "other.json")
-    other = Register(type(busy.store)(busy.store.url), keyring=stranger)
+    other = Register(type(busy.store)(busy.store.url), busy.ctx.actor, keyring=stranger)
     try:
         with pytest.raises(ConfigurationError, match="does not hold"):
             other.register(ent("深圳市另一家科技有限公司"))
@@ -192,7 +192,7 @@ def test_a_rotated_audit_key_keeps_old_entries_verifiable(busy: Register, tmp_pa
     keyring = Keyring.parse(busy.store.keyring.to_json(), "copy", tmp_path / "keys.json")
     old = keyring.current_key("audit")
     new = keyring.add_key("audit")
-    rotated = Register(type(busy.store)(busy.store.url), keyring=keyring)
+    rotated = Register(type(busy.store)(busy.store.url), busy.ctx.actor, keyring=keyring)
     before = entries(busy)
     try:
         rotated.register(ent("深圳市新钥匙科技有限公司"))
@@ -233,3 +233,26 @@ def test_audit_log_by_any_code_of_a_customer(busy: Register) -> None:
     by_new = busy.audit_log(AuditFilter(code=changed.customer.code))
     assert by_old == by_new
     assert [e.action for e in by_new] == ["customer.change_code", "customer.register"]
+
+
+def test_an_anchor_kept_outside_shows_an_end_cut_off_with_its_head(busy: Register) -> None:
+    before = busy.verify_audit()
+    anchor = f"{before.last_seq}:{before.last_mac}"
+    busy.register(ent("深圳市后来科技有限公司"))
+    assert busy.verify_audit(anchor).intact
+    cut = before.last_seq - 1
+
+    def cut_the_end(conn: Connection) -> None:  # the last entries and the head, together
+        conn.execute(delete(audit_entry).where(audit_entry.c.seq > cut))
+        mac = conn.execute(select(audit_entry.c.mac).where(audit_entry.c.seq == cut)).scalar()
+        conn.execute(update(audit_chain).values(seq=cut, mac=mac))
+
+    _without_triggers(busy, cut_the_end)
+    assert busy.verify_audit().intact  # nothing inside the database can tell
+    report = busy.verify_audit(anchor)
+    assert not report.intact and report.broken_at == cut + 1
+    assert "cut off" in (report.problem or "")
+    other = f"{cut}:{'0' * 64}"
+    assert "not the one recorded" in (busy.verify_audit(other).problem or "")
+    with pytest.raises(ValidationError, match="SEQ:MAC"):
+        busy.verify_audit("12:abc")

@@ -155,10 +155,12 @@ def test_preview_checks_its_customer_against_the_rule(reg: Register) -> None:
 
 
 def test_rules_changed_by_another_process_apply(db_url: str) -> None:
-    first = open_register(db_url, actor="a")
+    first = open_register(db_url, actor="tester")  # the user `unchecked` made
     first.init()
     first.add_rule("std", "C{seq:4}", kind="enterprise")
     assert first.register(enterprise()).code == "C0001"  # the rules are now cached
+    first.add_user("b")
+    first.grant("b", "administrator")
     other = open_register(db_url, actor="b")
     # A new version applies at once: the cached one is refused when the code is written.
     other.update_rule("std", "K{seq:6}")

@@ -114,16 +114,17 @@ def test_upgrading_chains_the_audit_entries_written_before(db_url: str) -> None:
                 {"at": datetime(2026, 3, 1, 8, 0, 0, 123456 + n), "id": str(n + 1),
                  "detail": detail})
     schema.upgrade(store)
-    reg = open_register(db_url)
+    reg = open_register(db_url, actor="tester")
+    reg.init()  # the first user
     try:
         report = reg.verify_audit()
         assert report.intact, report.problem
-        assert (report.entries, report.last_seq) == (3, 3)
-        assert [e.entity_id for e in reversed(reg.audit_log())] == ["1", "2", "3"]
+        assert (report.entries, report.last_seq) == (4, 4)  # and the first user's
+        assert [e.entity_id for e in reversed(reg.audit_log())] == ["1", "2", "3", "tester"]
         with pytest.raises(DBAPIError, match="append-only"), reg.store.write() as conn:
             conn.execute(text("DELETE FROM audit_entry"))
         reg.add_rule("all", "C{seq:6}{check:mod37-2}")  # appends after the old entries
-        assert reg.verify_audit().last_seq == 4 and reg.verify_audit().intact
+        assert reg.verify_audit().last_seq == 5 and reg.verify_audit().intact
     finally:
         reg.close()
         store.dispose()

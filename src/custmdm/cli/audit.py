@@ -73,18 +73,24 @@ def _short(detail: dict[str, object], width: int = 80) -> str:
 
 
 @audit_app.command("verify")
-def audit_verify(as_json: JsonOption = False) -> None:
+def audit_verify(
+    anchor: Annotated[str | None, typer.Option(
+        "--anchor", metavar="SEQ:MAC",
+        help="An entry an earlier verify printed (kept outside the database): the chain "
+             "must still contain it, which shows an end cut off with its head.")] = None,
+    as_json: JsonOption = False,
+) -> None:
     """Recompute the whole chain and report the first broken link: an entry altered,
     deleted or inserted outside CustMDM. Exits 8 when the chain is broken."""
     with register() as reg:
-        report = reg.verify_audit()
+        report = reg.verify_audit(anchor)
     if as_json:
         emit_json({"intact": report.intact, "entries": report.entries,
                    "last_seq": report.last_seq, "last_mac": report.last_mac,
                    "broken_at": report.broken_at, "problem": report.problem})
     elif report.intact:
-        out.print(f"[green]audit chain intact[/green]: {report.entries} entries; the last "
-                  f"is #{report.last_seq} with mac {report.last_mac}", highlight=False)
+        out.print(f"[green]audit chain intact[/green]: {report.entries} entries; anchor "
+                  f"{report.last_seq}:{report.last_mac}", highlight=False, soft_wrap=True)
     else:
         err.print(f"audit chain broken at entry #{report.broken_at}: {report.problem}",
                   markup=False)

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from custmdm.cli import audit, dedup, identifiers, names, xref
+from custmdm.cli import access, audit, dedup, identifiers, names, xref
 from custmdm.cli.common import (
     AddressOption,
     AliasOption,
@@ -70,6 +70,10 @@ app.add_typer(names.naming_app, name="naming-rule")
 app.add_typer(dedup.dedup_app, name="dedup")
 app.command("merge")(dedup.merge_command)
 app.add_typer(audit.audit_app, name="audit")
+app.add_typer(access.user_app, name="user")
+app.add_typer(access.role_app, name="role")
+app.add_typer(access.grant_app, name="grant")
+app.add_typer(access.token_app, name="token")
 
 @app.callback()
 def main(
@@ -79,7 +83,9 @@ def main(
              "or postgresql://USER@HOST/DB.")] = None,
     actor: Annotated[str | None, typer.Option(
         "--actor", envvar="CUSTMDM_ACTOR",
-        help="Who is acting, for the audit trail (default: the local user).")] = None,
+        help="The user you act as: their grants apply and the audit trail names them "
+             "(default: your login name; `init` makes the first user an "
+             "administrator).")] = None,
 ) -> None:
     """Customer master data and customer coding."""
     State.db = db

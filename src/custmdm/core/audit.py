@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, select
 
 from custmdm.errors import ValidationError
+from custmdm.security.access import Permission
 from custmdm.security.audit_chain import ChainReport, verify_chain
 from custmdm.store.audit import chain_head, pending_entry, read_entries, utc
 from custmdm.store.database import Store
@@ -79,6 +80,7 @@ class AuditFilter:
 
 def audit_log(ctx: Context, filters: AuditFilter) -> list[AuditEntry]:
     """The entries matching ``filters``, newest first."""
+    ctx.require(Permission.READ_AUDIT)
     if not 1 <= filters.limit <= 10_000:
         raise ValidationError("limit must be between 1 and 10000")
     query = select(audit_entry.c.seq, audit_entry.c.at, audit_entry.c.actor,
@@ -108,12 +110,15 @@ def audit_log(ctx: Context, filters: AuditFilter) -> list[AuditEntry]:
                            r.detail) for r in conn.execute(query)]
 
 
-def verify_audit(ctx: Context) -> ChainReport:
+def verify_audit(ctx: Context, anchor: str | None = None) -> ChainReport:
     """Walk the whole chain and report the first broken link (see security.audit_chain).
 
-    Reads in one snapshot, so writers may go on meanwhile; the report covers the chain
-    as it was when the walk began.
+    ``anchor``: ``SEQ:MAC`` printed by an earlier verify, which the chain must still
+    pass through. Reads in one snapshot, so writers may go on meanwhile; the report
+    covers the chain as it was when the walk began.
     """
+    ctx.require(Permission.READ_AUDIT)
+    recorded = parse_anchor(anchor) if anchor else None
     keyring = ctx.store.keyring
     secrets: dict[str, bytes] = {}
 
@@ -124,4 +129,18 @@ def verify_audit(ctx: Context) -> ChainReport:
         return found
 
     with ctx.store.read() as conn:
-        return verify_chain(read_entries(conn), key_of, chain_head(conn))
+        return verify_chain(read_entries(conn), key_of, chain_head(conn), recorded)
+
+
+def parse_anchor(text: str) -> tuple[int, str]:
+    """``SEQ:MAC`` as given on the command line.
+
+    >>> parse_anchor("12:" + "A" * 64)[0]
+    12
+    """
+    seq, _, mac = text.strip().partition(":")
+    if not seq.isdigit() or len(mac) != 64 or any(c not in "0123456789abcdef"
+                                                  for c in mac.lower()):
+        raise ValidationError(f"{text!r} is not an anchor: write SEQ:MAC as `custmdm audit "
+                              "verify` printed it, e.g. 12408:4f1c… (64 hex digits)")
+    return int(seq), mac.lower()

@@ -47,6 +47,7 @@ from custmdm.domain.matching import (
 )
 from custmdm.domain.names import NameForms
 from custmdm.errors import Conflict, NotFound, ValidationError
+from custmdm.security.access import Permission
 from custmdm.store.tables import (
     NAME_FORM_COLUMNS,
     contact,
@@ -407,6 +408,7 @@ def run_batch(ctx: Context, *, train: bool = False, threshold: float = THRESHOLD
     queue the clusters not already decided. ``labels``, a CSV file of pairs of codes
     known to be one customer (see :func:`read_labels`), trains m from those pairs
     (a group without labels is trained as usual); it implies ``train``."""
+    ctx.require(Permission.MERGE)  # the whole register
     _check_threshold(threshold)
     labelled = read_labels(ctx, Path(labels)) if labels is not None else []
     train = train or labels is not None
@@ -583,6 +585,7 @@ def link_file(ctx: Context, path: Path | str, threshold: float = THRESHOLD
               ) -> list[FileMatch]:
     """Link the records of a CSV file to the register with Splink (``link_only``), with
     the stored model when there is one: for each record, the customers it likely is."""
+    ctx.require(Permission.READ)  # against the whole register
     from custmdm.core.customers import validate_draft
 
     _check_threshold(threshold)
@@ -725,6 +728,7 @@ class ReviewCluster:
 
 def review_queue(ctx: Context, status: str = "open", limit: int = 50) -> list[ReviewCluster]:
     """Clusters waiting for a decision (or with another ``status``), oldest first."""
+    ctx.require(Permission.MERGE)
     with ctx.store.read() as conn:
         rows = conn.execute(select(review_cluster).where(review_cluster.c.status == status)
                             .order_by(review_cluster.c.id).limit(limit)).all()
@@ -735,6 +739,7 @@ def decide(ctx: Context, cluster_id: int, decision: str, *, survivor: str | None
            ) -> ReviewCluster:
     """``accept`` (merge the cluster into ``survivor``, default its first customer),
     ``reject`` (its pairs are remembered as different customers) or ``defer``."""
+    ctx.require(Permission.MERGE)
     if decision not in ("accept", "reject", "defer"):
         raise ValidationError(f"decide accept, reject or defer, not {decision!r}")
     with ctx.store.read() as conn:

@@ -41,6 +41,7 @@ from custmdm.domain.names import NameKind
 from custmdm.domain.naming import NamingRule, check_name
 from custmdm.domain.rules import CodingRule, choose_rule
 from custmdm.errors import Conflict, ValidationError
+from custmdm.security.access import CustomerFacts, Permission
 from custmdm.security.audit_chain import canonical_json
 from custmdm.store.audit import PendingEntry
 from custmdm.store.tables import (
@@ -220,12 +221,27 @@ def write_prepared(
     ctx: Context, batch: PreparedBatch, prepare_again: Callable[[list[CodingRule]], PreparedBatch],
 ) -> list[str]:
     """:func:`write_batch`, preparing the batch again here if the rules changed."""
+    _require_create(ctx, batch)
     for _ in range(3):
         try:
             return write_batch(ctx, batch)
         except StaleRule:
             batch = prepare_again(refresh_rules(ctx))
     return write_batch(ctx, batch)
+
+
+def _require_create(ctx: Context, batch: PreparedBatch) -> None:
+    """Refuse the batch unless the actor may register every customer in it."""
+    ctx.require_user()
+    auth = ctx.authorization
+    if auth.allows(Permission.CREATE):  # anywhere: nothing to look at per customer
+        return
+    for position, row in enumerate(batch.customers, 1):
+        values = dict(zip(CUSTOMER_COLUMNS, row, strict=False))
+        auth.require(Permission.CREATE, CustomerFacts(
+            region=values["region"], country=values["country"], industry=values["industry"],
+            industry_section=values["industry_section"], owner=values["owner"]),
+            what=f"customer {position} of the batch ({values['legal_name']})")
 
 
 # -- many drafts --------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from custmdm.errors import (
     RuleViolation,
     ValidationError,
 )
+from custmdm.security.access import Permission
 from custmdm.standards.countries import get_country
 from custmdm.standards.industries import get_industry
 from custmdm.standards.regions import get_region
@@ -129,6 +130,7 @@ def _current_rule(ctx: Context, conn: Connection, name: str) -> CodingRule:
 
 def list_rules(ctx: Context) -> list[RuleSummary]:
     """Current rules in the order they are tried, with how many codes each issued."""
+    ctx.require_user()
     with ctx.store.read() as conn:
         issued = {
             name: int(n) for name, n in conn.execute(
@@ -176,6 +178,7 @@ def save_rule(
     and the previous version's row is locked before the checks, so registrations still
     using it finish first and their codes are seen by the checks.
     """
+    ctx.require(Permission.MANAGE_RULES)
     with ctx.store.write() as conn:
         ctx.store.lock_rule_changes(conn)
         previous = conn.execute(
@@ -566,6 +569,7 @@ def preview_codes(
 ) -> list[str]:
     """The next ``count`` codes the rule would give such a customer; consumes nothing.
     Facts not given come from the rule's own conditions."""
+    ctx.require_user()
     if not 1 <= count <= MAX_PREVIEW:
         raise ValidationError(f"preview shows 1 to {MAX_PREVIEW} codes, not {count}")
     with ctx.store.read() as conn:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import getpass
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
@@ -12,11 +13,13 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from custmdm.core.approval import ApprovalPolicy, NoApprovalNeeded
-from custmdm.errors import ValidationError
+from custmdm.errors import PermissionDenied, ValidationError
+from custmdm.security.access import Authorization, Permission
 from custmdm.store.database import Store
 
 if TYPE_CHECKING:
     from custmdm.core.coding import ReservationPool
+    from custmdm.core.customers import CustomerRecord, ValidCustomer
     from custmdm.store.registration import RegistrationWriter
     from custmdm.store.search import NameIndex
 
@@ -29,11 +32,16 @@ class Actor:
 
     @classmethod
     def local_user(cls) -> Actor:
-        """The operating-system user, for the CLI on the embedded database."""
+        """The user named like the operating-system login (``custmdm init`` makes the
+        first one an administrator)."""
         try:
-            return cls(f"local:{getpass.getuser()}")
+            return cls(getpass.getuser())
         except (KeyError, OSError):
-            return cls("local:unknown")
+            return cls("unknown")
+
+
+#: Seconds a process trusts the grants it loaded (see Context.authorization).
+AUTHORIZATION_TTL = 5.0
 
 
 def business_timezone() -> tzinfo | None:
@@ -78,6 +86,8 @@ class Context:
     #: Naming rules as last loaded (see core.naming).
     naming_rules: list[Any] | None = None
     naming_rules_loaded_at: float = 0.0
+    _authorization: Authorization | None = None
+    _authorization_loaded_at: float = 0.0
     _reservations: ReservationPool | None = None
     _name_index: NameIndex | None = None
     _writer: RegistrationWriter | None = None
@@ -109,6 +119,65 @@ class Context:
 
             self._writer = registration_writer(self.store)
         return self._writer
+
+    # -- permissions (core.access) ------------------------------------------------------
+
+    @property
+    def authorization(self) -> Authorization:
+        """What the actor may do, reloaded after AUTHORIZATION_TTL seconds, so a revoked
+        grant or a disabled user stops working in running processes too."""
+        if (self._authorization is None
+                or time.monotonic() - self._authorization_loaded_at > AUTHORIZATION_TTL):
+            from custmdm.core.access import load_authorization
+
+            with self.store.read() as conn:
+                self._authorization = load_authorization(conn, self.actor.name)
+            self._authorization_loaded_at = time.monotonic()
+        return self._authorization
+
+    def forget_authorization(self) -> None:
+        """Load grants afresh on next use (after this process changed some)."""
+        self._authorization = None
+
+    def require(self, permission: Permission,
+                record: CustomerRecord | ValidCustomer | None = None,
+                what: str | None = None) -> None:
+        """Raise PermissionDenied unless the actor may do ``permission`` (to ``record``,
+        registered or about to be; without one, on the whole register)."""
+        auth = self.authorization
+        facts = None
+        if record is not None:
+            from custmdm.core.access import facts_of
+
+            facts = facts_of(record)
+            code = getattr(record, "code", None)
+            what = what or (f"customer {code}" if code else
+                            f"a customer in region {record.region or record.country}")
+        if not auth.grants:
+            self._explain_no_grants()
+        auth.require(permission, facts, what)
+
+    def require_user(self) -> None:
+        """Raise PermissionDenied unless the actor is an active user with some grant."""
+        if not self.authorization.grants:
+            self._explain_no_grants()
+            raise PermissionDenied(f"{self.actor.name} has no grants; an administrator "
+                                   "gives them with `custmdm grant add`")
+
+    def _explain_no_grants(self) -> None:
+        from custmdm.core.access import explain_missing_user
+
+        with self.store.read() as conn:
+            reason = explain_missing_user(conn, self.actor.name)
+        if reason is not None:
+            raise PermissionDenied(reason)
+
+    def scope_filter(self, permission: Permission) -> Any:
+        """The customers the actor may act on with ``permission``, as a condition on the
+        ``customer`` table (None: all of them)."""
+        from custmdm.core.access import customer_scope_filter
+
+        return customer_scope_filter(self.authorization, permission)
 
     def today(self) -> date:
         """The day of issue used by ``{yyyy}``, ``{yy}`` and ``{mm}``: the business

@@ -53,6 +53,7 @@ from custmdm.domain.matching import (
 )
 from custmdm.domain.names import NameForms, legal_form
 from custmdm.errors import Conflict, ValidationError
+from custmdm.security.access import Permission
 from custmdm.store.database import Store
 from custmdm.store.tables import (
     NAME_FORM_COLUMNS,
@@ -129,6 +130,7 @@ class DuplicateSuspected(Conflict):
 
 def check_draft(ctx: Context, draft: CustomerDraft, limit: int = 10) -> CheckResult:
     """Score a draft against the register without registering it."""
+    ctx.require_user()
     valid = validate_draft(draft, default_owner=ctx.actor.name)
     return check_record(ctx, valid.match_record(), limit=limit)
 
@@ -269,12 +271,14 @@ def guard_new_identifier(ctx: Context, customer_id: int, canonical: str,
 
 def match_rules(ctx: Context) -> list[MatchRule]:
     """The rules in force (a new register starts with domain.matching.DEFAULT_RULES)."""
+    ctx.require_user()
     with ctx.store.read() as conn:
         return _rules(conn)
 
 
 def set_match_rule(ctx: Context, kind: str, action: str, threshold: float | None) -> None:
     """Set (or, with ``threshold`` None, remove) a kind's rule for an action."""
+    ctx.require(Permission.MANAGE_RULES)
     kind_value = parse_choice(Kind, kind, "kind").value
     action_value = parse_choice(Action, action, "action").value
     if threshold is not None and not 0 < threshold <= 1:

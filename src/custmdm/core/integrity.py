@@ -10,6 +10,7 @@ from sqlalchemy import Connection, func, select
 from custmdm.core.coding import rule_versions
 from custmdm.core.context import Context
 from custmdm.domain.customer import CodeStatus, Lifecycle
+from custmdm.security.access import Permission
 from custmdm.store.tables import code_counter, coding_rule, customer, customer_code
 
 #: Codes a customer can still be found by.
@@ -36,6 +37,7 @@ class CodeCheckReport:
 
 def check_codes(ctx: Context) -> CodeCheckReport:
     """Run every code invariant in one consistent snapshot."""
+    ctx.require(Permission.READ_AUDIT)
     report = CodeCheckReport()
     with ctx.store.read() as conn:
         status_counts = conn.execute(

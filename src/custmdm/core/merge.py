@@ -37,6 +37,7 @@ from custmdm.domain.survivorship import (
     field_rule,
 )
 from custmdm.errors import Conflict, NotFound, ValidationError
+from custmdm.security.access import Permission
 from custmdm.store.tables import (
     contact,
     customer,
@@ -103,6 +104,8 @@ def merge_customers(
         if c.kind != survivor.kind:
             raise ValidationError(f"customer {c.code} is {c.kind} and {survivor.code} is "
                                   f"{survivor.kind}: only customers of one kind are merged")
+    for c in everyone:
+        ctx.require(Permission.MERGE, c)
     by_code = {c.code: c for c in everyone}
     choices = _choose_fields(ctx, everyone, picks or {}, trusted)
     chosen = {name: choice.code for name, choice in choices.items()}
@@ -177,6 +180,8 @@ def undo_merge(ctx: Context, merge_id: int, reason: str = "undo") -> CustomerRec
             raise Conflict(f"merge {merge_id} was undone on {iso(row.undone_at)} by "
                            f"{row.undone_by}")
         ids = [row.survivor_id, *row.loser_ids]
+        for involved in load_records(conn, ids):
+            ctx.require(Permission.MERGE, involved)
         later = _later_changes(conn, row, ids)
         if later:
             raise Conflict(f"merge {merge_id} cannot be undone exactly; changed since: "
@@ -246,6 +251,7 @@ def _choose_fields(ctx: Context, everyone: Sequence[CustomerRecord],
 def survivorship_rules(ctx: Context) -> list[FieldRule]:
     """The rule in force for every field a merge decides: a steward's, else the
     built-in one (``default``)."""
+    ctx.require_user()
     with ctx.store.read() as conn:
         rules = _survivorship_rules(conn)
     return [rules[name] for name in MERGED_FIELDS]
@@ -255,6 +261,7 @@ def set_survivorship_rule(ctx: Context, field_name: str, rule: str | None,
                           systems: Sequence[str] = ()) -> FieldRule:
     """Set a field's survivorship rule (``trusted`` with its systems, most trusted
     first), or with ``rule`` None go back to the built-in one. Audited."""
+    ctx.require(Permission.MANAGE_RULES)
     if rule is None:
         if field_name not in MERGED_FIELDS:
             field_rule(field_name, Survivorship.SURVIVOR.value)  # raises the clear error

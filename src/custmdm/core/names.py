@@ -26,6 +26,7 @@ from custmdm.core.registry import (
 )
 from custmdm.domain.names import NameKind, forms_of
 from custmdm.errors import Conflict, InvalidComponent, ValidationError
+from custmdm.security.access import Permission
 from custmdm.store.tables import NAME_COLUMNS, customer_name
 
 #: Kinds a name can be added as; the legal name changes by renaming, which also makes
@@ -138,7 +139,7 @@ def rename(
     former name, valid until that day, and keeps matching the customer."""
     new_legal_name = validate_legal_name(new_legal_name)
     reason = require_reason(reason)
-    record = changeable(ctx, code, "names")
+    record = changeable(ctx, code, "names", Permission.RENAME)
     naming.check(ctx, record.kind, NameKind.LEGAL.value, new_legal_name)
     day = on or ctx.today()
     if day > ctx.today():

@@ -14,6 +14,7 @@ from custmdm.core.context import Context
 from custmdm.domain.customer import Kind, parse_choice
 from custmdm.domain.naming import NamingRule, check_name
 from custmdm.errors import Conflict, InvalidFormat, NotFound
+from custmdm.security.access import Permission
 from custmdm.store.tables import naming_rule
 
 #: How long a process trusts the naming rules it loaded (another process may add some).
@@ -22,6 +23,7 @@ NAMING_RULES_CACHE_SECONDS = 2.0
 
 def add_naming_rule(ctx: Context, rule: NamingRule) -> NamingRule:
     """Save a naming rule. It applies to names given from now on."""
+    ctx.require(Permission.MANAGE_RULES)
     name = rule.name.strip()
     if not name or len(name) > 64:
         raise InvalidFormat("a naming rule needs a name of 1 to 64 characters")
@@ -47,6 +49,7 @@ def add_naming_rule(ctx: Context, rule: NamingRule) -> NamingRule:
 
 def remove_naming_rule(ctx: Context, name: str) -> None:
     """Remove a naming rule (names given under it stay as they are)."""
+    ctx.require(Permission.MANAGE_RULES)
     with ctx.store.write() as conn:
         gone = conn.execute(delete(naming_rule).where(naming_rule.c.name == name)).rowcount
         if not gone:
@@ -58,6 +61,7 @@ def remove_naming_rule(ctx: Context, name: str) -> None:
 
 def naming_rules(ctx: Context) -> list[NamingRule]:
     """Every naming rule, by name (loaded from the database)."""
+    ctx.require_user()
     with ctx.store.read() as conn:
         rows = conn.execute(select(naming_rule).order_by(naming_rule.c.name)).all()
     return [NamingRule(r.name, r.kind, tuple(r.name_kinds), tuple(r.required_parts),

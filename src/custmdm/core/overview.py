@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 
 from custmdm.core.context import Context
 from custmdm.domain.customer import CodeStatus
+from custmdm.security.access import Permission
 from custmdm.store.tables import coding_rule, customer, customer_code
 
 
@@ -29,12 +30,16 @@ class Overview:
 
 
 def overview(ctx: Context, top_provinces: int = 10) -> Overview:
-    """Counts in one read transaction."""
+    """Counts in one read transaction, of the customers the actor may read."""
     province = func.substr(customer.c.region, 1, 2)
+    ctx.require_user()
+    in_scope = ctx.scope_filter(Permission.READ)
     with ctx.store.read() as conn:
         def counts(column: Any) -> dict[str, int]:
-            rows = conn.execute(select(column, func.count()).group_by(column)
-                                .order_by(func.count().desc()))
+            query = select(column, func.count()).group_by(column)
+            if in_scope is not None:
+                query = query.where(in_scope)
+            rows = conn.execute(query.order_by(func.count().desc()))
             return {str(k): int(n) for k, n in rows}
 
         by_province = dict(list(counts(province).items())[:top_provinces])
@@ -42,6 +47,8 @@ def overview(ctx: Context, top_provinces: int = 10) -> Overview:
             select(coding_rule.c.name, func.count())
             .join(customer_code, customer_code.c.rule_id == coding_rule.c.id)
             .where(customer_code.c.status != CodeStatus.VOID.value)
+            .where(true() if in_scope is None else customer_code.c.customer_id.in_(
+                select(customer.c.id).where(in_scope)))
             .group_by(coding_rule.c.name)
         )
         by_kind = counts(customer.c.kind)

@@ -50,6 +50,7 @@ from custmdm.errors import (
     RuleViolation,
     ValidationError,
 )
+from custmdm.security.access import Permission
 from custmdm.store.tables import (
     CODE_COLUMNS,
     CUSTOMER_COLUMNS,
@@ -73,6 +74,7 @@ def register_customer(
     existing customer is returned instead (``linked`` set), nothing registered.
     """
     valid = validate_draft(draft, default_owner=ctx.actor.name)
+    ctx.require(Permission.CREATE, valid)
     naming.check(ctx, valid.kind.value, NameKind.LEGAL.value, valid.legal_name)
     for kind, text, _ in valid.other_names:
         naming.check(ctx, valid.kind.value, kind, text)
@@ -324,6 +326,7 @@ def find_by_code(ctx: Context, code: str) -> Resolution:
             ).first()
             if row is not None and row.customer_id is not None:
                 record = load_records(conn, [row.customer_id])[0]
+                ctx.require(Permission.READ, record)
                 return Resolution(record, candidate, row.status)
             if row is not None:
                 raise NotFound(f"code {candidate} was {row.status} and never belonged to a "
@@ -391,6 +394,10 @@ def list_customers(ctx: Context, filters: CustomerFilter) -> list[CustomerRecord
         query = query.where(customer.c.lifecycle != Lifecycle.MERGED.value)
     if filters.owner:
         query = query.where(customer.c.owner == filters.owner)
+    ctx.require_user()
+    in_scope = ctx.scope_filter(Permission.READ)
+    if in_scope is not None:  # only the customers the actor may read, in SQL
+        query = query.where(in_scope)
     with ctx.store.read() as conn:
         ids = list(conn.execute(query.limit(filters.limit).offset(filters.offset)).scalars())
         return load_records(conn, ids)
@@ -413,6 +420,7 @@ def change_code(
     reason = require_reason(reason)
     found = find_by_code(ctx, code)
     record = found.customer
+    ctx.require(Permission.CHANGE_CODE, record)
     if record.status in (Lifecycle.RETIRED.value, Lifecycle.MERGED.value):
         raise Conflict(f"customer {record.code} is {record.status}; its code cannot change")
     ctx.approvals.check(ctx.actor.name, "customer.change_code",
@@ -447,10 +455,12 @@ def change_code(
     return find_by_code(ctx, value)
 
 
-def changeable(ctx: Context, code: str, what: str) -> CustomerRecord:
-    """The customer holding ``code``, refused if retired or merged: its ``what``
-    (names, identifiers) cannot change any more."""
+def changeable(ctx: Context, code: str, what: str,
+               permission: Permission = Permission.UPDATE) -> CustomerRecord:
+    """The customer holding ``code``, if the actor has ``permission`` on it; refused if
+    retired or merged: its ``what`` (names, identifiers) cannot change any more."""
     record = find_by_code(ctx, code).customer
+    ctx.require(permission, record)
     if record.status in (Lifecycle.RETIRED.value, Lifecycle.MERGED.value):
         raise Conflict(f"customer {record.code} is {record.status}; its {what} cannot "
                        "change")
@@ -552,6 +562,7 @@ def retire_customer(ctx: Context, code: str, reason: str) -> CustomerRecord:
     its identifiers are released for a future customer."""
     reason = require_reason(reason)
     record = find_by_code(ctx, code).customer
+    ctx.require(Permission.RETIRE, record)
     if record.status == Lifecycle.RETIRED.value:
         raise Conflict(f"customer {record.code} is already retired")
     ctx.approvals.check(ctx.actor.name, "customer.retire",

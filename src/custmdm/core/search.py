@@ -30,7 +30,8 @@ from custmdm.domain.names import (
     parse_name,
 )
 from custmdm.errors import ValidationError
-from custmdm.store.tables import customer_code, customer_name, identifier, system, xref
+from custmdm.security.access import Permission
+from custmdm.store.tables import customer, customer_code, customer_name, identifier, system, xref
 
 #: How good a match is, best first.
 EXACT_KEY, EXACT_NAME, PREFIX, CONTAINS, SIMILAR = range(5)
@@ -102,6 +103,8 @@ def search(ctx: Context, query: str, limit: int = 20) -> list[SearchHit]:
     text = normalise(raw)
     key = "".join(raw.split()).upper()
     best: dict[int, _Reason] = {}
+    ctx.require_user()
+    in_scope = ctx.scope_filter(Permission.READ)
 
     def offer(customer_id: int, reason: _Reason) -> None:
         known = best.get(customer_id)
@@ -114,7 +117,12 @@ def search(ctx: Context, query: str, limit: int = 20) -> list[SearchHit]:
         if text:
             _names(ctx, conn, raw, text, offer, best, want, limit)
         ranked = sorted(best.items(), key=lambda item: (item[1].rank, -item[1].score,
-                                                        item[0]))[:limit]
+                                                        item[0]))
+        if in_scope is not None:  # only customers the actor may read, before loading any
+            allowed = set(conn.execute(select(customer.c.id).where(
+                customer.c.id.in_([cid for cid, _ in ranked]), in_scope)).scalars())
+            ranked = [item for item in ranked if item[0] in allowed]
+        ranked = ranked[:limit]
         records = {r.id: r for r in load_records(conn, [cid for cid, _ in ranked])}
     return [SearchHit(records[cid], reason.field, reason.matched, MATCH_WORDS[reason.rank],
                       reason.score) for cid, reason in ranked if cid in records]

@@ -25,7 +25,8 @@ from custmdm.core.customers import CustomerRecord, current_code_of, iso
 from custmdm.core.registry import find_by_code, get_customer_by_id, require_reason
 from custmdm.domain.customer import Lifecycle
 from custmdm.domain.names import normalise
-from custmdm.errors import Conflict, InvalidFormat, NotFound
+from custmdm.errors import Conflict, InvalidFormat, NotFound, PermissionDenied
+from custmdm.security.access import Permission
 from custmdm.store.tables import customer, system, xref
 
 MAX_SYSTEM_NAME = 64
@@ -75,6 +76,7 @@ class ImportResult:
 
 def add_system(ctx: Context, name: str, description: str | None = None) -> str:
     """Register a system by name (ERP, CRM, billing …); returns the name."""
+    ctx.require(Permission.MANAGE_RULES)
     name = name.strip()
     if not name or len(name) > MAX_SYSTEM_NAME or any(ch.isspace() for ch in name):
         raise InvalidFormat(f"system name {name!r}: give 1 to {MAX_SYSTEM_NAME} characters "
@@ -93,6 +95,7 @@ def add_system(ctx: Context, name: str, description: str | None = None) -> str:
 
 def list_systems(ctx: Context) -> list[tuple[str, str | None]]:
     """Every system: (name, description), by name."""
+    ctx.require_user()
     with ctx.store.read() as conn:
         rows = conn.execute(select(system.c.name, system.c.description)
                             .order_by(system.c.name)).all()
@@ -129,6 +132,7 @@ def find_xref(ctx: Context, system_name: str, external_id: str) -> XrefMatch:
     if row is None:
         raise NotFound(f"{system_name} id {external_id!r} is not mapped to any customer")
     found = get_customer_by_id(ctx, row.customer_id)
+    ctx.require(Permission.READ, found)
     return XrefMatch(_mapping(row, system_name, found.code), found)
 
 
@@ -157,6 +161,7 @@ def move_xref(
     and a new one starts that day. Audited; the approval seam is asked first."""
     reason = require_reason(reason)
     current = find_xref(ctx, system_name, external_id)
+    ctx.require(Permission.UPDATE, current.customer)
     target = _mappable(ctx, to_code)
     if target.id == current.customer.id:
         raise Conflict(f"{system_name} id {external_id!r} is already mapped to {target.code}")
@@ -284,7 +289,8 @@ def _system_id(conn: Connection, name: str) -> int:
 def _mappable(ctx: Context, code: str, line: int | None = None) -> CustomerRecord:
     try:
         record = find_by_code(ctx, code).customer
-    except NotFound as error:
+        ctx.require(Permission.UPDATE, record)
+    except (NotFound, PermissionDenied) as error:
         raise error.prefixed(f"line {line}: ") if line is not None else error from None
     if record.status in (Lifecycle.RETIRED.value, Lifecycle.MERGED.value):
         where = f"line {line}: " if line is not None else ""

@@ -125,15 +125,23 @@ class ChainReport:
 
 def verify_chain(
     entries: Iterable[StoredEntry], key_of: Callable[[str], bytes],
-    head: tuple[int, str] | None,
+    head: tuple[int, str] | None, anchor: tuple[int, str] | None = None,
 ) -> ChainReport:
     """Walk the entries in ``seq`` order and report the first broken link.
 
     ``head`` is the chain head the database keeps (last seq and MAC): it tells a
     deleted last entry, or one appended behind the writers' back, from an intact end.
+    ``anchor`` is a seq and MAC recorded outside the database by an earlier verify:
+    the chain must still pass through it, which shows a cut-off end even when the
+    head was moved back with it.
     """
     previous_seq, previous_mac, count = 0, GENESIS, 0
     for entry in entries:
+        if anchor is not None and entry.seq == anchor[0] and not hmac.compare_digest(
+                entry.mac, anchor[1].lower()):
+            return ChainReport(count, previous_seq, previous_mac, entry.seq,
+                               f"entry #{entry.seq} is not the one recorded earlier (its "
+                               f"MAC was {anchor[1]}): the chain was rewritten from there")
         if entry.seq > previous_seq + 1:
             return ChainReport(count, previous_seq, previous_mac, previous_seq + 1,
                                f"{_entries(previous_seq + 1, entry.seq - 1)} missing (deleted)")
@@ -150,6 +158,10 @@ def verify_chain(
                                f"entry #{entry.seq} (id {entry.id}) does not match its MAC: "
                                "it was altered, or inserted in place of another")
         previous_seq, previous_mac, count = entry.seq, entry.mac, count + 1
+    if anchor is not None and anchor[0] > previous_seq:
+        return ChainReport(count, previous_seq, previous_mac, previous_seq + 1,
+                           f"the chain ends at #{previous_seq}, before entry #{anchor[0]} "
+                           "recorded earlier: entries were cut off the end")
     head_seq, head_mac = head or (0, GENESIS)
     if head_seq > previous_seq:
         return ChainReport(count, previous_seq, previous_mac, previous_seq + 1,

@@ -443,6 +443,72 @@ register_key = Table(
             "used, so that the wrong key file is refused rather than used.",
 )
 
+# -- users and permissions (security.access, core.access) ----------------------------------
+
+app_user = Table(
+    "app_user",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True, comment="the login name"),
+    Column("display_name", String(200)),
+    Column("kind", String(8), nullable=False, comment="person, or system (another system)"),
+    Column("team", String(64), comment="for grants with scope team:NAME"),
+    Column("password_hash", String(200), comment="argon2id; none: token or local use only"),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("disabled_at", Timestamp),
+    Column("disabled_reason", String(500)),
+    CheckConstraint("kind IN ('person', 'system')", name="kind"),
+    comment="Users (people and other systems); audit entries name them. Never deleted: "
+            "disabled.",
+)
+
+custom_role = Table(
+    "custom_role",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("permissions", JSON, nullable=False, comment="permission names"),
+    Column("description", String(200)),
+    Column("created_at", Timestamp, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    comment="Roles a register defines beside the built-in ones (security.access.ROLES).",
+)
+
+access_grant = Table(
+    "access_grant",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", ForeignKey("app_user.id"), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("scope", String(80), nullable=False, comment="all, own, region:44, industry:C, "
+                                                        "team:NAME"),
+    Column("created_at", Timestamp, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    UniqueConstraint("user_id", "role", "scope"),
+    comment="A role within a scope, given to a user.",
+)
+
+api_token = Table(
+    "api_token",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", ForeignKey("app_user.id"), nullable=False),
+    Column("name", String(100), nullable=False, comment="what it is for"),
+    Column("token_hash", String(64), nullable=False, unique=True,
+           comment="SHA-256 of the token; the token itself is shown once and never stored"),
+    Column("prefix", String(16), nullable=False, comment="its first characters, to tell "
+                                                         "tokens apart"),
+    Column("created_at", Timestamp, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("expires_at", Timestamp),
+    Column("revoked_at", Timestamp),
+    Column("last_used_at", Timestamp),
+    comment="API tokens (bearer) of users and systems.",
+)
+Index(None, access_grant.c.user_id)
+Index(None, api_token.c.user_id)
+
 
 #: Column orders used by bulk and single-statement inserts.
 CUSTOMER_COLUMNS = ("kind", "legal_name", "country", "region", "industry", "industry_section",
