@@ -22,6 +22,7 @@ from custmdm.core import (
     merge,
     names,
     naming,
+    overview,
     registry,
     search,
     xref,
@@ -34,6 +35,7 @@ from custmdm.core.context import Actor, Context
 from custmdm.core.customers import CustomerDraft, CustomerRecord, ValidCustomer
 from custmdm.core.integrity import CodeCheckReport
 from custmdm.core.names import NameRecord
+from custmdm.core.overview import Overview
 from custmdm.core.registry import CustomerFilter, Resolution
 from custmdm.core.search import SearchHit
 from custmdm.core.xref import ImportResult, KeyMapping, XrefMatch
@@ -415,6 +417,11 @@ class Register:
         return audit.verify_audit(self.ctx, anchor)
 
     # -- checks ------------------------------------------------------------------------
+
+    def overview(self, top_provinces: int = 10) -> Overview:
+        """Counts of the customers the actor may read: by kind, status, province; codes
+        by rule."""
+        return overview.overview(self.ctx, top_provinces)
 
     def check_codes(self) -> CodeCheckReport:
         """Verify every code invariant."""

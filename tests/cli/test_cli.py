@@ -406,3 +406,49 @@ def test_init_creates_the_key_file_once(tmp_path: pathlib.Path,
                                        "X{seq:4}"])
     assert missing.exit_code == 7
     assert "no keyring at" in missing.stderr and "CUSTMDM_KEY_FILE" in missing.stderr
+
+
+def test_users_roles_grants_and_tokens_from_the_command_line(run: Run, db_url: str) -> None:
+    ok(run("rule", "add", "std", "--pattern", "C{seq:6}{check:mod37-2}"))
+    added = ok(run("user", "add", "ann", "--team", "south", "--role", "sales", "--scope",
+                   "region:44", "--json")).json()
+    assert isinstance(added, dict) and added["data"][0]["grants"] == ["sales in region:44"]
+    users = ok(run("user", "list", "--json")).json()
+    assert isinstance(users, dict) and [u["name"] for u in users["data"]] == ["ann",
+                                                                                 "cli-test"]
+    roles = ok(run("role", "list", "--json")).json()
+    assert isinstance(roles, dict) and "data_steward" in {r["name"] for r in roles["data"]}
+    ok(run("role", "add", "viewer", "-p", "read", "-p", "export"))
+    assert "ann has viewer in all" in ok(run("grant", "add", "ann", "viewer")).stdout
+    grants = ok(run("grant", "list", "ann", "--json")).json()
+    assert isinstance(grants, dict) and grants["count"] == 2
+    ok(run("grant", "revoke", "ann", "viewer"))
+    ok(run("role", "remove", "viewer"))
+
+    as_ann = CliRunner()
+
+    def ann(*args: str) -> Result:
+        result = as_ann.invoke(app, ["--db", db_url, "--actor", "ann", *args])
+        return Result(result.exit_code, result.stdout, result.stderr)
+
+    mine = ok(ann("customer", "add", "--kind", "enterprise", "--name", "深圳市甲科技有限公司",
+                  "--region", "440305", "--json")).json()
+    refused = ann("customer", "add", "--kind", "enterprise", "--name", "北京市乙科技有限公司",
+                  "--region", "110105")
+    assert refused.exit_code == 5 and "'create' in a scope covering" in refused.stderr
+    assert ann("user", "list").exit_code == 5
+    assert isinstance(mine, dict) and mine["owner"] == "ann"
+
+    made = ok(run("token", "create", "ann", "--name", "laptop", "--days", "7", "--json")).json()
+    assert isinstance(made, dict) and made["token"].startswith("cmdm_")
+    listed = ok(run("token", "list", "--json")).json()
+    assert isinstance(listed, dict) and listed["data"][0]["status"] == "active"
+    assert made["token"] not in json.dumps(listed)
+    ok(run("token", "revoke", str(made["id"])))
+    ok(run("user", "disable", "ann", "--reason", "left"))
+    gone = ann("customer", "list")
+    assert gone.exit_code == 5 and "disabled (left)" in gone.stderr
+    ok(run("user", "enable", "ann"))
+    pw = CliRunner().invoke(app, ["--db", db_url, "--actor", "cli-test", "user", "password",
+                                  "ann", "--password-stdin"], input="a long passphrase\n")
+    assert pw.exit_code == 0, pw.stderr

@@ -403,11 +403,10 @@ def demo(
 @app.command()
 def overview(as_json: JsonOption = False) -> None:
     """A short summary of the register and a few customers."""
-    from custmdm.core.overview import overview as build_overview
     from custmdm.standards.regions import get_region
 
     with register() as reg:
-        summary = build_overview(reg.ctx)
+        summary = reg.overview()
         sample = reg.customers(CustomerFilter(limit=5))
     if as_json:
         emit_json(summary.to_dict())
