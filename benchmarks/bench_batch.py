@@ -51,7 +51,7 @@ def main() -> None:
     parser.add_argument("--skip-labels", action="store_true",
                         help="leave out the two-fold runs with m from labelled pairs")
     args = parser.parse_args()
-    reg = open_register(args.db, actor="bench")
+    reg = open_register(args.db)  # as the login user, like the CLI
     reg.init()
     for rule in reg.match_rules():
         reg.set_match_rule(rule.kind, rule.action, None)  # an unchecked import

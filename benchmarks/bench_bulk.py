@@ -26,7 +26,7 @@ def main() -> None:
     parser.add_argument("--validators", type=int, default=1)
     args = parser.parse_args()
 
-    reg = open_register(args.db, actor="bench")
+    reg = open_register(args.db)  # as the login user, like the CLI
     reg.init()
     install_demo_rules(reg)
     t0 = time.perf_counter()

@@ -51,7 +51,7 @@ def main() -> None:
     parser.add_argument("--originals", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    reg = open_register(args.db, actor="bench")
+    reg = open_register(args.db)  # as the login user, like the CLI
     reg.init()
     if customer_count(reg) == 0:
         start = time.perf_counter()

@@ -27,7 +27,7 @@ PATTERNS = {
 
 def worker(url: str, start: int, count: int, barrier: Any, results: Any) -> None:
     drafts = list(DemoGenerator(seed=99).customers(count, start=start))
-    reg = open_register(url, actor="bench")
+    reg = open_register(url)  # as the login user, like the CLI
     reg.rules()  # warm the connection pool and the rule cache
     failures = 0
     barrier.wait()
@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=4000)
     args = parser.parse_args()
 
-    reg = open_register(args.db, actor="bench")
+    reg = open_register(args.db)  # as the login user, like the CLI
     reg.init()
     reg.add_rule("bench", PATTERNS[args.rule], gapless=args.rule == "gapless")
     reg.close()

@@ -146,7 +146,7 @@ def main() -> None:
                         help="empty the OS page cache before each kind's first pass "
                              "(Linux, root): every page a query needs comes from disk")
     args = parser.parse_args()
-    reg = open_register(args.db, actor="bench")
+    reg = open_register(args.db)  # as the login user, like the CLI
     reg.init()
     database = args.db.split(":")[0]
     if customer_count(reg) == 0:
