@@ -47,8 +47,29 @@ def pg_base_url() -> str | None:
     return normalise_url(url) if url else None
 
 
+@pytest.fixture(scope="session")
+def pg_extensions() -> None:
+    """pg_trgm in a schema of its own, so that no test's schema owns it: dropping that
+    schema (or restoring a backup of it) would drop it under every other test."""
+    base = pg_base_url()
+    if base is None:
+        return
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("CREATE SCHEMA IF NOT EXISTS custmdm_ext"))
+        where = conn.execute(text("SELECT n.nspname FROM pg_extension e JOIN pg_namespace n "
+                                  "ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'")
+                             ).scalar()
+        if where is None:
+            conn.execute(text("CREATE EXTENSION pg_trgm SCHEMA custmdm_ext"))
+        elif where != "custmdm_ext":
+            conn.execute(text("ALTER EXTENSION pg_trgm SET SCHEMA custmdm_ext"))
+    engine.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, pg_extensions: None
+           ) -> Iterator[str]:
     """A fresh, empty database URL on each backend."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'register.db'}"

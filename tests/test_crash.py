@@ -139,3 +139,71 @@ def test_killing_the_demo_loader_leaves_no_helper_behind(tmp_path) -> None:  # t
     assert reg.check_codes().ok
     assert reg.verify_audit().intact
     reg.close()
+
+
+MERGER = textwrap.dedent("""
+    import json, sys
+    from custmdm import open_register
+    reg = open_register(sys.argv[1], actor="merger")
+    pairs = json.loads(open(sys.argv[2]).read())
+    print("ready", flush=True)
+    for survivor, loser in pairs:
+        if reg.find(loser).customer.code != loser:
+            continue  # merged before an earlier kill
+        reg.merge(survivor, [loser], reason="crash test")
+        print(loser, flush=True)  # committed
+""")
+
+
+@pytest.mark.slow
+def test_sigkill_during_merges_repeatedly_leaves_each_merge_whole_or_absent(
+        reg: Register, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Kill the merging process at random moments, five times over: every merge it
+    reported is there, none is half done, codes and the audit chain check out."""
+    import json
+    import random
+
+    from custmdm import CustomerDraft
+    from custmdm.store.tables import merge
+
+    for rule in reg.match_rules():  # look-alike pairs on purpose
+        reg.set_match_rule(rule.kind, rule.action, None)
+    reg.add_rule("all", "C{seq:6}{check:mod37-2}")
+    reg.add_user("merger")
+    reg.grant("merger", "data_steward")
+    drafts = [CustomerDraft(kind="enterprise", legal_name=f"深圳市第{n}号科技有限公司",
+                            region="440305") for n in range(1000)]
+    records = [reg.register(d) for d in drafts]
+    codes = [r.code for r in records]
+    ids = {r.code: r.id for r in records}
+    pairs = list(zip(codes[::2], codes[1::2], strict=True))
+    (tmp_path / "pairs.json").write_text(json.dumps(pairs))
+    reported: set[str] = set()
+    chance = random.Random(2026)
+    for _ in range(5):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", MERGER, reg.store.url, str(tmp_path / "pairs.json")],
+            stdout=subprocess.PIPE, env=os.environ.copy(), text=True)
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        time.sleep(chance.uniform(0.2, 0.9))
+        proc.send_signal(signal.SIGKILL)
+        out, _ = proc.communicate(timeout=30)
+        reported |= {line.strip() for line in out.splitlines() if line.strip()}
+        with reg.store.read() as conn:
+            merged_ids = set(conn.execute(select(customer.c.id)
+                                          .where(customer.c.lifecycle == "merged")).scalars())
+            merges = conn.execute(select(func.count()).select_from(merge)).scalar_one()
+        merged_losers = {code for code, cid in ids.items() if cid in merged_ids}
+        assert reported <= merged_losers  # nothing reported committed was lost
+        assert merges == len(merged_losers)  # a merge row for each merged customer, no more
+        for survivor, loser in pairs:
+            found = reg.find(loser)
+            if loser in merged_losers:  # whole: the loser's code resolves to the survivor
+                assert found.customer.code == survivor and found.requested_status == "superseded"
+            else:  # or absent: both untouched
+                assert found.customer.code == loser and found.customer.status == "active"
+        report = reg.check_codes()
+        assert report.ok, report.problems
+        chain = reg.verify_audit()
+        assert chain.intact, chain.problem
+    assert reported, "the merger never got to merge anything"

@@ -112,6 +112,10 @@ class ApprovalRequired(CustMDMError):
 
     exit_code = 6
 
+    def __init__(self, message: str, request_id: int | None = None) -> None:
+        super().__init__(message)
+        self.request_id = request_id
+
 
 class ConfigurationError(CustMDMError):
     """The installation is not set up to do this: a key file missing or not matching the

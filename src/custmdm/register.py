@@ -13,6 +13,7 @@ from pathlib import Path
 from custmdm.core import (
     access,
     audit,
+    backup,
     batch,
     bulk,
     coding,
@@ -24,11 +25,13 @@ from custmdm.core import (
     naming,
     overview,
     registry,
+    requests,
     search,
     xref,
 )
-from custmdm.core.approval import ApprovalPolicy, NoApprovalNeeded
+from custmdm.core.approval import ApprovalPolicy
 from custmdm.core.audit import AuditEntry, AuditFilter
+from custmdm.core.backup import RestoreResult
 from custmdm.core.bulk import BulkResult
 from custmdm.core.coding import RuleSummary
 from custmdm.core.context import Actor, Context
@@ -37,6 +40,7 @@ from custmdm.core.integrity import CodeCheckReport
 from custmdm.core.names import NameRecord
 from custmdm.core.overview import Overview
 from custmdm.core.registry import CustomerFilter, Resolution
+from custmdm.core.requests import ChangeRequest
 from custmdm.core.search import SearchHit
 from custmdm.core.xref import ImportResult, KeyMapping, XrefMatch
 from custmdm.domain.matching import MatchRule
@@ -44,6 +48,7 @@ from custmdm.domain.naming import NamingRule
 from custmdm.domain.rules import CodingRule, CounterScope
 from custmdm.domain.survivorship import FieldRule
 from custmdm.errors import ValidationError
+from custmdm.io.backup import BackupInfo
 from custmdm.security.audit_chain import ChainReport
 from custmdm.security.keys import Keyring
 from custmdm.store import schema
@@ -60,7 +65,8 @@ class Register:
         self.store = store
         if keyring is not None:
             store.use_keyring(keyring)
-        self.ctx = Context(store, actor or Actor.local_user(), approvals or NoApprovalNeeded())
+        self.ctx = Context(store, actor or Actor.local_user(),
+                           approvals or requests.RegisterApprovals())
 
     # -- set-up ----------------------------------------------------------------------
 
@@ -404,6 +410,49 @@ class Register:
     def authenticate_token(self, token: str) -> str:
         """The user a bearer token belongs to (PermissionDenied if it is not valid)."""
         return access.authenticate_token(self.ctx, token)
+
+    # -- change requests (maker–checker) --------------------------------------------------
+
+    def approval_rules(self) -> list[str]:
+        """The actions that need a second user's approval."""
+        return requests.approval_rules(self.ctx)
+
+    def set_approval_rule(self, action: str, required: bool = True) -> None:
+        """Make an action (customer.change_code, customer.merge, customer.rename,
+        customer.retire, xref.move, rule.change) need approval, or not any more."""
+        requests.set_approval_rule(self.ctx, action, required)
+
+    def requests(self, status: str | None = "pending", *, mine: bool = False,
+                 limit: int = 50) -> list[ChangeRequest]:
+        """Change requests: one's own and those one may approve, newest first."""
+        return requests.list_requests(self.ctx, status, mine=mine, limit=limit)
+
+    def request(self, request_id: int) -> ChangeRequest:
+        """One change request."""
+        return requests.get_request(self.ctx, request_id)
+
+    def approve(self, request_id: int, reason: str | None = None) -> ChangeRequest:
+        """Apply another user's pending change request (a conflict if its target changed)."""
+        return requests.approve_request(self.ctx, request_id, reason)
+
+    def reject(self, request_id: int, reason: str) -> ChangeRequest:
+        """Refuse a pending change request."""
+        return requests.reject_request(self.ctx, request_id, reason)
+
+    def withdraw(self, request_id: int) -> ChangeRequest:
+        """Take back one's own pending change request."""
+        return requests.withdraw_request(self.ctx, request_id)
+
+    # -- backup and restore ------------------------------------------------------------
+
+    def backup(self, path: Path | str) -> BackupInfo:
+        """Back the whole register up into one verified file (manifest + checksum)."""
+        return backup.backup(self.ctx, path)
+
+    def restore(self, path: Path | str) -> RestoreResult:
+        """Replace the register with a backup, after checking the backup through; other
+        processes using the register must be stopped first."""
+        return backup.restore(self.ctx, path)
 
     # -- audit -------------------------------------------------------------------------
 

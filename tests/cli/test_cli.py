@@ -452,3 +452,45 @@ def test_users_roles_grants_and_tokens_from_the_command_line(run: Run, db_url: s
     pw = CliRunner().invoke(app, ["--db", db_url, "--actor", "cli-test", "user", "password",
                                   "ann", "--password-stdin"], input="a long passphrase\n")
     assert pw.exit_code == 0, pw.stderr
+
+
+def test_change_requests_from_the_command_line(run: Run, db_url: str) -> None:
+    ok(run("rule", "add", "std", "--pattern", "C{seq:6}{check:mod37-2}"))
+    code = ok(run("customer", "add", "--kind", "enterprise", "--name", "深圳市审批科技有限公司",
+                  "--region", "440305", "--json")).json()["code"]  # type: ignore[index]
+    ok(run("user", "add", "mia", "--role", "data_steward"))
+    ok(run("approval", "add", "customer.retire"))
+    assert "customer.retire" in ok(run("approval", "list", "--json")).stdout
+
+    def mia(*args: str) -> Result:
+        result = CliRunner().invoke(app, ["--db", db_url, "--actor", "mia", *args])
+        return Result(result.exit_code, result.stdout, result.stderr)
+
+    held = mia("customer", "retire", code, "--reason", "closed")
+    assert held.exit_code == 6 and held.stderr.startswith("pending approval: ")
+    listed = ok(run("request", "list", "--json")).json()
+    assert isinstance(listed, dict) and listed["data"][0]["target"] == code
+    request_id = str(listed["data"][0]["id"])
+    assert "yours" in mia("request", "approve", request_id).stderr
+    shown = ok(run("request", "approve", request_id, "--reason", "ok", "--json")).json()
+    assert isinstance(shown, dict) and shown["status"] == "applied"
+    assert ok(run("customer", "show", code, "--json")).json()["status"] == "retired"  # type: ignore[index]
+    ok(run("approval", "remove", "customer.retire"))
+
+
+def test_backup_and_restore_from_the_command_line(run: Run, tmp_path: pathlib.Path) -> None:
+    ok(run("demo", "--customers", "30"))
+    target = tmp_path / "nightly.backup"
+    made = ok(run("backup", str(target), "--json")).json()
+    assert isinstance(made, dict) and made["counts"]["customers"] == 30
+    assert "backed up 30 customers" in ok(run("backup", str(tmp_path / "b2.backup"))).stdout
+    ok(run("customer", "add", "--kind", "enterprise", "--name", "深圳市后加科技有限公司",
+           "--region", "440305", "--override", "test"))
+    restored = ok(run("restore", str(target), "--yes", "--json")).json()
+    assert isinstance(restored, dict) and restored["restored"]["counts"]["customers"] == 30
+    summary = ok(run("overview", "--json")).json()
+    assert isinstance(summary, dict) and summary["customers"] == 30
+    (tmp_path / "junk.backup").write_bytes(b"junk")
+    refused = run("restore", str(tmp_path / "junk.backup"), "--yes")
+    assert refused.exit_code == 2 and "not a CustMDM backup" in refused.stderr
+    assert ok(run("audit", "verify")).exit_code == 0

@@ -18,7 +18,7 @@ from custmdm.core.customers import CustomerDraft, CustomerRecord
 from custmdm.core.dedup import DuplicateSuspected
 from custmdm.core.registry import Resolution
 from custmdm.domain.identifiers import parse_identifier_arg
-from custmdm.errors import CustMDMError
+from custmdm.errors import ApprovalRequired, CustMDMError
 from custmdm.register import Register, open_register
 
 customer_app = typer.Typer(help="Customers (客户): register, find, re-code, retire.",
@@ -120,6 +120,9 @@ def register(*, needs_schema: bool = True) -> Iterator[Register]:
         if needs_schema:
             reg.require_schema()
         yield reg
+    except ApprovalRequired as held:  # not an error: the change waits for a second user
+        err.print(f"pending approval: {held.message}", markup=False)
+        raise typer.Exit(held.exit_code) from None
     except CustMDMError as error:
         fail(error.message, error.exit_code)
     except OperationalError as error:

@@ -7,12 +7,13 @@ stderr and a non-zero exit code.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from custmdm.cli import access, audit, dedup, identifiers, names, xref
+from custmdm.cli import access, audit, dedup, identifiers, names, requests, xref
 from custmdm.cli.common import (
     AddressOption,
     AliasOption,
@@ -74,6 +75,8 @@ app.add_typer(access.user_app, name="user")
 app.add_typer(access.role_app, name="role")
 app.add_typer(access.grant_app, name="grant")
 app.add_typer(access.token_app, name="token")
+app.add_typer(requests.request_app, name="request")
+app.add_typer(requests.approval_app, name="approval")
 
 @app.callback()
 def main(
@@ -107,6 +110,47 @@ def init() -> None:
             out.print(f"created the key file {keyring.source}: keep a copy somewhere safe. "
                       "Without it the audit trail cannot be verified and encrypted fields "
                       "cannot be read.", highlight=False, soft_wrap=True)
+
+
+@app.command("backup")
+def backup_command(
+    file: Annotated[Path, typer.Argument(help="The backup file to write.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Back the whole register up into one file: the data (SQLite online backup, or
+    pg_dump) with a manifest of its checksum, counts and audit-chain head."""
+    with register() as reg:
+        info = reg.backup(file)
+    if as_json:
+        emit_json(info.to_dict())
+        return
+    counts = info.manifest["counts"]
+    out.print(f"backed up {counts['customers']} customers, {counts['codes']} codes and "
+              f"{counts['audit_entries']} audit entries to {info.path} (sha256 "
+              f"{info.manifest['data']['sha256'][:16]}…)", highlight=False, soft_wrap=True)
+
+
+@app.command("restore")
+def restore_command(
+    file: Annotated[Path, typer.Argument(help="A file `custmdm backup` wrote.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Replace the register with a backup. The backup is checked through first (checksum,
+    dialect, schema, integrity, counts, audit chain); a damaged or mismatched one is
+    refused and nothing changes. Stop other processes using the register first."""
+    if not yes:
+        typer.confirm(f"replace the register with {file}?", abort=True)
+    with register(needs_schema=False) as reg:
+        result = reg.restore(file)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    counts = result.manifest["counts"]
+    kept = f"; the replaced database is kept as {result.previous}" if result.previous else ""
+    out.print(f"restored {counts['customers']} customers, {counts['codes']} codes and "
+              f"{counts['audit_entries']} audit entries from {file} (made "
+              f"{result.manifest['created_at']}){kept}", highlight=False, soft_wrap=True)
 
 
 # -- rules ----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select
 
+from custmdm.core.approval import APPLYING, mark_applied
 from custmdm.errors import ValidationError
 from custmdm.security.access import Permission
 from custmdm.security.audit_chain import ChainReport, verify_chain
@@ -37,7 +38,15 @@ def audit_row(
 
 
 def write_audit(store: Store, conn: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
-    """Queue audit entries; they are chained and inserted when the transaction commits."""
+    """Queue audit entries; they are chained and inserted when the transaction commits.
+
+    While an approved change request is applied (core.approval), the entries name it and
+    its approver, and the request is marked applied in this same transaction."""
+    applying = APPLYING.get()
+    if applying is not None:
+        mark_applied(conn, applying)
+        rows = [{**row, "detail": {**row["detail"], "change_request": applying.request_id,
+                                   "approved_by": applying.approver}} for row in rows]
     store.queue_audit(conn, [pending_entry(row) for row in rows])
 
 

@@ -151,6 +151,22 @@ def list_rules(ctx: Context) -> list[RuleSummary]:
 # -- saving rules -----------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class RuleTarget:
+    """What a rule change request is about: the rule and its version then (0: new)."""
+
+    name: str
+    version: int
+
+
+def current_version(ctx: Context, name: str) -> int:
+    """The current version of a coding rule; 0 if there is none."""
+    with ctx.store.read() as conn:
+        found = conn.execute(select(coding_rule.c.version).where(
+            coding_rule.c.name == name, coding_rule.c.is_current)).scalar()
+    return int(found or 0)
+
+
 def save_rule(
     ctx: Context,
     name: str,
@@ -179,6 +195,12 @@ def save_rule(
     using it finish first and their codes are seen by the checks.
     """
     ctx.require(Permission.MANAGE_RULES)
+    ctx.approvals.check(ctx, "rule.change", {
+        "name": name.strip(), "pattern": pattern, "kind": kind, "region_prefix": region_prefix,
+        "industry": industry, "grade": grade, "priority": priority, "gapless": gapless,
+        "counter_scope": counter_scope, "kind_letters": dict(kind_letters or {}) or None,
+        "grade_letters": dict(grade_letters or {}) or None, "new_version": new_version,
+    }, [RuleTarget(name.strip(), current_version(ctx, name.strip()))])
     with ctx.store.write() as conn:
         ctx.store.lock_rule_changes(conn)
         previous = conn.execute(

@@ -135,6 +135,11 @@ class Context:
             self._authorization_loaded_at = time.monotonic()
         return self._authorization
 
+    def for_actor(self, name: str) -> Context:
+        """The same register, policies and clock, acting as another user (an approved
+        change request runs as its requester)."""
+        return Context(self.store, Actor(name), self.approvals, self.now)
+
     def forget_authorization(self) -> None:
         """Load grants afresh on next use (after this process changed some)."""
         self._authorization = None

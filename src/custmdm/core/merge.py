@@ -109,9 +109,10 @@ def merge_customers(
     by_code = {c.code: c for c in everyone}
     choices = _choose_fields(ctx, everyone, picks or {}, trusted)
     chosen = {name: choice.code for name, choice in choices.items()}
-    ctx.approvals.check(ctx.actor.name, "customer.merge",
+    ctx.approvals.check(ctx, "customer.merge",
                         {"survivor": survivor.code, "losers": [c.code for c in losers],
-                         "picks": dict(picks or {}), "reason": reason})
+                         "picks": dict(picks or {}), "reason": reason,
+                         "trusted": list(trusted)}, everyone)
     loser_ids = [c.id for c in losers]
     with ctx.store.write() as conn:
         now = ctx.now()

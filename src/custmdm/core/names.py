@@ -148,9 +148,9 @@ def rename(
     forms = forms_of(new_legal_name)
     override = dedup.guard_new_name(ctx, record.id, forms, override_reason,
                                     new_legal_name=new_legal_name)
-    ctx.approvals.check(ctx.actor.name, "customer.rename",
+    ctx.approvals.check(ctx, "customer.rename",
                         {"code": record.code, "to": new_legal_name, "on": day.isoformat(),
-                         "reason": reason})
+                         "reason": reason, "override_reason": override_reason}, [record])
     with ctx.store.write() as conn:
         now = ctx.now()
         current = conn.execute(

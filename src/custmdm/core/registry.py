@@ -423,9 +423,9 @@ def change_code(
     ctx.require(Permission.CHANGE_CODE, record)
     if record.status in (Lifecycle.RETIRED.value, Lifecycle.MERGED.value):
         raise Conflict(f"customer {record.code} is {record.status}; its code cannot change")
-    ctx.approvals.check(ctx.actor.name, "customer.change_code",
+    ctx.approvals.check(ctx, "customer.change_code",
                         {"code": record.code, "rule": rule_name, "to": new_value,
-                         "reason": reason})
+                         "reason": reason}, [record])
     code_ctx = record.code_context(ctx.today())
     with ctx.store.write() as conn:
         now = ctx.now()
@@ -565,8 +565,8 @@ def retire_customer(ctx: Context, code: str, reason: str) -> CustomerRecord:
     ctx.require(Permission.RETIRE, record)
     if record.status == Lifecycle.RETIRED.value:
         raise Conflict(f"customer {record.code} is already retired")
-    ctx.approvals.check(ctx.actor.name, "customer.retire",
-                        {"code": record.code, "reason": reason})
+    ctx.approvals.check(ctx, "customer.retire", {"code": record.code, "reason": reason},
+                        [record])
     with ctx.store.write() as conn:
         now = ctx.now()
         bump_version(conn, record, now, lifecycle=Lifecycle.RETIRED.value)

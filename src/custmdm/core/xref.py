@@ -166,9 +166,10 @@ def move_xref(
     if target.id == current.customer.id:
         raise Conflict(f"{system_name} id {external_id!r} is already mapped to {target.code}")
     day = on or ctx.today()
-    ctx.approvals.check(ctx.actor.name, "xref.move",
+    ctx.approvals.check(ctx, "xref.move",
                         {"system": system_name, "external_id": external_id,
-                         "from": current.customer.code, "to": target.code, "reason": reason})
+                         "from": current.customer.code, "to": target.code, "reason": reason,
+                         "on": day.isoformat()}, [current.customer, target])
     with ctx.store.write() as conn:
         _still_mappable(conn, target)
         now = ctx.now()

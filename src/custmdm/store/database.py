@@ -112,6 +112,13 @@ class Store:
         return self.dialect == "sqlite"
 
     @property
+    def sqlite_path(self) -> Path:
+        """SQLite: the database file."""
+        if not self.is_sqlite or not self._sqlite_path or self._sqlite_path == ":memory:":
+            raise ValidationError("this register is not a SQLite file")
+        return Path(self._sqlite_path).expanduser()
+
+    @property
     def reserves_separately(self) -> bool:
         """Whether gap-allowed codes are reserved in a short transaction of their own.
 

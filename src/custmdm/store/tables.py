@@ -509,6 +509,46 @@ api_token = Table(
 Index(None, access_grant.c.user_id)
 Index(None, api_token.c.user_id)
 
+# -- change requests (maker–checker, core.requests) ----------------------------------------
+
+approval_rule = Table(
+    "approval_rule",
+    metadata,
+    Column("action", String(32), primary_key=True,
+           comment="customer.change_code, customer.merge, customer.rename, customer.retire, "
+                   "xref.move, rule.change"),
+    Column("updated_at", Timestamp, nullable=False),
+    Column("updated_by", String(100), nullable=False),
+    comment="Actions that need a second user's approval (变更申请 / 审批).",
+)
+
+change_request = Table(
+    "change_request",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("action", String(32), nullable=False),
+    Column("payload", JSON, nullable=False, comment="the intended change: the use case's "
+                                                    "arguments"),
+    Column("customer_id", ForeignKey("customer.id"),
+           comment="the customer it is about, for scopes (the first of a merge)"),
+    Column("target", String(200), nullable=False, comment="what it is about, as people "
+                                                          "read it"),
+    Column("versions", JSON, nullable=False,
+           comment="what it was made against: customer id → version (rule → version); "
+                   "a change since makes applying it a conflict"),
+    Column("status", String(12), nullable=False),
+    Column("requested_by", String(100), nullable=False),
+    Column("requested_at", Timestamp, nullable=False),
+    Column("reason", String(500), comment="the requester's"),
+    Column("decided_by", String(100)),
+    Column("decided_at", Timestamp),
+    Column("decision_reason", String(500)),
+    CheckConstraint("status IN ('pending', 'applied', 'rejected', 'conflict', 'withdrawn')",
+                    name="status"),
+    comment="Change requests: a governed change waiting for, or decided by, a second user.",
+)
+Index(None, change_request.c.status)
+
 
 #: Column orders used by bulk and single-statement inserts.
 CUSTOMER_COLUMNS = ("kind", "legal_name", "country", "region", "industry", "industry_section",
