@@ -207,3 +207,48 @@ def test_sigkill_during_merges_repeatedly_leaves_each_merge_whole_or_absent(
         chain = reg.verify_audit()
         assert chain.intact, chain.problem
     assert reported, "the merger never got to merge anything"
+
+
+BACKUP = textwrap.dedent("""
+    import sys
+    from custmdm import open_register
+    reg = open_register(sys.argv[1], actor="tester")
+    print("ready", flush=True)
+    for n in range(1000):
+        reg.backup(sys.argv[2])
+""")
+
+
+@pytest.mark.slow
+def test_sigkill_during_backups_never_leaves_half_a_backup(reg: Register, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A backup file is there whole or not at all, whenever the writer dies."""
+    import random
+    import tempfile
+    from pathlib import Path
+
+    from custmdm.demo.generator import DemoGenerator
+    from custmdm.io.backup import extract_verified, read_manifest
+
+    reg.add_rule("all", "C{kind}{seq:6}{check:mod37-2}")
+    reg.register_many(DemoGenerator(seed=5).customers(3000))
+    target = tmp_path / "backups" / "nightly.backup"
+    chance = random.Random(7)
+    whole = 0
+    for _ in range(8):
+        target.unlink(missing_ok=True)
+        proc = subprocess.Popen([sys.executable, "-c", BACKUP, reg.store.url, str(target)],
+                                stdout=subprocess.PIPE, env=os.environ.copy(), text=True)
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        time.sleep(chance.uniform(0.05, 0.6))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        if target.exists():
+            manifest, archive = read_manifest(target)
+            with archive, tempfile.TemporaryDirectory() as work:
+                extract_verified(target, manifest, archive, Path(work))  # raises if partial
+            assert manifest["counts"]["customers"] == 3000
+            whole += 1
+        leftovers = [p.name for p in target.parent.iterdir() if p.name != target.name]
+        assert all(name.startswith(".") for name in leftovers)  # only hidden temporaries
+    assert reg.verify_audit().intact
+    assert whole, "no backup finished before a kill: kill later"

@@ -7,11 +7,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from custmdm import open_register
 from custmdm.core.customers import CustomerDraft
 from custmdm.core.dedup import DuplicateSuspected
 from custmdm.demo.generator import make_uscc
 from custmdm.domain.matching import Action
-from custmdm.errors import ValidationError
+from custmdm.errors import Conflict, ValidationError
 from custmdm.register import Register
 from custmdm.store.tables import audit_entry, contact, customer, match_key
 
@@ -258,3 +259,14 @@ def test_a_check_reads_only_what_it_needs(unchecked: Register) -> None:
     ours = validate_draft(draft, default_owner="x").match_record()
     expected = score(ours, theirs, Frequencies(holders, {"张伟": holders}))
     assert best.probability == pytest.approx(expected.probability)
+
+
+def test_a_link_to_a_customer_outside_ones_scope_names_only_its_code(coded: Register) -> None:
+    first = coded.register(ent(HUASHENG, USCC))
+    coded.set_match_rule("enterprise", "link", 0.999)
+    coded.add_user("bei")
+    coded.grant("bei", "sales", "region:11")  # Beijing only
+    with open_register(coded.store.url, actor="bei") as bei, \
+            pytest.raises(Conflict, match=f"registered already as {first.code}, outside"):
+        bei.register(ent("华盛电子", USCC, region="110105"))
+    assert count(coded, customer) == 1

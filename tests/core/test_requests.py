@@ -133,6 +133,20 @@ def test_a_target_changed_since_the_request_is_a_conflict(office: Office) -> Non
     assert office.admin.find(code).customer.legal_name == "深圳市原名科技有限公司"
 
 
+def test_a_change_slipping_in_while_applying_is_caught_in_its_transaction(
+        office: Office, monkeypatch: pytest.MonkeyPatch) -> None:
+    code = office.admin.register(_ent("深圳市竞态科技有限公司")).code
+    office.admin.set_approval_rule("customer.retire")
+    request_id = _held(lambda: office.mia.retire(code, "gone"))
+    # The approver's check sees nothing; a change lands before the use case loads.
+    monkeypatch.setattr(requests, "_changed_since", lambda *_: None)
+    office.admin.add_name(code, "short", "竞态科技")
+    with pytest.raises(Conflict, match="changed while it was being applied"):
+        office.abe.approve(request_id)
+    assert office.admin.find(code).customer.status == "active"
+    assert office.admin.request(request_id).status == "pending"
+
+
 def test_applying_is_one_transaction_with_the_change(office: Office,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     code = office.admin.register(_ent("深圳市原子科技有限公司")).code

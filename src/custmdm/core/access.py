@@ -49,7 +49,7 @@ MIN_PASSWORD_LENGTH = 10
 TOKEN_PREFIX = "cmdm_"
 DEFAULT_TOKEN_DAYS = 90
 MAX_TOKEN_DAYS = 3650
-_USER_NAME = re.compile(r"^[^\s\x00-\x1f\x7f]{1,100}$")
+_USER_NAME = re.compile(r"^[^\s\x00-\x1f\x7f]{1,64}$")
 
 
 # -- records --------------------------------------------------------------------------
@@ -224,7 +224,7 @@ def customer_scope_filter(auth: Authorization, permission: Permission
 def _check_user_name(name: str) -> str:
     name = name.strip()
     if not _USER_NAME.match(name):
-        raise ValidationError(f"{name!r} cannot name a user: use 1–100 characters without "
+        raise ValidationError(f"{name!r} cannot name a user: use 1–64 characters without "
                               "spaces")
     return name
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,10 @@ from alembic.script import ScriptDirectory
 
 from custmdm.core.audit import audit_row, write_audit
 from custmdm.core.context import Context
-from custmdm.errors import ConfigurationError, ValidationError
+from custmdm.errors import ConfigurationError, CustMDMError, ValidationError
 from custmdm.io.backup import (
     BackupInfo,
+    check_pg_archive,
     check_state,
     extract_verified,
     read_manifest,
@@ -47,14 +49,12 @@ class RestoreResult:
 def backup(ctx: Context, path: Path | str) -> BackupInfo:
     """Back the whole register up into one file (see io.backup)."""
     ctx.require(Permission.ADMINISTER)
-    from custmdm import __version__  # the package imports this module
-
     info = write_backup(ctx.store, Path(path), revision=schema.current_revision(ctx.store),
-                        version=__version__)
+                        version=_version())
     manifest = info.manifest
     with ctx.store.write() as conn:
         write_audit(ctx.store, conn, [audit_row(
-            ctx.actor.name, "register.backup", "register", info.path.name,
+            ctx.actor.name, "register.backup", "register", "register",
             {"file": str(info.path), "sha256": manifest["data"]["sha256"],
              "counts": manifest["counts"], "audit_head": manifest["audit_head"]},
             ctx.now())])
@@ -77,22 +77,54 @@ def restore(ctx: Context, path: Path | str) -> RestoreResult:
         if store.is_sqlite:
             previous = _restore_sqlite(ctx, source, manifest, archive)
         else:
-            with tempfile.TemporaryDirectory(prefix="custmdm-restore-") as work:
-                dump = extract_verified(source, manifest, archive, Path(work))
-                restore_postgresql(store, dump)
-            store.dispose()  # pooled sessions may have cached the objects just replaced
-            _verify_register(store, manifest, "the restored register")
-            previous = None
+            previous = _restore_postgresql(ctx, source, manifest, archive)
     schema.upgrade(store)  # a backup of an older schema is brought up to date
     revision = schema.current_revision(store)
     with store.write() as conn:
         write_audit(store, conn, [audit_row(
-            ctx.actor.name, "register.restore", "register", source.name,
+            ctx.actor.name, "register.restore", "register", "register",
             {"file": str(source), "sha256": manifest["data"]["sha256"],
              "created_at": manifest["created_at"], "counts": manifest["counts"]},
             ctx.now())])
     ctx.forget_authorization()
     return RestoreResult(manifest, previous, revision)
+
+
+def _restore_postgresql(ctx: Context, source: Path, manifest: dict[str, Any], archive: Any
+                        ) -> Path | None:
+    """Check the archive; keep a backup of the register as it is; restore in one
+    transaction; verify; and if that fails, put the kept backup back."""
+    store = ctx.store
+    with tempfile.TemporaryDirectory(prefix="custmdm-restore-") as work:
+        dump = extract_verified(source, manifest, archive, Path(work))
+        check_pg_archive(store, dump)
+        kept = None
+        if store.has_schema():
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            kept = write_backup(store, source.with_name(f"before-restore-{stamp}.backup"),
+                                revision=schema.current_revision(store),
+                                version=_version()).path
+        restore_postgresql(store, dump)
+        store.dispose()  # pooled sessions may have cached the objects just replaced
+        try:
+            _verify_register(store, manifest, "the restored register")
+        except CustMDMError as error:
+            if kept is None:
+                raise
+            with tempfile.TemporaryDirectory(prefix="custmdm-undo-") as undo:
+                old, old_archive = read_manifest(kept)
+                with old_archive:
+                    restore_postgresql(store, extract_verified(kept, old, old_archive,
+                                                               Path(undo)))
+            store.dispose()
+            raise error.suffixed("; the register was put back as it was") from None
+    return kept
+
+
+def _version() -> str:
+    from custmdm import __version__  # the package imports this module
+
+    return __version__
 
 
 def _check_compatible(store: Store, source: Path, manifest: dict[str, Any]) -> None:
@@ -116,7 +148,6 @@ def _restore_sqlite(ctx: Context, source: Path, manifest: dict[str, Any], archiv
                     ) -> Path | None:
     target = ctx.store.sqlite_path
     target.parent.mkdir(parents=True, exist_ok=True)
-    had_register = ctx.store.has_schema()
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".custmdm-restore-") as work:
         copy = extract_verified(source, manifest, archive, Path(work))
         sqlite_integrity(copy)
@@ -127,14 +158,15 @@ def _restore_sqlite(ctx: Context, source: Path, manifest: dict[str, Any], archiv
         finally:
             candidate.dispose()
         ctx.store.dispose()  # this process lets go of the old file
-        return replace_sqlite(target, copy, keep=had_register)
+        return replace_sqlite(target, copy)
 
 
 def _verify_register(store: Store, manifest: dict[str, Any], where: str) -> None:
     keyring = store.keyring
 
-    def key_of(key_id: str) -> bytes:
-        return keyring.key(key_id).secret
+    def key_of(key_id: str) -> bytes | None:
+        found = keyring.keys.get(key_id)
+        return found.secret if found and found.purpose == "audit" else None
 
     with store.read() as conn:
         chain = verify_chain(read_entries(conn), key_of, chain_head(conn))

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, and_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from custmdm.core import dedup, naming
+from custmdm.core.access import facts_of
 from custmdm.core.audit import audit_row, write_audit
 from custmdm.core.coding import (
     StaleRule,
@@ -93,14 +94,18 @@ def register_customer(
 
 
 def _link(ctx: Context, valid: ValidCustomer, existing: Any) -> CustomerRecord:
-    """A registration the match rules call certain: the existing customer, audited."""
+    """A registration the match rules call certain: the existing customer, audited.
+    One the actor may not read is not shown: the registration is refused, naming it."""
+    record = get_customer_by_id(ctx, existing.customer_id)
+    if not ctx.authorization.allows(Permission.READ, facts_of(record)):
+        raise Conflict(f"this customer is registered already as {existing.code}, outside "
+                       "what you may see; ask its owner or a data steward")
     with ctx.store.write() as conn:
         write_audit(ctx.store, conn, [audit_row(
             ctx.actor.name, "customer.register.linked", "customer", existing.customer_id,
             {"code": existing.code, "legal_name": valid.legal_name,
              "score": round(existing.probability, 4), "why": list(existing.explanation)},
             ctx.now())])
-    record = get_customer_by_id(ctx, existing.customer_id)
     return replace(record, linked=True)
 
 

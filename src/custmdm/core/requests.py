@@ -255,7 +255,8 @@ def approve_request(ctx: Context, request_id: int, reason: str | None = None) ->
         raise Conflict(f"change request {request_id} cannot be applied: {changed} since it "
                        "was made; it is marked conflict, ask for a new one")
     requester = ctx.for_actor(row.requested_by)
-    state = Applying(request_id, row.action, ctx.actor.name, ctx.now())
+    state = Applying(request_id, row.action, ctx.actor.name, ctx.now(),
+                     {str(k): int(v) for k, v in row.versions.items()}, reason)
     token = APPLYING.set(state)
     try:
         _APPLY[row.action](requester, dict(row.payload))
@@ -263,10 +264,6 @@ def approve_request(ctx: Context, request_id: int, reason: str | None = None) ->
         APPLYING.reset(token)
     if not state.marked:  # every governed use case writes an audit entry
         raise AssertionError(f"{row.action} applied without marking request {request_id}")
-    if reason:
-        with ctx.store.write() as conn:
-            conn.execute(update(change_request).where(change_request.c.id == request_id)
-                         .values(decision_reason=reason))
     request = get_request(ctx, request_id, check=False)
     _notify("change_request.applied", request)
     return request

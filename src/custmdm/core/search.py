@@ -33,6 +33,8 @@ from custmdm.errors import ValidationError
 from custmdm.security.access import Permission
 from custmdm.store.tables import customer, customer_code, customer_name, identifier, system, xref
 
+#: How many more candidates a search gathers for an actor who sees part of the register.
+SCOPED_CANDIDATE_FACTOR = 4
 #: How good a match is, best first.
 EXACT_KEY, EXACT_NAME, PREFIX, CONTAINS, SIMILAR = range(5)
 MATCH_WORDS = {EXACT_KEY: "exact", EXACT_NAME: "exact", PREFIX: "prefix",
@@ -113,6 +115,8 @@ def search(ctx: Context, query: str, limit: int = 20) -> list[SearchHit]:
 
     with ctx.store.read() as conn:
         want = max(MIN_CANDIDATES, CANDIDATES_PER_HIT * limit)
+        if in_scope is not None:  # out-of-scope candidates are dropped below: take more
+            want *= SCOPED_CANDIDATE_FACTOR
         _keys(conn, raw, key, text, offer, want)
         if text:
             _names(ctx, conn, raw, text, offer, best, want, limit)

@@ -33,7 +33,7 @@ from glob import glob
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.engine import make_url
 
 from custmdm.errors import ConfigurationError, ValidationError
@@ -66,16 +66,19 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _counts(store: Store) -> dict[str, Any]:
-    with store.read() as conn:
-        def count(table: Any) -> int:
-            return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+def _counts(store: Store, conn: Connection | None = None) -> dict[str, Any]:
+    if conn is None:
+        with store.read() as reading:
+            return _counts(store, reading)
 
-        head = chain_head(conn) or (0, "")
-        keys = sorted(conn.execute(select(register_key.c.key_id)).scalars())
-        return {"counts": {"customers": count(customer), "codes": count(customer_code),
-                           "audit_entries": count(audit_entry)},
-                "audit_head": {"seq": head[0], "mac": head[1]}, "key_ids": keys}
+    def count(table: Any) -> int:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+    head = chain_head(conn) or (0, "")
+    keys = sorted(conn.execute(select(register_key.c.key_id)).scalars())
+    return {"counts": {"customers": count(customer), "codes": count(customer_code),
+                       "audit_entries": count(audit_entry)},
+            "audit_head": {"seq": head[0], "mac": head[1]}, "key_ids": keys}
 
 
 def _pg_tool(name: str) -> str:
@@ -92,21 +95,18 @@ def _pg_tool(name: str) -> str:
 
 
 def _pg_arguments(store: Store) -> tuple[list[str], dict[str, str]]:
-    """Connection options for pg_dump/pg_restore, and the register's schema (if the URL
-    sets a search_path, as a register inside a shared database does)."""
+    """Connection options for pg_dump/pg_restore, limited to the register's own schema
+    (the one its tables are in), so that other schemas of a shared database are never
+    dumped, dropped or restored."""
     url = make_url(store.url).set(drivername="postgresql")
-    options = str(url.query.get("options", ""))
-    schema = None
-    for part in options.split():
-        if part.startswith("-csearch_path="):
-            schema = part.split("=", 1)[1].split(",")[0]
+    with store.read() as conn:
+        schema = str(conn.execute(select(func.current_schema())).scalar_one())
     plain = url.set(query={k: v for k, v in url.query.items() if k != "options"})
     env = {**os.environ}
     if url.password:
         env["PGPASSWORD"] = str(url.password)
-    args = ["--dbname", plain.set(password=None).render_as_string(hide_password=False)]
-    if schema:
-        args += ["--schema", schema]
+    args = ["--dbname", plain.set(password=None).render_as_string(hide_password=False),
+            "--schema", schema]
     return args, env
 
 
@@ -120,14 +120,11 @@ def write_backup(store: Store, target: Path, *, revision: str | None, version: s
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".custmdm-backup-") as work:
         data = Path(work) / ("register.db" if store.is_sqlite else "register.pgdump")
-        state = _counts(store)  # before the snapshot: a later write only adds to it
         if store.is_sqlite:
             _sqlite_snapshot(store, data)
             state = _sqlite_state(data)  # exactly what the snapshot holds
         else:
-            args, env = _pg_arguments(store)
-            _run([_pg_tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges",
-                  "--file", str(data), *args], env, "pg_dump")
+            state = _pg_dump(store, data)
         manifest = {
             "format": FORMAT, "created_at": datetime.now(UTC).isoformat(),
             "dialect": store.dialect, "schema_revision": revision, "custmdm": version,
@@ -135,6 +132,8 @@ def write_backup(store: Store, target: Path, *, revision: str | None, version: s
             **state,
         }
         partial = target.with_name(f".{target.name}.partial")
+        # Readable by its owner only: a backup holds everything the register holds.
+        os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
         with tarfile.open(partial, "w") as archive:
             encoded = json.dumps(manifest, indent=2).encode()
             entry = tarfile.TarInfo(MANIFEST)
@@ -145,6 +144,18 @@ def write_backup(store: Store, target: Path, *, revision: str | None, version: s
             os.fsync(written.fileno())
         os.replace(partial, target)
     return BackupInfo(target, manifest)
+
+
+def _pg_dump(store: Store, data: Path) -> dict[str, Any]:
+    """pg_dump of the register, and its counts, from one snapshot: the counts are read
+    in a repeatable-read transaction whose snapshot pg_dump then uses."""
+    args, env = _pg_arguments(store)
+    with store.read() as conn:
+        snapshot = str(conn.execute(select(func.pg_export_snapshot())).scalar_one())
+        state = _counts(store, conn)
+        _run([_pg_tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges",
+              "--snapshot", snapshot, "--file", str(data), *args], env, "pg_dump")
+    return state
 
 
 def _sqlite_snapshot(store: Store, data: Path) -> None:
@@ -253,32 +264,43 @@ def sqlite_integrity(path: Path) -> None:
         raise ValidationError(f"the backed-up database is damaged: {'; '.join(result[:3])}")
 
 
-def replace_sqlite(target: Path, restored: Path, keep: bool) -> Path | None:
-    """Put ``restored`` in ``target``'s place; the old file (and its WAL) are kept
-    beside it when ``keep``. Returns where the old one went."""
+def replace_sqlite(target: Path, restored: Path) -> Path | None:
+    """Put ``restored`` in ``target``'s place with one rename; the old database stays
+    beside it (``….before-restore-TIME``) unless it held no table at all. Returns where
+    the old one went.
+
+    The old database's WAL is checkpointed into it and emptied first, so the old file
+    is complete on its own and no journal of it can be applied to the new one; the old
+    file gets its second name by a hard link before the rename, so at every moment one
+    complete database is under the register's name.
+    """
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    kept: Path | None = target.with_name(f"{target.name}.before-restore-{stamp}")
-    assert kept is not None
-    if keep and target.exists():
-        os.replace(target, kept)
-    else:
-        target.unlink(missing_ok=True)
-        kept = None
-    for suffix in ("-wal", "-shm"):  # the old database's journal must not meet the new one
-        old = Path(f"{target}{suffix}")
-        if old.exists():
-            if kept is None:
-                old.unlink()
-            else:
-                os.replace(old, Path(f"{kept}{suffix}"))
+    kept: Path | None = None
+    if target.exists():
+        db = sqlite3.connect(target)
+        try:
+            tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            db.close()
+        if tables:
+            kept = target.with_name(f"{target.name}.before-restore-{stamp}")
+            os.link(target, kept)
     os.replace(restored, target)
+    for suffix in ("-wal", "-shm"):  # empty after the checkpoint; rebuilt on next open
+        Path(f"{target}{suffix}").unlink(missing_ok=True)
     return kept
 
 
-def restore_postgresql(store: Store, dump: Path) -> None:
-    """Check the archive, then restore it in one transaction."""
-    args, env = _pg_arguments(store)
+def check_pg_archive(store: Store, dump: Path) -> None:
+    """pg_restore can read the whole archive's table of contents."""
+    _, env = _pg_arguments(store)
     _run([_pg_tool("pg_restore"), "--list", str(dump)], env, "pg_restore --list")
+
+
+def restore_postgresql(store: Store, dump: Path) -> None:
+    """Restore an archive into the register's schema, in one transaction."""
+    args, env = _pg_arguments(store)
     _run([_pg_tool("pg_restore"), "--clean", "--if-exists", "--single-transaction",
           "--no-owner", "--no-privileges", "--exit-on-error", *args, str(dump)], env,
          "pg_restore")

@@ -124,7 +124,7 @@ class ChainReport:
 
 
 def verify_chain(
-    entries: Iterable[StoredEntry], key_of: Callable[[str], bytes],
+    entries: Iterable[StoredEntry], key_of: Callable[[str], bytes | None],
     head: tuple[int, str] | None, anchor: tuple[int, str] | None = None,
 ) -> ChainReport:
     """Walk the entries in ``seq`` order and report the first broken link.
@@ -150,10 +150,17 @@ def verify_chain(
                        if entry.seq == previous_seq > 0 else
                        f"entry #{entry.seq} is out of order")
             return ChainReport(count, previous_seq, previous_mac, entry.seq, problem)
+        key = key_of(entry.key_id)
+        if key is None:
+            return ChainReport(count, previous_seq, previous_mac, entry.seq,
+                               f"entry #{entry.seq} (id {entry.id}) names the key "
+                               f"{entry.key_id!r}, which the keyring does not hold as an "
+                               "audit key: the entry was altered, or this is not the "
+                               "register's key file")
         head_text = entry_head(entry.at, entry.actor, entry.action, entry.entity)
         message = entry_message(previous_mac, entry.seq, entry.entity_id, head_text,
                                 entry.detail)
-        if not hmac.compare_digest(entry_mac(key_of(entry.key_id), message), entry.mac):
+        if not hmac.compare_digest(entry_mac(key, message), entry.mac):
             return ChainReport(count, previous_seq, previous_mac, entry.seq,
                                f"entry #{entry.seq} (id {entry.id}) does not match its MAC: "
                                "it was altered, or inserted in place of another")

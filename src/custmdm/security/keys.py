@@ -111,8 +111,10 @@ class Keyring:
                      for k in self.keys.values()],
         }, indent=2) + "\n"
 
-    def save(self) -> None:
-        """Write the file atomically, readable by its owner only."""
+    def save(self, *, new: bool = False) -> None:
+        """Write the file atomically, readable by its owner only. ``new``: refuse to
+        replace a file that appeared meanwhile (two ``init`` at once must not each
+        make a key file, one losing the other's keys)."""
         if self.path is None:
             raise ConfigurationError(
                 f"the keyring comes from ${KEYS_ENV} and cannot be changed here; set "
@@ -124,6 +126,16 @@ class Keyring:
             out.write(self.to_json())
             out.flush()
             os.fsync(out.fileno())
+        if new:
+            try:
+                os.link(temporary, self.path)  # fails if the name exists: never replaces
+            except FileExistsError:
+                raise ConfigurationError(
+                    f"{self.path} was created by another process meanwhile; run the "
+                    "command again to use it") from None
+            finally:
+                os.unlink(temporary)
+            return
         os.replace(temporary, self.path)
 
     @classmethod
@@ -166,7 +178,7 @@ class Keyring:
                     f"no keyring at {path}: run `custmdm init` to create one, or set "
                     f"${KEY_FILE_ENV} to the key file of this register") from None
             keyring = cls.generate(path)
-            keyring.save()
+            keyring.save(new=True)
             keyring.created = True
             return keyring
         except OSError as error:

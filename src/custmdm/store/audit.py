@@ -109,10 +109,19 @@ def check_audit_key(conn: Connection, keyring: Keyring, now: datetime) -> Key:
             f"this register's audit entries are signed with {', '.join(sorted(known))}, "
             f"which the keyring {keyring.source} does not hold; set $CUSTMDM_KEY_FILE to "
             "this register's key file")
-    conn.execute(insert(register_key).values(key_id=key.id, purpose="audit",
-                                             check_value=key.check_value,
-                                             first_used_at=utc(now)))
+    # Two processes may meet a new key at once: the second one's row is the same.
+    conn.execute(store_dialect_insert(conn).values(
+        key_id=key.id, purpose="audit", check_value=key.check_value,
+        first_used_at=utc(now)).on_conflict_do_nothing(index_elements=["key_id"]))
     return key
+
+
+def store_dialect_insert(conn: Connection) -> Any:
+    """This connection's dialect's INSERT into register_key (ON CONFLICT capable)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(register_key)
 
 
 def chain_params(key: Key, at: datetime, actor: str, action: str, entity: str
