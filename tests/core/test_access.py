@@ -288,3 +288,32 @@ def test_tokens_are_shown_once_stored_hashed_and_expire(reg: Register, clock: An
         reg.authenticate_token("cmdm_guessed")
     with pytest.raises(ValidationError, match="1–3650 days"):
         reg.create_token(reg.ctx.actor.name, "x", days=0)
+
+
+def test_two_administrators_disabled_at_once_leave_one(reg: Register) -> None:
+    """Each disable alone would leave an administrator; both at once must not pass."""
+    import threading
+
+    reg.add_user("deputy")
+    reg.grant("deputy", "administrator")
+    me = reg.ctx.actor.name
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def disable(actor: str, target: str) -> None:
+        with open_register(reg.store.url, actor=actor) as acting:
+            acting.users()  # load grants before the race
+            barrier.wait()
+            try:
+                acting.disable_user(target, "leaving")
+                outcomes.append("disabled")
+            except Conflict:
+                outcomes.append("refused")
+
+    threads = [threading.Thread(target=disable, args=(me, "deputy")),
+               threading.Thread(target=disable, args=("deputy", me))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["disabled", "refused"]

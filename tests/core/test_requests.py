@@ -214,3 +214,26 @@ def test_the_notification_seam_hears_every_step(office: Office,
     office.abe.approve(request_id)
     assert heard == [("change_request.created", request_id),
                      ("change_request.applied", request_id)]
+
+
+def test_a_review_queue_accept_that_needs_approval_decides_the_cluster(office: Office) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert
+
+    from custmdm.store.tables import review_cluster
+
+    a = office.admin.register(_ent("深圳市聚类科技有限公司"))
+    b = office.admin.register(_ent("深圳市聚类科技股份有限公司"))
+    with office.admin.store.write() as conn:  # as a batch run leaves it
+        cluster_id = conn.execute(insert(review_cluster).values(
+            run_at=datetime.now(UTC), status="open", customer_ids=[a.id, b.id])
+            .returning(review_cluster.c.id)).scalar_one()
+    office.admin.set_approval_rule("customer.merge")
+    request_id = _held(lambda: office.mia.decide(cluster_id, "accept", survivor=a.code))
+    assert office.admin.review_queue()[0].id == cluster_id  # still open
+    office.abe.approve(request_id)
+    assert office.admin.find(b.code).customer.code == a.code
+    assert office.admin.review_queue() == []
+    decided = office.admin.review_queue("accepted")[0]
+    assert decided.id == cluster_id

@@ -301,6 +301,7 @@ def set_user_active(ctx: Context, name: str, active: bool, reason: str | None = 
     if not active and not (reason or "").strip():
         raise ValidationError("give a reason (--reason); it goes into the audit trail")
     with ctx.store.write() as conn:
+        ctx.store.lock_user_changes(conn)
         row = _user_row(conn, name)
         if row.active == active:
             raise Conflict(f"user {name!r} is {'active' if active else 'disabled'} already")
@@ -349,7 +350,8 @@ def check_password(ctx: Context, name: str, password: str) -> str:
 
 
 def _keep_an_administrator(conn: Connection, change: str) -> None:
-    """Refuse a change that leaves no active user able to manage users everywhere."""
+    """Refuse a change that leaves no active user able to manage users everywhere.
+    Callers hold Store.lock_user_changes, so two such changes cannot both pass."""
     admin_roles = [name for name, perms in ROLES.items() if Permission.MANAGE_USERS in perms]
     admin_roles += [r.name for r in conn.execute(select(custom_role.c.name,
                                                         custom_role.c.permissions))
@@ -466,6 +468,7 @@ def revoke_grant(ctx: Context, user: str, role: str, scope: str = "all") -> None
     ctx.require(Permission.MANAGE_USERS)
     parsed = str(Scope.parse(scope))
     with ctx.store.write() as conn:
+        ctx.store.lock_user_changes(conn)
         row = _user_row(conn, user)
         done = conn.execute(access_grant.delete().where(
             access_grant.c.user_id == row.id, access_grant.c.role == role,

@@ -788,7 +788,8 @@ def decide(ctx: Context, cluster_id: int, decision: str, *, survivor: str | None
                                   f"({', '.join(cluster.codes)})")
         # The decision is recorded in the merge's own transaction: both or neither.
         merging.merge_customers(ctx, chosen, [c for c in cluster.codes if c != chosen],
-                                reason=f"review cluster {cluster_id}", within=record)
+                                reason=f"review cluster {cluster_id}", within=record,
+                                review_cluster=cluster_id)
     else:
         with ctx.store.write() as conn:
             record(conn, None)

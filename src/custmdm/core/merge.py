@@ -75,6 +75,7 @@ def merge_customers(
     picks: Mapping[str, str] | None = None, reason: str = "duplicates",
     within: Callable[[Connection, int], None] | None = None,
     trusted: Sequence[str] = (),
+    review_cluster: int | None = None,
 ) -> MergeResult:
     """Merge ``loser_codes`` into the customer holding ``survivor_code``.
 
@@ -112,7 +113,8 @@ def merge_customers(
     ctx.approvals.check(ctx, "customer.merge",
                         {"survivor": survivor.code, "losers": [c.code for c in losers],
                          "picks": dict(picks or {}), "reason": reason,
-                         "trusted": list(trusted)}, everyone)
+                         "trusted": list(trusted), "review_cluster": review_cluster},
+                        everyone)
     loser_ids = [c.id for c in losers]
     with ctx.store.write() as conn:
         now = ctx.now()

@@ -355,6 +355,10 @@ def _apply_rename(ctx: Context, p: dict[str, Any]) -> Any:
 def _apply_merge(ctx: Context, p: dict[str, Any]) -> Any:
     from custmdm.core.merge import merge_customers
 
+    if p.get("review_cluster") is not None:  # accepted from the review queue: decide it
+        from custmdm.core.batch import decide
+
+        return decide(ctx, p["review_cluster"], "accept", survivor=p["survivor"])
     return merge_customers(ctx, p["survivor"], p["losers"], p["picks"] or None, p["reason"],
                            trusted=p.get("trusted") or ())
 

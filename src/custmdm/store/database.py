@@ -47,6 +47,9 @@ DEFAULT_DATABASE_ENV = "CUSTMDM_DATABASE_URL"
 #: PostgreSQL advisory lock key taken while coding rules change ("CMDMRULE").
 RULE_CHANGES_LOCK = 0x434D444D52554C45
 
+#: PostgreSQL advisory lock key taken while users or grants change ("CMDMUSER").
+USER_CHANGES_LOCK = 0x434D444D55534552
+
 #: Where a write transaction's queued audit entries wait (Connection.info).
 _PENDING_AUDIT = "custmdm_pending_audit"
 
@@ -168,6 +171,16 @@ class Store:
         """
         if not self.is_sqlite:
             conn.execute(select(func.pg_advisory_xact_lock(RULE_CHANGES_LOCK)))
+
+    def lock_user_changes(self, conn: Connection) -> None:
+        """Serialise changes to users and grants until this transaction ends, so that
+        checks over all of them (one administrator must remain) see every other change.
+
+        SQLite: BEGIN IMMEDIATE already holds the only write lock. PostgreSQL: a
+        transaction-scoped advisory lock.
+        """
+        if not self.is_sqlite:
+            conn.execute(select(func.pg_advisory_xact_lock(USER_CHANGES_LOCK)))
 
     def dialect_insert(self, table: Table) -> sqlite.Insert | postgresql.Insert:
         """This dialect's INSERT, which can say ``ON CONFLICT … DO UPDATE``."""
