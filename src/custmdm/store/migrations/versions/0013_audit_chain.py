@@ -24,6 +24,7 @@ branch_labels = None
 depends_on = None
 
 Timestamp = sa.DateTime(timezone=True)
+CHUNK = 50_000
 APPEND_ONLY_MESSAGE = "audit_entry is append-only: entries cannot be changed or deleted"
 
 
@@ -94,25 +95,34 @@ def _chain_existing_entries() -> tuple[int, str]:
     entries = sa.table("audit_entry", sa.column("id"), sa.column("at", Timestamp),
                        *(sa.column(c) for c in ("actor", "action", "entity", "entity_id")),
                        sa.column("detail", sa.JSON))
-    rows = conn.execute(sa.select(
-        *(entries.c[c] for c in ("id", "at", "actor", "action", "entity", "entity_id")),
-        sa.cast(entries.c.detail, sa.Text)).order_by(entries.c.id)).all()
-    previous, updates = GENESIS, []
-    for seq, row in enumerate(rows, 1):
-        entry_id, at, actor, action, entity, entity_id, detail = tuple(row)
-        message = entry_message(previous, seq, entity_id, entry_head(at, actor, action, entity),
-                                detail)
-        previous = entry_mac(key.secret, message)
-        updates.append({"i": entry_id, "s": seq, "m": previous, "k": key.id})
-    conn.execute(sa.text("UPDATE audit_entry SET seq = :s, mac = :m, key_id = :k WHERE id = :i"),
-                 updates)
+    columns = [*(entries.c[c] for c in ("id", "at", "actor", "action", "entity",
+                                         "entity_id")), sa.cast(entries.c.detail, sa.Text)]
+    update = sa.text("UPDATE audit_entry SET seq = :s, mac = :m, key_id = :k WHERE id = :i")
+    previous, seq, last_id = GENESIS, 0, None
+    while True:  # in chunks by id, so memory stays flat however long the trail
+        query = sa.select(*columns).order_by(entries.c.id).limit(CHUNK)
+        if last_id is not None:
+            query = query.where(entries.c.id > last_id)
+        rows = conn.execute(query).all()
+        if not rows:
+            break
+        updates = []
+        for row in rows:
+            entry_id, at, actor, action, entity, entity_id, detail = tuple(row)
+            seq += 1
+            message = entry_message(previous, seq, entity_id,
+                                    entry_head(at, actor, action, entity), detail)
+            previous = entry_mac(key.secret, message)
+            updates.append({"i": entry_id, "s": seq, "m": previous, "k": key.id})
+        conn.execute(update, updates)
+        last_id = rows[-1][0]
     keys = sa.table("register_key", *(sa.column(c) for c in ("key_id", "purpose",
                                                               "check_value")),
                     sa.column("first_used_at", Timestamp))
     conn.execute(sa.insert(keys).values(key_id=key.id, purpose="audit",
                                         check_value=key.check_value,
                                         first_used_at=datetime.now(UTC)))
-    return len(rows), previous
+    return seq, previous
 
 
 def _create_append_only_triggers() -> None:
