@@ -227,6 +227,10 @@ class Register:
         return BulkResult(len(codes), codes[0] if codes else None,
                           codes[-1] if codes else None)
 
+    def unmask(self, code: str, reason: str) -> Resolution:
+        """The customer with its personal data unmasked (see_sensitive; audited)."""
+        return registry.unmask(self.ctx, code, reason)
+
     def find(self, code: str) -> Resolution:
         """The customer holding (or having held) ``code``."""
         return registry.find_by_code(self.ctx, code)

@@ -494,3 +494,17 @@ def test_backup_and_restore_from_the_command_line(run: Run, tmp_path: pathlib.Pa
     refused = run("restore", str(tmp_path / "junk.backup"), "--yes")
     assert refused.exit_code == 2 and "not a CustMDM backup" in refused.stderr
     assert ok(run("audit", "verify")).exit_code == 0
+
+
+def test_unmasking_from_the_command_line(run: Run) -> None:
+    ok(run("rule", "add", "std", "--pattern", "C{seq:6}{check:mod37-2}"))
+    added = ok(run("customer", "add", "--kind", "individual", "--name", "张伟", "--region",
+                   "110105", "--id", "cn.ric=11010519491231002X", "--json")).json()
+    assert isinstance(added, dict)
+    assert added["identifiers"][0]["value"] == "110***********002X"
+    shown = ok(run("customer", "show", added["code"])).stdout
+    assert "110***********002X" in shown and "11010519491231002X" not in shown
+    clear = ok(run("customer", "show", added["code"], "--unmask", "contract check",
+                   "--json")).json()
+    assert isinstance(clear, dict) and clear["identifiers"][0]["value"] == "11010519491231002X"
+    assert clear["unmasked"] is True

@@ -317,3 +317,27 @@ def test_two_administrators_disabled_at_once_leave_one(reg: Register) -> None:
     for t in threads:
         t.join()
     assert sorted(outcomes) == ["disabled", "refused"]
+
+
+def test_an_individuals_identifiers_are_masked_and_unmasking_is_audited(reg: Register) -> None:
+    reg.add_rule("std", "C{seq:6}{check:mod37-2}")
+    person = reg.register(CustomerDraft(kind="individual", legal_name="张伟", region="110105",
+                                        identifiers=[("cn.ric", "11010519491231002X")]))
+    shown = reg.find(person.code).customer.to_dict()["identifiers"]
+    assert shown == [{"scheme": "cn.ric", "value": "110***********002X"}]
+    company = reg.register(_draft(True, "公开"))
+    assert company.to_dict()["identifiers"] == []  # (none given) an enterprise's are public
+    unmasked = reg.unmask(person.code, "identity check for a contract")
+    assert unmasked.customer.to_dict()["identifiers"][0]["value"] == "11010519491231002X"
+    entry = reg.audit_log(AuditFilter(action="customer.unmask"))[0]
+    assert entry.detail == {"code": person.code, "fields": ["identifiers"],
+                            "reason": "identity check for a contract"}
+    reg.add_user("ro")
+    reg.grant("ro", "read_only")
+    with open_register(reg.store.url, actor="ro") as ro:
+        assert "110***" in str(ro.find(person.code).customer.to_dict())
+        with pytest.raises(PermissionDenied, match="'see_sensitive'"):
+            ro.unmask(person.code, "curious")
+    with pytest.raises(ValidationError, match="reason"):
+        reg.unmask(person.code, " ")
+    assert len(reg.audit_log(AuditFilter(action="customer.unmask"))) == 1

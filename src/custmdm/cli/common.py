@@ -146,7 +146,7 @@ def print_customer(record: CustomerRecord, as_json: bool) -> None:
     out.print(f"  kind {record.kind} · status {record.status} · region "
               f"{record.region or record.country} · industry {record.industry or '-'} · "
               f"owner {record.owner or '-'} · version {record.version}", highlight=False)
-    for ident in record.identifiers:
+    for ident in record.shown_identifiers():
         out.print(f"  {ident.scheme} {ident.value}", highlight=False)
     for code in record.codes:
         out.print(f"  code {code.value} {code.status} ({code.rule or 'explicit'}) "

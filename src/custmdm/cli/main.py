@@ -348,11 +348,16 @@ def customer_add(
 @customer_app.command("show")
 def customer_show(
     code: Annotated[str, typer.Argument(help="Any code the customer has or had.")],
+    unmask: Annotated[str | None, typer.Option(
+        "--unmask", metavar="REASON",
+        help="Show personal data (an individual's identifiers) unmasked: needs the "
+             "see_sensitive permission; the reason goes into the audit trail.")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Show a customer by any of its codes, current or superseded."""
+    """Show a customer by any of its codes, current or superseded. An individual's
+    identifiers are masked unless --unmask."""
     with register() as reg:
-        found = reg.find(code)
+        found = reg.find(code) if unmask is None else reg.unmask(code, unmask)
     print_resolution(found, as_json)
 
 

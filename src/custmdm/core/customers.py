@@ -19,6 +19,7 @@ from custmdm.domain.identifiers.ric import get_birth_date
 from custmdm.domain.matching import MatchRecord
 from custmdm.domain.names import NameForms, NameKind, forms_of, legal_form
 from custmdm.errors import InvalidComponent, InvalidFormat, ValidationError
+from custmdm.security.crypto import mask
 from custmdm.standards.countries import get_country
 from custmdm.standards.industries import get_industry
 from custmdm.standards.regions import get_region
@@ -341,6 +342,16 @@ class CustomerRecord:
     codes: tuple[CodeRecord, ...]
     #: Returned by a registration that the match rules linked to this existing customer.
     linked: bool = False
+    #: Personal data shown as it is (an audited unmasking, core.registry.unmask);
+    #: otherwise an individual's identifiers are shown masked.
+    unmasked: bool = False
+
+    def shown_identifiers(self) -> tuple[Identifier, ...]:
+        """The identifiers as edges show them: an individual's are personal data, masked
+        (110***********002X) unless this record was unmasked."""
+        if self.unmasked or self.kind != Kind.INDIVIDUAL.value:
+            return self.identifiers
+        return tuple(Identifier(i.scheme, mask(i.scheme, i.value)) for i in self.identifiers)
 
     def code_context(self, issued_on: date) -> CodeContext:
         """What a coding rule sees of this registered customer (for a change of code)."""
@@ -367,9 +378,11 @@ class CustomerRecord:
             "version": self.version,
             "created_at": iso(self.created_at),
             "updated_at": iso(self.updated_at),
-            "identifiers": [{"scheme": i.scheme, "value": i.value} for i in self.identifiers],
+            "identifiers": [{"scheme": i.scheme, "value": i.value}
+                            for i in self.shown_identifiers()],
             "codes": [c.to_dict() for c in self.codes],
             **({"linked": True} if self.linked else {}),
+            **({"unmasked": True} if self.unmasked else {}),
         }
 
 

@@ -340,6 +340,20 @@ def find_by_code(ctx: Context, code: str) -> Resolution:
     raise NotFound(f"no customer has code {value}")
 
 
+def unmask(ctx: Context, code: str, reason: str) -> Resolution:
+    """A customer with its personal data shown as it is: for those with the
+    see_sensitive permission on it, and written to the audit trail with the reason."""
+    reason = require_reason(reason)
+    found = find_by_code(ctx, code)
+    record = found.customer
+    ctx.require(Permission.SEE_SENSITIVE, record)
+    with ctx.store.write() as conn:
+        write_audit(ctx.store, conn, [audit_row(
+            ctx.actor.name, "customer.unmask", "customer", record.id,
+            {"code": record.code, "fields": ["identifiers"], "reason": reason}, ctx.now())])
+    return replace(found, customer=replace(record, unmasked=True))
+
+
 def _explain_unknown_code(rules: Sequence[CodingRule], value: str) -> None:
     """Raise InvalidChecksum when ``value`` has a rule's shape but a wrong check character."""
     try:
