@@ -20,6 +20,7 @@ from custmdm.core import (
     dedup,
     identifiers,
     integrity,
+    keys,
     merge,
     names,
     naming,
@@ -446,6 +447,10 @@ class Register:
     def withdraw(self, request_id: int) -> ChangeRequest:
         """Take back one's own pending change request."""
         return requests.withdraw_request(self.ctx, request_id)
+
+    def rotate_key(self, purpose: str = "audit") -> keys.Rotation:
+        """A new current key for ``purpose`` in the key file; old ones stay."""
+        return keys.rotate_key(self.ctx, purpose)
 
     # -- backup and restore ------------------------------------------------------------
 

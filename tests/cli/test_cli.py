@@ -508,3 +508,18 @@ def test_unmasking_from_the_command_line(run: Run) -> None:
                    "--json")).json()
     assert isinstance(clear, dict) and clear["identifiers"][0]["value"] == "11010519491231002X"
     assert clear["unmasked"] is True
+
+
+def test_key_rotate_from_the_command_line(run: Run, tmp_path: pathlib.Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from custmdm.security.keys import default_key_file
+
+    own = tmp_path / "keys.json"  # a copy: the session's key file stays as it is
+    shutil.copy(default_key_file(), own)
+    monkeypatch.setenv("CUSTMDM_KEY_FILE", str(own))
+    rotated = ok(run("key", "rotate", "--json")).json()
+    assert isinstance(rotated, dict) and rotated["new_key"].startswith("audit-")
+    assert rotated["new_key"] in own.read_text()
+    assert "audit chain intact" in ok(run("audit", "verify")).stdout

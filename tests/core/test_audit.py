@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import Connection, delete, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from custmdm import CustomerDraft
+from custmdm import CustomerDraft, open_register
 from custmdm.core.audit import AuditFilter
 from custmdm.demo.generator import DemoGenerator
-from custmdm.errors import ConfigurationError, NotFound, ValidationError
+from custmdm.errors import ConfigurationError, NotFound, PermissionDenied, ValidationError
 from custmdm.register import Register
 from custmdm.security.audit_chain import GENESIS
 from custmdm.security.keys import Keyring
@@ -253,3 +253,31 @@ def test_an_anchor_kept_outside_shows_an_end_cut_off_with_its_head(busy: Registe
     assert "not the one recorded" in (busy.verify_audit(other).problem or "")
     with pytest.raises(ValidationError, match="SEQ:MAC"):
         busy.verify_audit("12:abc")
+
+
+def test_key_rotate_chains_new_entries_under_a_new_key(busy: Register, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    keyring = Keyring.parse(busy.store.keyring.to_json(), "copy", tmp_path / "keys.json")
+    keyring.save()
+    rotating = Register(type(busy.store)(busy.store.url), busy.ctx.actor, keyring=keyring)
+    try:
+        before = entries(busy)
+        rotation = rotating.rotate_key()
+        assert rotation.new_key != rotation.old_key
+        assert Keyring.parse((tmp_path / "keys.json").read_text(), "file").current_key(
+            "audit").id == rotation.new_key  # saved before use
+        rotating.register(ent("深圳市轮换科技有限公司"))
+        with rotating.store.read() as conn:
+            used = list(conn.execute(select(audit_entry.c.key_id)
+                                     .order_by(audit_entry.c.seq)).scalars())
+        assert set(used[:before]) == {rotation.old_key}
+        assert set(used[before:]) == {rotation.new_key}  # the rotation's own entry too
+        assert rotating.verify_audit().intact
+        with pytest.raises(ValidationError, match="cannot be rotated yet"):
+            rotating.rotate_key("data")
+        busy.add_user("steward")
+        busy.grant("steward", "data_steward")
+        with open_register(busy.store.url, actor="steward") as steward, \
+                pytest.raises(PermissionDenied, match="'administer'"):
+            steward.rotate_key()
+    finally:
+        rotating.close()

@@ -12,6 +12,10 @@ from custmdm.cli.common import JsonOption, emit_json, err, out, register
 from custmdm.core.audit import AuditFilter
 from custmdm.core.context import business_timezone
 
+key_app: typer.Typer = typer.Typer(
+    help="The register's keys (kept in the key file, never in the database).",
+    no_args_is_help=True)
+
 audit_app: typer.Typer = typer.Typer(
     help="The audit trail (审计记录): every change, chained so that tampering shows.",
     no_args_is_help=True)
@@ -97,3 +101,21 @@ def audit_verify(
         err.print(f"the {report.entries} entries before it verify", markup=False)
     if not report.intact:
         raise typer.Exit(8)
+
+
+@key_app.command("rotate")
+def key_rotate(
+    purpose: Annotated[str, typer.Option(help="Which key: audit (data and index keys come "
+                                              "with field encryption).")] = "audit",
+    as_json: JsonOption = False,
+) -> None:
+    """Make a new current key; the old one stays in the key file for what it protected.
+    Other running processes go on with the old key until they restart."""
+    with register() as reg:
+        rotation = reg.rotate_key(purpose)
+    if as_json:
+        emit_json(rotation.to_dict())
+        return
+    out.print(f"{rotation.purpose} key {rotation.new_key} is current (was {rotation.old_key}) "
+              f"in {rotation.key_file}: back the key file up again", highlight=False,
+              soft_wrap=True)

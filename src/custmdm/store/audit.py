@@ -109,11 +109,16 @@ def check_audit_key(conn: Connection, keyring: Keyring, now: datetime) -> Key:
             f"this register's audit entries are signed with {', '.join(sorted(known))}, "
             f"which the keyring {keyring.source} does not hold; set $CUSTMDM_KEY_FILE to "
             "this register's key file")
-    # Two processes may meet a new key at once: the second one's row is the same.
+    register_audit_key(conn, key, now)
+    return key
+
+
+def register_audit_key(conn: Connection, key: Key, now: datetime) -> None:
+    """Record that the register uses ``key`` (idempotent: two processes may meet a new
+    key at once, and the second one's row is the same)."""
     conn.execute(store_dialect_insert(conn).values(
         key_id=key.id, purpose="audit", check_value=key.check_value,
         first_used_at=utc(now)).on_conflict_do_nothing(index_elements=["key_id"]))
-    return key
 
 
 def store_dialect_insert(conn: Connection) -> Any:

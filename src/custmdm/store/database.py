@@ -336,6 +336,10 @@ class Store:
             self._keyring = Keyring.load()
         return self._keyring
 
+    def forget_audit_key(self) -> None:
+        """Take the keyring's current audit key afresh on next use (after a rotation)."""
+        self._audit_key = None
+
     def checked_audit_key(self) -> Key:
         """:meth:`audit_key`, checked in a transaction of its own if not yet (for
         statements that run alone, see store.registration)."""
