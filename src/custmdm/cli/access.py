@@ -14,8 +14,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from custmdm.cli.common import JsonOption, emit_json, fail, out, register
+from custmdm.cli.common import JsonOption, emit_json, emit_list, fail, out, register
 from custmdm.core.access import DEFAULT_TOKEN_DAYS, UserRecord
+from custmdm.security.access import Permission
 
 user_app: typer.Typer = typer.Typer(help="Users (people and other systems).",
                                     no_args_is_help=True)
@@ -81,7 +82,7 @@ def user_list(as_json: JsonOption = False) -> None:
 
 def _print_users(users: list[UserRecord], as_json: bool) -> None:
     if as_json:
-        emit_json({"data": [u.to_dict() for u in users], "count": len(users)})
+        emit_list(users)
         return
     table = Table("user", "kind", "team", "status", "password", "grants")
     for u in users:
@@ -129,7 +130,7 @@ def role_list(as_json: JsonOption = False) -> None:
     with register() as reg:
         roles = reg.roles()
     if as_json:
-        emit_json({"data": [r.to_dict() for r in roles], "count": len(roles)})
+        emit_list(roles)
         return
     table = Table("role", "built in", "permissions", "what for")
     for r in roles:
@@ -142,10 +143,8 @@ def role_list(as_json: JsonOption = False) -> None:
 def role_add(
     name: Annotated[str, typer.Argument(help="Role name (lower case).")],
     permission: Annotated[list[str], typer.Option(
-        "--permission", "-p", help="A permission (repeat): read, create, update, rename, "
-                                   "change_code, merge, retire, export, see_sensitive, erase, "
-                                   "approve, manage_rules, manage_users, read_audit, "
-                                   "administer.")],
+        "--permission", "-p",
+        help=f"A permission (repeat): {', '.join(p.value for p in Permission)}.")],
     description: Annotated[str | None, typer.Option(help="What the role is for.")] = None,
 ) -> None:
     """Define a custom role."""
@@ -195,7 +194,7 @@ def grant_list(
     with register() as reg:
         grants = reg.grants(user)
     if as_json:
-        emit_json({"data": [g.to_dict() for g in grants], "count": len(grants)})
+        emit_list(grants)
         return
     table = Table("user", "role", "scope", "granted", "by")
     for g in grants:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from custmdm.cli.common import JsonOption, emit_json, err, out, register
+from custmdm.cli.common import JsonOption, emit_json, emit_list, err, out, register
 from custmdm.core.audit import AuditFilter
 from custmdm.core.context import business_timezone
 
@@ -58,7 +58,7 @@ def audit_log(
     with register() as reg:
         entries = reg.audit_log(filters)
     if as_json:
-        emit_json({"data": [e.to_dict() for e in entries], "count": len(entries)})
+        emit_list(entries)
         return
     table = Table("#", "at (UTC)", "actor", "action", "about", "detail")
     for name in ("#", "at (UTC)", "action"):

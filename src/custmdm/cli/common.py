@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Annotated, Any, NoReturn
@@ -136,6 +136,12 @@ def register(*, needs_schema: bool = True) -> Iterator[Register]:
 
 def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def emit_list(items: Sequence[Any]) -> None:
+    """A list as JSON in the shape every list command prints: ``{data, count}``."""
+    emit_json({"data": [i.to_dict() if hasattr(i, "to_dict") else i for i in items],
+               "count": len(items)})
 
 
 def print_customer(record: CustomerRecord, as_json: bool) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from custmdm.cli.common import JsonOption, emit_json, out, register
+from custmdm.cli.common import JsonOption, emit_json, emit_list, out, register
 from custmdm.core.requests import APPROVABLE, ChangeRequest
 
 request_app: typer.Typer = typer.Typer(
@@ -32,7 +32,7 @@ def request_list(
     with register() as reg:
         found = reg.requests(None if status == "all" else status, mine=mine, limit=limit)
     if as_json:
-        emit_json({"data": [r.to_dict() for r in found], "count": len(found)})
+        emit_list(found)
         return
     table = Table("#", "action", "about", "status", "by", "at (UTC)", "reason", "decided")
     for r in found:
@@ -110,7 +110,7 @@ def approval_list(as_json: JsonOption = False) -> None:
     with register() as reg:
         actions = reg.approval_rules()
     if as_json:
-        emit_json({"data": actions, "count": len(actions)})
+        emit_list(actions)
         return
     for action in APPROVABLE:
         mark = "needs approval" if action in actions else "applies at once"

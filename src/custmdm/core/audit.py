@@ -128,17 +128,9 @@ def verify_audit(ctx: Context, anchor: str | None = None) -> ChainReport:
     """
     ctx.require(Permission.READ_AUDIT)
     recorded = parse_anchor(anchor) if anchor else None
-    keyring = ctx.store.keyring
-    secrets: dict[str, bytes | None] = {}
-
-    def key_of(key_id: str) -> bytes | None:
-        if key_id not in secrets:
-            found = keyring.keys.get(key_id)
-            secrets[key_id] = found.secret if found and found.purpose == "audit" else None
-        return secrets[key_id]
-
     with ctx.store.read() as conn:
-        return verify_chain(read_entries(conn), key_of, chain_head(conn), recorded)
+        return verify_chain(read_entries(conn), ctx.store.keyring.audit_secret,
+                            chain_head(conn), recorded)
 
 
 def parse_anchor(text: str) -> tuple[int, str]:

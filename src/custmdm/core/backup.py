@@ -162,12 +162,6 @@ def _restore_sqlite(ctx: Context, source: Path, manifest: dict[str, Any], archiv
 
 
 def _verify_register(store: Store, manifest: dict[str, Any], where: str) -> None:
-    keyring = store.keyring
-
-    def key_of(key_id: str) -> bytes | None:
-        found = keyring.keys.get(key_id)
-        return found.secret if found and found.purpose == "audit" else None
-
     with store.read() as conn:
-        chain = verify_chain(read_entries(conn), key_of, chain_head(conn))
+        chain = verify_chain(read_entries(conn), store.keyring.audit_secret, chain_head(conn))
     check_state(state_of(store), manifest, chain, where)

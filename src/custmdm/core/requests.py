@@ -229,12 +229,14 @@ def _targets(conn: Connection, row: Any) -> list[CustomerRecord]:
     return load_records(conn, ids)
 
 
-def _require_approver(ctx: Context, conn: Connection, row: Any) -> None:
+def _require_approver(ctx: Context, conn: Connection, row: Any) -> list[CustomerRecord]:
+    """Refuse unless the actor may approve the request; its customers."""
     targets = _targets(conn, row)
     if not targets:  # a rule change: the whole register
         ctx.require(Permission.APPROVE)
     for record in targets:
         ctx.require(Permission.APPROVE, record)
+    return targets
 
 
 # -- deciding ------------------------------------------------------------------------------
@@ -248,8 +250,8 @@ def approve_request(ctx: Context, request_id: int, reason: str | None = None) ->
         if row.requested_by == ctx.actor.name:
             raise Conflict(f"change request {request_id} is yours: another user must "
                            "approve it")
-        _require_approver(ctx, conn, row)
-        changed = _changed_since(ctx, conn, row)
+        targets = _require_approver(ctx, conn, row)
+        changed = _changed_since(ctx, row, targets)
     if changed:
         _decide(ctx, request_id, "conflict", f"changed since the request: {changed}")
         raise Conflict(f"change request {request_id} cannot be applied: {changed} since it "
@@ -300,13 +302,12 @@ def _pending(conn: Connection, request_id: int) -> Any:
     return row
 
 
-def _changed_since(ctx: Context, conn: Connection, row: Any) -> str | None:
+def _changed_since(ctx: Context, row: Any, targets: list[CustomerRecord]) -> str | None:
     changes = [f"customer {c.code} is at version {c.version}, not {row.versions[str(c.id)]}"
-               for c in _targets(conn, row) if c.version != row.versions[str(c.id)]]
+               for c in targets if c.version != row.versions[str(c.id)]]
     for key, version in row.versions.items():
-        if key.startswith("rule:") and current_version(ctx, key[5:]) != version:
-            changes.append(f"rule {key[5:]} is at version {current_version(ctx, key[5:])}, "
-                           f"not {version}")
+        if key.startswith("rule:") and (now := current_version(ctx, key[5:])) != version:
+            changes.append(f"rule {key[5:]} is at version {now}, not {version}")
     return "; ".join(changes) or None
 
 

@@ -84,6 +84,12 @@ class Keyring:
                 f"file this register was created with (set ${KEY_FILE_ENV})")
         return found
 
+    def audit_secret(self, key_id: str) -> bytes | None:
+        """The secret of an audit key by id; None for an unknown id or another purpose
+        (the audit chain reports that entry as broken)."""
+        found = self.keys.get(key_id)
+        return found.secret if found is not None and found.purpose == "audit" else None
+
     def add_key(self, purpose: str) -> Key:
         """Make a new current key for ``purpose`` (older ones stay) and save the file."""
         new = Key.generate(purpose)

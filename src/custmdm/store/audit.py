@@ -89,7 +89,7 @@ def append_entries(conn: Connection, store: Any, entries: Sequence[PendingEntry]
                  .values(seq=seq, mac=previous))
 
 
-def check_audit_key(conn: Connection, keyring: Keyring, now: datetime) -> Key:
+def check_audit_key(store: Any, conn: Connection, keyring: Keyring, now: datetime) -> Key:
     """The keyring's current audit key, once it is known to belong to this register.
 
     A key the register has not seen is recorded, unless the register already has
@@ -109,24 +109,16 @@ def check_audit_key(conn: Connection, keyring: Keyring, now: datetime) -> Key:
             f"this register's audit entries are signed with {', '.join(sorted(known))}, "
             f"which the keyring {keyring.source} does not hold; set $CUSTMDM_KEY_FILE to "
             "this register's key file")
-    register_audit_key(conn, key, now)
+    register_audit_key(store, conn, key, now)
     return key
 
 
-def register_audit_key(conn: Connection, key: Key, now: datetime) -> None:
+def register_audit_key(store: Any, conn: Connection, key: Key, now: datetime) -> None:
     """Record that the register uses ``key`` (idempotent: two processes may meet a new
     key at once, and the second one's row is the same)."""
-    conn.execute(store_dialect_insert(conn).values(
+    conn.execute(store.dialect_insert(register_key).values(
         key_id=key.id, purpose="audit", check_value=key.check_value,
         first_used_at=utc(now)).on_conflict_do_nothing(index_elements=["key_id"]))
-
-
-def store_dialect_insert(conn: Connection) -> Any:
-    """This connection's dialect's INSERT into register_key (ON CONFLICT capable)."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(register_key)
 
 
 def chain_params(key: Key, at: datetime, actor: str, action: str, entity: str

@@ -354,7 +354,7 @@ class Store:
         if self._audit_key is None:
             from custmdm.store.audit import check_audit_key
 
-            self._audit_key = check_audit_key(conn, self.keyring, datetime.now(UTC))
+            self._audit_key = check_audit_key(self, conn, self.keyring, datetime.now(UTC))
         return self._audit_key
 
     @contextmanager
