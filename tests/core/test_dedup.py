@@ -127,12 +127,16 @@ def test_renaming_checks_and_files_the_new_name(coded: Register) -> None:
 def test_every_registration_path_writes_keys_and_contacts(coded: Register) -> None:
     coded.register(ent(HUASHENG, USCC, phones=["13800138000"], emails=["a@b.cn"]))
     coded.register_many([ent("深圳市恒泰贸易有限公司", OTHER_USCC, phones=["13900139000"])])
+    fields = coded.store.fields
     with coded.store.read() as conn:
         keys = set(conn.scalars(select(match_key.c.key)))
-        phones = set(conn.scalars(select(contact.c.canonical).where(contact.c.kind == "phone")))
-    assert {f"i:cn.uscc:{USCC}", "n:华盛电子科技", "t:+8613800138000", "e:a@b.cn",
-            f"i:cn.uscc:{OTHER_USCC}", "n:恒泰贸易", "t:+8613900139000"} <= keys
-    assert phones == {"+8613800138000", "+8613900139000"}
+        phones = {fields.contact_of("phone", None, c) for c in conn.scalars(
+            select(contact.c.canonical).where(contact.c.kind == "phone"))}
+    # Phones and e-mails are filed under their blind indexes, never as they are.
+    assert {f"i:cn.uscc:{USCC}", "n:华盛电子科技", f"i:cn.uscc:{OTHER_USCC}", "n:恒泰贸易",
+            *fields.match_keys(["t:+8613800138000", "e:a@b.cn", "t:+8613900139000"])} <= keys
+    assert not any("+86" in k or "@" in k for k in keys)
+    assert {p.canonical for p in phones} == {"+8613800138000", "+8613900139000"}
 
 
 def test_rules_are_checked_and_audited(coded: Register) -> None:
@@ -254,7 +258,7 @@ def test_a_check_reads_only_what_it_needs(unchecked: Register) -> None:
     assert len(statements) == 4  # lookup, the candidates, the full count, the rules
     best = found.candidates[0]
     with unchecked.store.read() as conn:
-        theirs = stored_record(conn, best.customer_id)
+        theirs = stored_record(conn, best.customer_id, unchecked.store.fields)
     from custmdm.core.customers import validate_draft
     ours = validate_draft(draft, default_owner="x").match_record()
     expected = score(ours, theirs, Frequencies(holders, {"张伟": holders}))

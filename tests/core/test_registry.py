@@ -314,14 +314,14 @@ def test_a_bulk_batch_prepared_under_old_rules_is_prepared_again(coded: Register
     valid = [validate_draft(ent(f"企业{n}", region="440305"), default_owner="tester")
              for n in range(3)]
     today = coded.ctx.today()
-    batch = prepare_batch(valid, cached_rules(coded.ctx), today)
+    batch = prepare_batch(valid, cached_rules(coded.ctx), today, coded.store.fields)
     # Another process adds a rule that now wins for these customers.
     coded.add_rule("shenzhen", "SZ{seq:5}", region_prefix="4403", priority=10)
     with pytest.raises(StaleRule):
         write_batch(coded.ctx, batch)
     assert count(coded, customer) == 0
     codes = write_prepared(coded.ctx, batch,
-                           lambda rules: prepare_batch(valid, rules, today))
+                           lambda rules: prepare_batch(valid, rules, today, coded.store.fields))
     assert codes == ["SZ00001", "SZ00002", "SZ00003"]
     assert coded.check_codes().ok
 

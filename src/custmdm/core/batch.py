@@ -33,7 +33,6 @@ from custmdm.core.audit import audit_row, write_audit
 from custmdm.core.context import Context
 from custmdm.core.customers import CustomerDraft, current_code_of, match_record
 from custmdm.core.dedup import CURRENT_LEGAL_FIRST
-from custmdm.domain.contacts import Contact
 from custmdm.domain.customer import Kind, Lifecycle
 from custmdm.domain.matching import (
     PRIOR,
@@ -48,6 +47,7 @@ from custmdm.domain.matching import (
 from custmdm.domain.names import NameForms
 from custmdm.errors import Conflict, NotFound, ValidationError
 from custmdm.security.access import Permission
+from custmdm.security.fields import SensitiveFields
 from custmdm.store.tables import (
     NAME_FORM_COLUMNS,
     contact,
@@ -100,9 +100,10 @@ def _list(values: Iterable[str]) -> list[str] | None:
     return found or None
 
 
-def master_records(conn: Connection, kinds: Sequence[str]) -> Iterator[tuple[int, MatchRecord]]:
-    """Every customer of ``kinds`` that is not merged, with what matching compares; read
-    in customer order, one pass over each table."""
+def master_records(conn: Connection, kinds: Sequence[str], fields: SensitiveFields,
+                   ) -> Iterator[tuple[int, MatchRecord]]:
+    """Every customer of ``kinds`` that is not merged, with what matching compares
+    (personal data opened); read in customer order, one pass over each table."""
     people = conn.execute(
         select(customer.c.id, customer.c.kind, customer.c.legal_name, customer.c.region)
         .where(customer.c.kind.in_(list(kinds)), customer.c.lifecycle != Lifecycle.MERGED)
@@ -112,15 +113,16 @@ def master_records(conn: Connection, kinds: Sequence[str]) -> Iterator[tuple[int
         .order_by(customer_name.c.customer_id, CURRENT_LEGAL_FIRST, customer_name.c.id)))
     # A retired customer's identifiers too, as in the check on entry (core.dedup).
     idents = _Grouped(conn.execute(
-        select(identifier.c.customer_id, identifier.c.scheme, identifier.c.value)
+        select(identifier.c.customer_id, identifier.c.scheme, identifier.c.value,
+               identifier.c.sealed)
         .order_by(identifier.c.customer_id)))
     contacts = _Grouped(conn.execute(
         select(contact.c.customer_id, contact.c.kind, contact.c.canonical)
         .order_by(contact.c.customer_id)))
     for cid, kind, legal_name, region in people:
         forms = [NameForms(*r[1:]) for r in names.take(cid)]
-        ids = [f"{r[1]}:{r[2]}" for r in idents.take(cid)]
-        held = [Contact(r[1], "", r[2]) for r in contacts.take(cid)]
+        ids = [f"{r[1]}:{fields.identifier_of(r[1], r[2], r[3])}" for r in idents.take(cid)]
+        held = [fields.contact_of(r[1], None, r[2]) for r in contacts.take(cid)]
         if forms:
             yield cid, match_record(kind, forms, legal_name, region, ids, held)
 
@@ -416,7 +418,7 @@ def run_batch(ctx: Context, *, train: bool = False, threshold: float = THRESHOLD
     customers = pairs_found = queued = 0
     trained_any = False
     with ctx.store.read() as conn:
-        everyone = {group: dict(master_records(conn, [k.value for k in kinds]))
+        everyone = {group: dict(master_records(conn, [k.value for k in kinds], ctx.store.fields))
                     for group, kinds in GROUPS.items()}
         models = dict(conn.execute(select(match_model.c.name, match_model.c.model)).all())
     known = {cid for records in everyone.values() for cid in records}
@@ -603,7 +605,7 @@ def link_file(ctx: Context, path: Path | str, threshold: float = THRESHOLD
         if not incoming:
             continue
         with ctx.store.read() as conn:
-            master = dict(master_records(conn, [k.value for k in kinds]))
+            master = dict(master_records(conn, [k.value for k in kinds], ctx.store.fields))
             stored = conn.execute(select(match_model.c.model)
                                   .where(match_model.c.name == group)).scalar()
         if not master:

@@ -43,6 +43,7 @@ from custmdm.domain.rules import CodingRule, choose_rule
 from custmdm.errors import Conflict, ValidationError
 from custmdm.security.access import CustomerFacts, Permission
 from custmdm.security.audit_chain import canonical_json
+from custmdm.security.fields import SensitiveFields
 from custmdm.store.audit import PendingEntry
 from custmdm.store.tables import (
     CONTACT_COLUMNS,
@@ -81,8 +82,9 @@ class PreparedBatch:
     rule_ids: frozenset[int]
     #: Customer rows in CUSTOMER_COLUMNS order, without the two timestamps.
     customers: list[tuple[Any, ...]]
-    #: (customer's index in the batch, scheme, value).
-    identifiers: list[tuple[int, str, str]]
+    #: (customer's index in the batch, scheme, value, value as stored, sealed value):
+    #: see security.fields.
+    identifiers: list[tuple[int, str, str, str, str | None]]
     #: Per customer: (rule id, counter key, code for sequence number 1).
     series: list[tuple[int, str, str]]
     #: Per customer: the audit detail as JSON text, without its leading "{".
@@ -90,25 +92,25 @@ class PreparedBatch:
     #: Every name: (customer's index in the batch, then NAME_ROW_COLUMNS), legal
     #: names included.
     names: list[tuple[Any, ...]] = field(default_factory=list)
-    #: ``(position, kind, value, canonical)`` of every contact.
-    contacts: list[tuple[int, str, str, str]] = field(default_factory=list)
+    #: ``(position, kind, value, canonical, blind)`` of every contact, sealed.
+    contacts: list[tuple[int, str, str, str, str]] = field(default_factory=list)
     #: ``(position, key)``: the blocking index (domain.matching.blocking_keys).
     keys: list[tuple[int, str]] = field(default_factory=list)
 
 
 def prepare_batch(
     valid: Sequence[ValidCustomer], rules: Sequence[CodingRule], today: date,
-    first_position: int = 1, naming_rules: Sequence[NamingRule] = (),
+    fields: SensitiveFields, first_position: int = 1, naming_rules: Sequence[NamingRule] = (),
 ) -> PreparedBatch:
-    """Turn validated customers into rows; choose each one's rule among ``rules``;
-    check legal names against ``naming_rules``. ``first_position`` numbers the
-    customers in error messages."""
+    """Turn validated customers into rows, personal data sealed with ``fields``; choose
+    each one's rule among ``rules``; check legal names against ``naming_rules``.
+    ``first_position`` numbers the customers in error messages."""
     customers: list[tuple[Any, ...]] = []
-    identifiers: list[tuple[int, str, str]] = []
+    identifiers: list[tuple[int, str, str, str, str | None]] = []
     series: list[tuple[int, str, str]] = []
     details: list[str] = []
     names: list[tuple[Any, ...]] = []
-    contacts: list[tuple[int, str, str, str]] = []
+    contacts: list[tuple[int, str, str, str, str]] = []
     keys: list[tuple[int, str]] = []
     for index, v in enumerate(valid):
         code_ctx = v.code_context(today)
@@ -121,9 +123,14 @@ def prepare_batch(
             raise error.prefixed(f"customer {first_position + index}: ") from None
         customers.append(v.values_before_timestamps())
         names.extend((index, *row) for row in v.name_rows())
-        identifiers.extend((index, i.scheme, i.value) for i in v.identifiers)
-        contacts.extend((index, *c) for c in v.contacts)
-        keys.extend((index, key) for key in blocking_keys(v.match_record()))
+        for i in v.identifiers:
+            row = fields.identifier_row(i.scheme, i.value)
+            identifiers.append((index, i.scheme, i.value, row["value"], row["sealed"]))
+        for c in v.contacts:
+            sealed = fields.contact_row(c)
+            contacts.append((index, c.kind, sealed["value"], sealed["canonical"],
+                             sealed["blind"]))
+        keys.extend((index, key) for key in fields.match_keys(blocking_keys(v.match_record())))
         series.append((rule.id or 0, rule.counter_key(code_ctx), rule.pattern.render(code_ctx, 1)))
         # The detail of registration_audit; the code is put in front when it is known.
         details.append(canonical_json({"kind": v.kind.value, "legal_name": v.legal_name,
@@ -141,7 +148,7 @@ def write_batch(ctx: Context, batch: PreparedBatch) -> list[str]:
     count = len(batch.customers)
     if not count:
         return []
-    idents = [Identifier(scheme, value) for _, scheme, value in batch.identifiers]
+    idents = [Identifier(scheme, value) for _, scheme, value, _, _ in batch.identifiers]
     if len({(i.scheme, i.value) for i in idents}) != len(idents):
         raise Conflict("the same identifier appears twice in one bulk registration")
     store = ctx.store
@@ -154,8 +161,9 @@ def write_batch(ctx: Context, batch: PreparedBatch) -> list[str]:
         store.insert_many(conn, customer, ("id", *CUSTOMER_COLUMNS[:-2]),
                           [(i, *row) for i, row in zip(ids, batch.customers, strict=True)],
                           same={"created_at": now, "updated_at": now})
-        store.insert_many(conn, identifier, ("customer_id", "scheme", "value"),
-                          [(ids[n], scheme, value) for n, scheme, value in batch.identifiers],
+        store.insert_many(conn, identifier, ("customer_id", "scheme", "value", "sealed"),
+                          [(ids[n], scheme, stored, sealed)
+                           for n, scheme, _, stored, sealed in batch.identifiers],
                           same={"active": True, "created_at": now})
         store.insert_many(conn, customer_name, ("customer_id", *NAME_ROW_COLUMNS),
                           [(ids[n], *row) for n, *row in batch.names],
@@ -261,7 +269,7 @@ def register_customers(
     """
     owner, today = ctx.actor.name, ctx.today()
     rules, names = cached_rules(ctx), tuple(cached_naming_rules(ctx))
-    tasks = ((start, batch, owner, rules, today, names)
+    tasks = ((start, batch, owner, rules, today, names, ctx.store.fields)
              for start, batch in _numbered_batches(drafts, batch_size))
     total, first, last = 0, None, None
     for task, outcome in ordered_map_with_items(prepare_drafts, tasks, validators):
@@ -275,13 +283,13 @@ def register_customers(
 
 
 DraftTask = tuple[int, Sequence[CustomerDraft], str, Sequence[CodingRule], date,
-                  Sequence[NamingRule]]
+                  Sequence[NamingRule], SensitiveFields]
 
 
 def prepare_drafts(task: DraftTask) -> PreparedBatch | ValidationError:
     """Validate and prepare one numbered batch of drafts; the first error instead, with
     the draft's position in the whole load. Module-level, so helpers can run it."""
-    start, drafts, owner, rules, today, names = task
+    start, drafts, owner, rules, today, names, fields = task
     valid = []
     for index, draft in enumerate(drafts):
         try:
@@ -289,14 +297,14 @@ def prepare_drafts(task: DraftTask) -> PreparedBatch | ValidationError:
         except ValidationError as error:
             return error.prefixed(f"customer {start + index + 1}: ")
     try:
-        return prepare_batch(valid, rules, today, start + 1, names)
+        return prepare_batch(valid, rules, today, fields, start + 1, names)
     except ValidationError as error:
         return error
 
 
 def _prepare_drafts_again(task: DraftTask, rules: list[CodingRule]) -> PreparedBatch:
-    start, drafts, owner, _, today, names = task
-    outcome = prepare_drafts((start, drafts, owner, rules, today, names))
+    start, drafts, owner, _, today, names, fields = task
+    outcome = prepare_drafts((start, drafts, owner, rules, today, names, fields))
     if isinstance(outcome, ValidationError):
         raise outcome
     return outcome
@@ -330,12 +338,13 @@ def _numbered_batches(
 def register_valid_batch(ctx: Context, valid: Sequence[ValidCustomer]) -> list[str]:
     """Register validated customers in one transaction; returns their codes in order."""
     today, names = ctx.today(), tuple(cached_naming_rules(ctx))
-    return write_prepared(ctx, prepare_batch(valid, cached_rules(ctx), today, 1, names),
-                          partial(_prepare_valid_again, valid, today, names))
+    fields = ctx.store.fields
+    return write_prepared(ctx, prepare_batch(valid, cached_rules(ctx), today, fields, 1, names),
+                          partial(_prepare_valid_again, valid, today, names, fields))
 
 
 def _prepare_valid_again(
     valid: Sequence[ValidCustomer], today: date, names: Sequence[NamingRule],
-    rules: list[CodingRule],
+    fields: SensitiveFields, rules: list[CodingRule],
 ) -> PreparedBatch:
-    return prepare_batch(valid, rules, today, 1, names)
+    return prepare_batch(valid, rules, today, fields, 1, names)

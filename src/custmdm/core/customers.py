@@ -20,6 +20,7 @@ from custmdm.domain.matching import MatchRecord
 from custmdm.domain.names import NameForms, NameKind, forms_of, legal_form
 from custmdm.errors import InvalidComponent, InvalidFormat, ValidationError
 from custmdm.security.crypto import mask
+from custmdm.security.fields import SensitiveFields
 from custmdm.standards.countries import get_country
 from custmdm.standards.industries import get_industry
 from custmdm.standards.regions import get_region
@@ -29,6 +30,7 @@ from custmdm.store.tables import (
     customer_code,
     identifier,
 )
+from custmdm.store.tables import contact as contact_table
 
 MAX_NAME_LENGTH = 500
 #: Unicode category Cc: C0 and C1 control characters.
@@ -117,9 +119,6 @@ class ValidCustomer:
                               *(forms for _, _, forms in self.other_names)],
             self.legal_name, self.region,
             [f"{i.scheme}:{i.value}" for i in self.identifiers], self.contacts)
-
-    def contact_rows(self) -> list[dict[str, str]]:
-        return [c._asdict() for c in self.contacts]
 
     def values_before_timestamps(self) -> tuple[Any, ...]:
         """The row's values in :data:`CUSTOMER_COLUMNS` order, but ``created_at`` and
@@ -343,8 +342,10 @@ class CustomerRecord:
     #: Returned by a registration that the match rules linked to this existing customer.
     linked: bool = False
     #: Personal data shown as it is (an audited unmasking, core.registry.unmask);
-    #: otherwise an individual's identifiers are shown masked.
+    #: otherwise contacts and an individual's identifiers are shown masked.
     unmasked: bool = False
+    #: Phones, e-mails, the address and the legal representative, opened.
+    contacts: tuple[Contact, ...] = ()
 
     def shown_identifiers(self) -> tuple[Identifier, ...]:
         """The identifiers as edges show them: an individual's are personal data, masked
@@ -352,6 +353,13 @@ class CustomerRecord:
         if self.unmasked or self.kind != Kind.INDIVIDUAL.value:
             return self.identifiers
         return tuple(Identifier(i.scheme, mask(i.scheme, i.value)) for i in self.identifiers)
+
+    def shown_contacts(self) -> list[dict[str, str]]:
+        """The contacts as edges show them (``kind``, ``value``): personal data (a
+        phone, the legal representative's name), masked unless this record was
+        unmasked."""
+        return [{"kind": c.kind, "value": c.value if self.unmasked else mask(c.kind, c.value)}
+                for c in self.contacts]
 
     def code_context(self, issued_on: date) -> CodeContext:
         """What a coding rule sees of this registered customer (for a change of code)."""
@@ -380,6 +388,7 @@ class CustomerRecord:
             "updated_at": iso(self.updated_at),
             "identifiers": [{"scheme": i.scheme, "value": i.value}
                             for i in self.shown_identifiers()],
+            "contacts": self.shown_contacts(),
             "codes": [c.to_dict() for c in self.codes],
             **({"linked": True} if self.linked else {}),
             **({"unmasked": True} if self.unmasked else {}),
@@ -401,12 +410,13 @@ def new_record(
         status=valid.lifecycle, country=valid.country, region=valid.region,
         industry=valid.industry, size=valid.size, grade=valid.grade, owner=valid.owner,
         version=1, created_at=now, updated_at=now, identifiers=valid.identifiers,
-        codes=(code_record,),
+        codes=(code_record,), contacts=valid.contacts,
     )
 
 
-def load_records(conn: Connection, customer_ids: Sequence[int]) -> list[CustomerRecord]:
-    """Full records for these customers, in the order given."""
+def load_records(conn: Connection, customer_ids: Sequence[int], fields: SensitiveFields,
+                 ) -> list[CustomerRecord]:
+    """Full records for these customers, in the order given, personal data opened."""
     if not customer_ids:
         return []
     ids = list(customer_ids)
@@ -419,8 +429,12 @@ def load_records(conn: Connection, customer_ids: Sequence[int]) -> list[Customer
         )
     idents: dict[int, list[Identifier]] = {i: [] for i in ids}
     for i in conn.execute(_IDENTIFIERS, {"ids": ids}):
-        idents[i.customer_id].append(Identifier(i.scheme, i.value))
-    return [_record(rows[i], codes[i], idents[i]) for i in ids if i in rows]
+        idents[i.customer_id].append(
+            Identifier(i.scheme, fields.identifier_of(i.scheme, i.value, i.sealed)))
+    contacts: dict[int, list[Contact]] = {i: [] for i in ids}
+    for c in conn.execute(_CONTACTS, {"ids": ids}):
+        contacts[c.customer_id].append(fields.contact_of(c.kind, c.value, c.canonical))
+    return [_record(rows[i], codes[i], idents[i], contacts[i]) for i in ids if i in rows]
 
 
 # Built once: building a statement costs about as much as running it on an index.
@@ -435,6 +449,12 @@ _IDENTIFIERS = (
     select(identifier)
     .where(identifier.c.customer_id.in_(bindparam("ids", expanding=True)), identifier.c.active)
     .order_by(identifier.c.id)
+)
+_CONTACTS = (
+    select(contact_table.c.customer_id, contact_table.c.kind, contact_table.c.value,
+           contact_table.c.canonical)
+    .where(contact_table.c.customer_id.in_(bindparam("ids", expanding=True)))
+    .order_by(contact_table.c.id)
 )
 
 
@@ -459,7 +479,8 @@ def current_code(codes: Sequence[CodeRecord]) -> str:
     return ranked[0][1].value if ranked else ""
 
 
-def _record(row: Row[Any], codes: list[CodeRecord], idents: list[Identifier]) -> CustomerRecord:
+def _record(row: Row[Any], codes: list[CodeRecord], idents: list[Identifier],
+            contacts: list[Contact]) -> CustomerRecord:
     return CustomerRecord(
         id=row.id,
         code=current_code(codes),
@@ -477,4 +498,5 @@ def _record(row: Row[Any], codes: list[CodeRecord], idents: list[Identifier]) ->
         updated_at=row.updated_at,
         identifiers=tuple(idents),
         codes=tuple(codes),
+        contacts=tuple(contacts),
     )

@@ -54,6 +54,7 @@ from custmdm.domain.matching import (
 from custmdm.domain.names import NameForms, legal_form
 from custmdm.errors import Conflict, ValidationError
 from custmdm.security.access import Permission
+from custmdm.security.fields import SensitiveFields
 from custmdm.store.database import Store
 from custmdm.store.tables import (
     NAME_FORM_COLUMNS,
@@ -146,7 +147,7 @@ def check_record(ctx: Context, record: MatchRecord, *, exclude: int | None = Non
     statement; one with candidates, two to four (the rules only when a candidate is
     worth showing, the term-frequency counts only for a core shared by PER_KEY or
     more)."""
-    keys = blocking_keys(record)[:MAX_KEYS]
+    keys = ctx.store.fields.match_keys(blocking_keys(record)[:MAX_KEYS])
     cores = list(dict.fromkeys(f"n:{forms.core[:KEY_PREFIX]}" for forms in record.names
                                if forms.core))[:MAX_KEYS]
     if not keys:
@@ -161,7 +162,7 @@ def check_record(ctx: Context, record: MatchRecord, *, exclude: int | None = Non
                 hits[cid] += _KEY_WEIGHTS.get(key[0], 1)
         if not hits:
             return CheckResult((), None)
-        people = _load(conn, [cid for cid, _ in hits.most_common(SCORED)])
+        people = _load(conn, [cid for cid, _ in hits.most_common(SCORED)], ctx.store.fields)
         # A core key that returned fewer than PER_KEY customers was counted in full.
         counts = {key[2:]: filed[key] for key in cores if key in filed}
         counts.update(_core_counts(ctx.store, conn, [
@@ -227,9 +228,10 @@ def _decide(result: CheckResult, override_reason: str | None, *, changing: bool
                     "candidates": [c.code for c in result.candidates if c.action]}
 
 
-def stored_record(conn: Connection, customer_id: int) -> MatchRecord:
+def stored_record(conn: Connection, customer_id: int, fields: SensitiveFields
+                  ) -> MatchRecord:
     """A registered customer as matching sees it, read in ``conn``."""
-    return _load(conn, [customer_id])[customer_id].record
+    return _load(conn, [customer_id], fields)[customer_id].record
 
 
 def guard_new_name(ctx: Context, customer_id: int, forms: NameForms,
@@ -239,7 +241,7 @@ def guard_new_name(ctx: Context, customer_id: int, forms: NameForms,
     stored, but with only the new name (and, for a rename, its legal form), against
     everyone else."""
     with ctx.store.read() as conn:
-        stored = stored_record(conn, customer_id)
+        stored = stored_record(conn, customer_id, ctx.store.fields)
     changed = replace(stored, names=(forms,))
     if new_legal_name is not None:
         form = legal_form(new_legal_name)
@@ -255,9 +257,10 @@ def guard_new_identifier(ctx: Context, customer_id: int, canonical: str,
     overridden at registration is not asked about again for an unrelated number."""
     scheme, _, value = canonical.partition(":")
     with ctx.store.read() as conn:
-        stored = _load(conn, [customer_id])[customer_id]
+        stored = _load(conn, [customer_id], ctx.store.fields)[customer_id]
         holders = set(conn.scalars(select(identifier.c.customer_id).where(
-            identifier.c.scheme == scheme, identifier.c.value == value)))
+            identifier.c.scheme == scheme,
+            identifier.c.value == ctx.store.fields.identifier_value(scheme, value))))
     stored.identifiers.append(canonical)
     found = check_record(ctx, stored.record, exclude=customer_id, limit=SCORED)
     sharing = tuple(c for c in found.candidates if c.customer_id in holders)
@@ -328,7 +331,8 @@ def file_keys(ctx: Context, conn: Connection, customer_id: int, record: MatchRec
     it gains: a name, an identifier)."""
     have = set(conn.scalars(select(match_key.c.key)
                             .where(match_key.c.customer_id == customer_id)))
-    new = [(key, customer_id) for key in blocking_keys(record) if key not in have]
+    new = [(key, customer_id) for key in ctx.store.fields.match_keys(blocking_keys(record))
+           if key not in have]
     ctx.store.insert_many(conn, match_key, ("key", "customer_id"), new)
 
 
@@ -412,9 +416,10 @@ def _counts(count: int) -> Any:
         for i in range(count)))
 
 
-def _load(conn: Connection, ids: Sequence[int]) -> dict[int, _Stored]:
-    """The customers with their names, identifiers and contacts, in one statement (a
-    round trip per table would cost more than reading the rows)."""
+def _load(conn: Connection, ids: Sequence[int], fields: SensitiveFields,
+          ) -> dict[int, _Stored]:
+    """The customers with their names, identifiers and contacts (personal data opened),
+    in one statement (a round trip per table would cost more than reading the rows)."""
     people: dict[int, _Stored] = {}
     for cid, tag, a, b, c, d, e, f in conn.execute(_CANDIDATES, {"ids": list(ids)}):
         if tag == "customer":
@@ -422,9 +427,10 @@ def _load(conn: Connection, ids: Sequence[int]) -> dict[int, _Stored]:
         elif tag == "name":
             people[cid].names.append(NameForms(a, b, c, d, e, f))
         elif tag == "identifier":
-            people[cid].identifiers.append(a)
+            scheme, _, value = a.partition(":")
+            people[cid].identifiers.append(f"{scheme}:{fields.identifier_of(scheme, value, b)}")
         else:
-            people[cid].contacts.append(Contact(tag, "", a))
+            people[cid].contacts.append(fields.contact_of(tag, None, a))
     return people
 
 
@@ -447,8 +453,8 @@ _ROWS = (
                literal(1) + CURRENT_LEGAL_FIRST, customer_name.c.id)
         .where(customer_name.c.customer_id.in_(_IDS)),
         select(identifier.c.customer_id, literal("identifier"),
-               identifier.c.scheme + ":" + identifier.c.value, *[_NONE] * 5,
-               literal(3), identifier.c.id)
+               identifier.c.scheme + ":" + identifier.c.value, identifier.c.sealed,
+               *[_NONE] * 4, literal(3), identifier.c.id)
         .where(identifier.c.customer_id.in_(_IDS)),  # a retired customer's too
         select(contact.c.customer_id, contact.c.kind, contact.c.canonical, *[_NONE] * 5,
                literal(4), contact.c.id)

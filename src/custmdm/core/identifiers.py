@@ -23,6 +23,7 @@ from custmdm.core.registry import (
 from custmdm.domain.identifiers import make_identifier, normalise_scheme
 from custmdm.domain.matching import MatchRecord
 from custmdm.errors import Conflict, NotFound, ValidationError
+from custmdm.security.fields import shown_identifier
 from custmdm.store.tables import identifier
 
 
@@ -36,7 +37,8 @@ def add_identifier(ctx: Context, code: str, scheme: str, value: str, *,
     record = changeable(ctx, code, "identifiers")
     held = next((i for i in record.identifiers if i.scheme == ident.scheme), None)
     if held is not None:
-        raise Conflict(f"customer {record.code} already has {held.scheme} {held.value}; a "
+        raise Conflict(f"customer {record.code} already has {held.scheme} "
+                       f"{shown_identifier(held.scheme, held.value)}; a "
                        "customer has one identifier per scheme: remove that one first "
                        "(`custmdm identifier remove`) if it is wrong")
     held_elsewhere = held_identifier(ctx, [ident], hint="remove it from that customer "
@@ -48,13 +50,13 @@ def add_identifier(ctx: Context, code: str, scheme: str, value: str, *,
     with identifiers_guarded(ctx, [ident]), ctx.store.write() as conn:
         now = ctx.now()
         bump_version(conn, record, now)
-        conn.execute(identifier.insert().values(customer_id=record.id, scheme=ident.scheme,
-                                                value=ident.value, active=True,
-                                                created_at=now))
+        conn.execute(identifier.insert().values(
+            customer_id=record.id, active=True, created_at=now,
+            **ctx.store.fields.identifier_row(ident.scheme, ident.value)))
         dedup.file_keys(ctx, conn, record.id, MatchRecord(
             "", (), identifiers=frozenset({f"{ident.scheme}:{ident.value}"})))
         detail: dict[str, Any] = {"code": record.code, "scheme": ident.scheme,
-                                  "value": ident.value}
+                                  "value": shown_identifier(ident.scheme, ident.value)}
         if override is not None:
             detail["duplicate_override"] = override
         write_audit(ctx.store, conn, [audit_row(
@@ -76,12 +78,14 @@ def remove_identifier(ctx: Context, code: str, scheme: str, reason: str, *,
         wanted = make_identifier(scheme, value).value
         held = [i for i in held if i.value == wanted]
     if not held:
-        have = ", ".join(str(i) for i in record.identifiers) or "none"
+        have = ", ".join(f"{i.scheme}={shown_identifier(i.scheme, i.value)}"
+                         for i in record.identifiers) or "none"
         given = f"{scheme} {value}" if value is not None else scheme
         raise NotFound(f"customer {record.code} has no {given} identifier (it has: {have})")
     if len(held) > 1:
         raise ValidationError(f"customer {record.code} has {len(held)} {scheme} identifiers "
-                              f"({', '.join(i.value for i in held)}); say which: "
+                              f"({', '.join(shown_identifier(scheme, i.value) for i in held)}); "
+                              "say which: "
                               f"{scheme}=VALUE")
     removed = held[0]
     with ctx.store.write() as conn:
@@ -89,10 +93,12 @@ def remove_identifier(ctx: Context, code: str, scheme: str, reason: str, *,
         bump_version(conn, record, now)
         conn.execute(delete(identifier).where(identifier.c.customer_id == record.id,
                                               identifier.c.scheme == scheme,
-                                              identifier.c.value == removed.value,
+                                              identifier.c.value == ctx.store.fields
+                                              .identifier_value(scheme, removed.value),
                                               identifier.c.active))
         write_audit(ctx.store, conn, [audit_row(
             ctx.actor.name, "customer.identifier.remove", "customer", record.id,
-            {"code": record.code, "scheme": scheme, "value": removed.value,
+            {"code": record.code, "scheme": scheme,
+             "value": shown_identifier(scheme, removed.value),
              "reason": reason}, now)])
     return get_customer_by_id(ctx, record.id)

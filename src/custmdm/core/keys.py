@@ -15,7 +15,7 @@ from custmdm.core.audit import audit_row, write_audit
 from custmdm.core.context import Context
 from custmdm.errors import ValidationError
 from custmdm.security.access import Permission
-from custmdm.store.audit import register_audit_key
+from custmdm.store.audit import record_key_use
 
 ROTATABLE = ("audit",)
 
@@ -45,7 +45,7 @@ def rotate_key(ctx: Context, purpose: str = "audit") -> Rotation:
     new = keyring.add_key(purpose)  # saved to the key file before anything uses it
     ctx.store.forget_audit_key()
     with ctx.store.write() as conn:
-        register_audit_key(ctx.store, conn, new, ctx.now())
+        record_key_use(ctx.store, conn, new, ctx.now())
         write_audit(ctx.store, conn, [audit_row(
             ctx.actor.name, "key.rotate", "key", purpose,
             {"old_key": old.id, "new_key": new.id}, ctx.now())])

@@ -167,7 +167,7 @@ def merge_customers(
             for c in everyone])
         if within is not None:
             within(conn, merge_id)
-        record = load_records(conn, [survivor.id])[0]
+        record = load_records(conn, [survivor.id], ctx.store.fields)[0]
     return MergeResult(merge_id, record, tuple(c.code for c in losers), chosen,
                        {name: choice.by for name, choice in choices.items()})
 
@@ -183,7 +183,7 @@ def undo_merge(ctx: Context, merge_id: int, reason: str = "undo") -> CustomerRec
             raise Conflict(f"merge {merge_id} was undone on {iso(row.undone_at)} by "
                            f"{row.undone_by}")
         ids = [row.survivor_id, *row.loser_ids]
-        for involved in load_records(conn, ids):
+        for involved in load_records(conn, ids, ctx.store.fields):
             ctx.require(Permission.MERGE, involved)
         later = _later_changes(conn, row, ids)
         if later:
@@ -211,7 +211,7 @@ def undo_merge(ctx: Context, merge_id: int, reason: str = "undo") -> CustomerRec
         write_audit(ctx.store, conn, [audit_row(
             ctx.actor.name, "customer.merge.undo", "customer", cid,
             {"merge_id": merge_id, "reason": reason}, now) for cid in ids])
-        return load_records(conn, [row.survivor_id])[0]
+        return load_records(conn, [row.survivor_id], ctx.store.fields)[0]
 
 
 def _current(ctx: Context, code: str) -> CustomerRecord:
@@ -357,7 +357,8 @@ def _rekey(ctx: Context, conn: Connection, survivor_id: int, loser_ids: Sequence
 
     have = set(conn.scalars(select(match_key.c.key)
                             .where(match_key.c.customer_id == survivor_id)))
-    keys = blocking_keys(stored_record(conn, survivor_id))
+    fields = ctx.store.fields
+    keys = fields.match_keys(blocking_keys(stored_record(conn, survivor_id, fields)))
     conn.execute(delete(match_key).where(match_key.c.customer_id.in_([survivor_id,
                                                                        *loser_ids])))
     ctx.store.insert_many(conn, match_key, ("key", "customer_id"),

@@ -52,6 +52,8 @@ from custmdm.errors import (
     ValidationError,
 )
 from custmdm.security.access import Permission
+from custmdm.security.crypto import mask
+from custmdm.security.fields import PERSONAL_SCHEMES
 from custmdm.store.tables import (
     CODE_COLUMNS,
     CUSTOMER_COLUMNS,
@@ -115,14 +117,15 @@ def _register_one(
 ) -> CustomerRecord:
     now = ctx.now()
     values = dict(zip(CUSTOMER_COLUMNS, valid.values(now), strict=True))
-    idents = [{"scheme": i.scheme, "value": i.value, "active": True, "created_at": now}
-              for i in valid.identifiers]
+    fields = ctx.store.fields
+    idents = [fields.identifier_row(i.scheme, i.value) for i in valid.identifiers]
     names = [{**dict(zip(NAME_ROW_COLUMNS, row, strict=True)),
               "valid_from": None, "valid_to": None, "source": "registration"}
              for row in valid.name_rows()]
-    # Contacts and the match keys the duplicate check finds this customer by.
-    more: dict[str, Any] = {"contacts": valid.contact_rows(),
-                            "keys": blocking_keys(valid.match_record())}
+    # Contacts and the match keys the duplicate check finds this customer by, personal
+    # data sealed and blind-indexed (security.fields).
+    more: dict[str, Any] = {"contacts": [fields.contact_row(c) for c in valid.contacts],
+                            "keys": fields.match_keys(blocking_keys(valid.match_record()))}
     if ctx.store.reserves_separately and not rule.gapless:
         # Gap-allowed on PostgreSQL: a code reserved ahead, claimed in one statement.
         reservation = ctx.reservations.take(ctx, rule, code_ctx)
@@ -273,9 +276,12 @@ def held_identifier(ctx: Context, idents: Sequence[Identifier], *,
                     ) -> Conflict | None:
     """The conflict of taking one of ``idents``, naming the active customer that holds
     it, and what to do (``hint``); None when none does."""
+    fields = ctx.store.fields
     with ctx.store.read() as conn:
         for start in range(0, len(idents), 500):
-            pairs = [(i.scheme, i.value) for i in idents[start:start + 500]]
+            given = {(i.scheme, fields.identifier_value(i.scheme, i.value)): i.value
+                     for i in idents[start:start + 500]}
+            pairs = list(given)
             holder = conn.execute(
                 select(identifier.c.scheme, identifier.c.value,
                        customer_code.c.value.label("code"), customer.c.legal_name)
@@ -286,8 +292,11 @@ def held_identifier(ctx: Context, idents: Sequence[Identifier], *,
                        tuple_(identifier.c.scheme, identifier.c.value).in_(pairs))
             ).first()
             if holder is not None:
+                value = given[holder.scheme, holder.value]
+                if holder.scheme in PERSONAL_SCHEMES:
+                    value = mask(holder.scheme, value)
                 return Conflict(
-                    f"identifier {holder.scheme} {holder.value} already belongs to customer "
+                    f"identifier {holder.scheme} {value} already belongs to customer "
                     f"{holder.code} ({holder.legal_name}); an identifier belongs to one "
                     f"active customer — {hint}"
                 )
@@ -330,7 +339,7 @@ def find_by_code(ctx: Context, code: str) -> Resolution:
                 )
             ).first()
             if row is not None and row.customer_id is not None:
-                record = load_records(conn, [row.customer_id])[0]
+                record = load_records(conn, [row.customer_id], ctx.store.fields)[0]
                 ctx.require(Permission.READ, record)
                 return Resolution(record, candidate, row.status)
             if row is not None:
@@ -367,7 +376,7 @@ def _explain_unknown_code(rules: Sequence[CodingRule], value: str) -> None:
 def get_customer_by_id(ctx: Context, customer_id: int) -> CustomerRecord:
     """A customer by internal id."""
     with ctx.store.read() as conn:
-        records = load_records(conn, [customer_id])
+        records = load_records(conn, [customer_id], ctx.store.fields)
     if not records:
         raise NotFound(f"no customer with id {customer_id}")
     return records[0]
@@ -419,7 +428,7 @@ def list_customers(ctx: Context, filters: CustomerFilter) -> list[CustomerRecord
         query = query.where(in_scope)
     with ctx.store.read() as conn:
         ids = list(conn.execute(query.limit(filters.limit).offset(filters.offset)).scalars())
-        return load_records(conn, ids)
+        return load_records(conn, ids, ctx.store.fields)
 
 
 # -- change of code and retirement ----------------------------------------------------

@@ -224,14 +224,14 @@ def _record(row: Any) -> ChangeRequest:
                          row.decided_at and utc(row.decided_at), row.decision_reason)
 
 
-def _targets(conn: Connection, row: Any) -> list[CustomerRecord]:
+def _targets(ctx: Context, conn: Connection, row: Any) -> list[CustomerRecord]:
     ids = [int(k) for k in row.versions if not k.startswith("rule:")]
-    return load_records(conn, ids)
+    return load_records(conn, ids, ctx.store.fields)
 
 
 def _require_approver(ctx: Context, conn: Connection, row: Any) -> list[CustomerRecord]:
     """Refuse unless the actor may approve the request; its customers."""
-    targets = _targets(conn, row)
+    targets = _targets(ctx, conn, row)
     if not targets:  # a rule change: the whole register
         ctx.require(Permission.APPROVE)
     for record in targets:

@@ -12,6 +12,7 @@ names by score. Each hit says why it matched.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -21,6 +22,7 @@ from sqlalchemy import Connection, and_, bindparam, literal, or_, select, union_
 
 from custmdm.core.context import Context
 from custmdm.core.customers import CustomerRecord, load_records
+from custmdm.domain.contacts import canonical_email, canonical_phone
 from custmdm.domain.names import (
     NameForms,
     NameKind,
@@ -29,9 +31,19 @@ from custmdm.domain.names import (
     normalise,
     parse_name,
 )
-from custmdm.errors import ValidationError
+from custmdm.errors import InvalidFormat, ValidationError
 from custmdm.security.access import Permission
-from custmdm.store.tables import customer, customer_code, customer_name, identifier, system, xref
+from custmdm.security.crypto import mask
+from custmdm.security.fields import PERSONAL_SCHEMES, SensitiveFields
+from custmdm.store.tables import (
+    contact,
+    customer,
+    customer_code,
+    customer_name,
+    identifier,
+    system,
+    xref,
+)
 
 #: How many more candidates a search gathers for an actor who sees part of the register.
 SCOPED_CANDIDATE_FACTOR = 4
@@ -117,7 +129,7 @@ def search(ctx: Context, query: str, limit: int = 20) -> list[SearchHit]:
         want = max(MIN_CANDIDATES, CANDIDATES_PER_HIT * limit)
         if in_scope is not None:  # out-of-scope candidates are dropped below: take more
             want *= SCOPED_CANDIDATE_FACTOR
-        _keys(conn, raw, key, text, offer, want)
+        _keys(conn, raw, key, text, offer, want, ctx.store.fields)
         if text:
             _names(ctx, conn, raw, text, offer, best, want, limit)
         ranked = sorted(best.items(), key=lambda item: (item[1].rank, -item[1].score,
@@ -127,19 +139,25 @@ def search(ctx: Context, query: str, limit: int = 20) -> list[SearchHit]:
                 customer.c.id.in_([cid for cid, _ in ranked]), in_scope)).scalars())
             ranked = [item for item in ranked if item[0] in allowed]
         ranked = ranked[:limit]
-        records = {r.id: r for r in load_records(conn, [cid for cid, _ in ranked])}
+        records = {r.id: r for r in load_records(conn, [cid for cid, _ in ranked],
+                                                 ctx.store.fields)}
     return [SearchHit(records[cid], reason.field, reason.matched, MATCH_WORDS[reason.rank],
                       reason.score) for cid, reason in ranked if cid in records]
 
 
 def _keys(
-    conn: Connection, raw: str, key: str, text: str, offer: Any, want: int
+    conn: Connection, raw: str, key: str, text: str, offer: Any, want: int,
+    fields: SensitiveFields,
 ) -> None:
-    """Codes, identifiers, external ids and external names (what other systems call
-    the customer): exact, or starting with the text (codes and external names). One
-    statement: on a server each round trip costs about as much as the lookup."""
+    """Codes, identifiers, phones and e-mails, external ids and external names (what
+    other systems call the customer): exact, or starting with the text (codes and
+    external names). Personal data is looked up by its blind index (security.fields).
+    One statement: on a server each round trip costs about as much as the lookup."""
     prefix = len(key) >= 2 and key.isascii() and key.isalnum()
-    params = {"key": key, "ident": key.replace("-", ""), "raw": raw,
+    ident = key.replace("-", "")
+    person_ident = {fields.identifier_value(s, ident): s for s in PERSONAL_SCHEMES}
+    params = {"key": key, "idents": [ident, *person_ident], "raw": raw,
+              **_contact_blinds(fields, raw),
               **_range("key", key), **_range("xname", text or "\x00")}
     row: Any
     for row in conn.execute(_keys_statement(prefix, want), params):
@@ -148,8 +166,11 @@ def _keys(
                      else f"{row.detail} code")
             offer(row.customer_id, _Reason(EXACT_KEY, 100, field, row.value))
         elif row.source == "identifier":
-            offer(row.customer_id, _Reason(EXACT_KEY, 100, f"identifier {row.detail}",
-                                           row.value))
+            shown = mask(row.detail, ident) if row.value in person_ident else row.value
+            offer(row.customer_id, _Reason(EXACT_KEY, 100, f"identifier {row.detail}", shown))
+        elif row.source == "contact":
+            offer(row.customer_id, _Reason(EXACT_KEY, 100, _CONTACT_WORDS[row.detail],
+                                           mask(row.detail, raw)))
         elif row.source == "xref":
             offer(row.customer_id, _Reason(EXACT_KEY, 100, f"{row.detail} id", row.value))
         elif row.source == "xref name":
@@ -159,6 +180,21 @@ def _keys(
             offer(row.customer_id, _Reason(rank, score, f"{row.detail} name", row.value))
         else:
             offer(row.customer_id, _Reason(PREFIX, 100 - len(row.value), "code", row.value))
+
+
+_CONTACT_WORDS = {"phone": "phone", "email": "e-mail"}
+
+
+def _contact_blinds(fields: SensitiveFields, raw: str) -> dict[str, str | None]:
+    """The blind indexes of ``raw`` read as a phone and as an e-mail, where it is one."""
+    found: dict[str, str | None] = {"phone": None, "email": None}
+    if "@" in raw:
+        with suppress(InvalidFormat):
+            found["email"] = fields.contact_blind("email", canonical_email(raw))
+    elif sum(c.isdigit() for c in raw) >= 5:
+        with suppress(InvalidFormat):
+            found["phone"] = fields.contact_blind("phone", canonical_phone(raw))
+    return found
 
 
 def _names(
@@ -339,7 +375,9 @@ def _keys_statement(with_prefix: bool, want: int) -> Any:
         .where(code_value == bindparam("key"), customer_code.c.customer_id.is_not(None)),
         select(identifier.c.customer_id, identifier.c.value, identifier.c.scheme,
                literal("identifier"))
-        .where(identifier.c.value == bindparam("ident")),
+        .where(identifier.c.value.in_(bindparam("idents", expanding=True))),
+        select(contact.c.customer_id, contact.c.blind, contact.c.kind, literal("contact"))
+        .where(contact.c.blind.in_([bindparam("phone"), bindparam("email")])),
         select(xref.c.customer_id, xref.c.external_id, system.c.name, literal("xref"))
         .join(system, system.c.id == xref.c.system_id)
         .where(xref.c.external_id == bindparam("raw"), xref.c.valid_to.is_(None)),

@@ -23,6 +23,7 @@ from custmdm.demo.generator import DEMO_RULES, DemoGenerator
 from custmdm.domain.naming import NamingRule
 from custmdm.domain.rules import CodingRule
 from custmdm.register import Register
+from custmdm.security.fields import SensitiveFields
 from custmdm.store.tables import customer
 
 
@@ -77,7 +78,7 @@ def load_demo(
     names = tuple(cached_naming_rules(ctx))
     starts = range(present, present + count, batch_size)
     tasks = [(seed, start, min(batch_size, present + count - start), owner, rules, today,
-              names) for start in starts]
+              names, ctx.store.fields) for start in starts]
     total, first, last = 0, None, None
     for task, batch in ordered_map_with_items(generate_prepared_batch, tasks, helpers):
         codes = write_prepared(ctx, batch, partial(_generate_again, task))
@@ -88,17 +89,18 @@ def load_demo(
     return DemoLoad(added, BulkResult(total, first, last))
 
 
-DemoTask = tuple[int, int, int, str, Sequence[CodingRule], date, Sequence[NamingRule]]
+DemoTask = tuple[int, int, int, str, Sequence[CodingRule], date, Sequence[NamingRule],
+                 SensitiveFields]
 
 
 def _generate_again(task: DemoTask, rules: list[CodingRule]) -> PreparedBatch:
-    seed, start, count, owner, _, today, names = task
-    return generate_prepared_batch((seed, start, count, owner, rules, today, names))
+    seed, start, count, owner, _, today, names, fields = task
+    return generate_prepared_batch((seed, start, count, owner, rules, today, names, fields))
 
 
 def generate_prepared_batch(task: DemoTask) -> PreparedBatch:
     """Generate, validate and prepare one batch of demo customers (runs in helpers)."""
-    seed, start, count, owner, rules, today, names = task
+    seed, start, count, owner, rules, today, names, fields = task
     valid = [validate_draft(d, default_owner=owner)
              for d in DemoGenerator(seed).customers(count, start=start)]
-    return prepare_batch(valid, rules, today, start + 1, names)
+    return prepare_batch(valid, rules, today, fields, start + 1, names)

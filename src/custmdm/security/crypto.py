@@ -1,23 +1,20 @@
 """Field encryption (AES-GCM), blind indexes (HMAC) and masks (脱敏), pure logic.
 
-Envelope encryption: every customer gets a data key of its own (256 random bits),
-stored only wrapped, i.e. AES-GCM-encrypted under the keyring's current ``data`` key.
-Its sensitive fields are encrypted under that data key, each with the field's name as
-associated data, so a value cannot be moved to another field unnoticed. Two things
-follow: rotating the ``data`` key re-wraps one small key per customer, never the
-fields; and erasing a person (PIPL) destroys one data key, after which every copy of
-their fields, in the audit trail and in backups too, is unreadable ("crypto-shredding")
-while the audit chain stays intact.
+Sensitive fields are encrypted under the keyring's current ``data`` key. Each value
+names the key that sealed it (``v1:<key id>:<base64 nonce + ciphertext + tag>``), so
+after a rotation old and new values are read side by side while the rotation works
+through the rows, and a crash half-way loses nothing: a row is under one key or the
+other. The field's name is bound in as associated data, so a value cannot be moved to
+another field unnoticed.
 
 A blind index is HMAC-SHA256 under the keyring's ``index`` key of a field's canonical
 form (E.164 phone, lower-case e-mail, compact identifier): equal values give equal
 indexes, so equality search and duplicate matching work on them; without the key
 they reveal nothing, not even which of two customers share a phone number.
 
->>> dek = new_data_key()
->>> cipher = FieldCipher(dek)
+>>> cipher = FieldCipher({"data-1": b"k" * 32}, "data-1")
 >>> token = cipher.encrypt("contact.phone", "+8613812345678")
->>> token.startswith("v1:") and "138" not in token
+>>> token.startswith("v1:data-1:") and "138" not in token
 True
 >>> cipher.decrypt("contact.phone", token)
 '+8613812345678'
@@ -31,6 +28,8 @@ import base64
 import hashlib
 import hmac
 import os
+from collections.abc import Mapping
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -38,7 +37,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from custmdm.errors import ConfigurationError
 
 _NONCE = 12
-_WRAP_CONTEXT = b"custmdm customer data key"
 TOKEN_PREFIX = "v1:"
 
 
@@ -46,53 +44,64 @@ class DecryptionFailed(ConfigurationError):
     """A value does not open: the wrong key file, or a damaged (or moved) value."""
 
 
-def new_data_key() -> bytes:
-    """A customer's own data key: 256 random bits."""
-    return AESGCM.generate_key(bit_length=256)
-
-
-def wrap_key(kek: bytes, data_key: bytes) -> bytes:
-    """A data key encrypted under the keyring's data key (nonce + ciphertext + tag)."""
-    nonce = os.urandom(_NONCE)
-    return nonce + AESGCM(kek).encrypt(nonce, data_key, _WRAP_CONTEXT)
-
-
-def unwrap_key(kek: bytes, wrapped: bytes, what: str = "a customer's data key") -> bytes:
-    """The data key inside ``wrapped``."""
-    try:
-        return AESGCM(kek).decrypt(wrapped[:_NONCE], wrapped[_NONCE:], _WRAP_CONTEXT)
-    except (InvalidTag, ValueError):
-        raise DecryptionFailed(f"{what} does not open with the keyring's data key: the "
-                               "wrong key file, or a damaged row") from None
-
-
 class FieldCipher:
-    """Encrypts and decrypts one customer's fields under its data key."""
+    """Encrypts under the current data key; decrypts under whichever key a value names.
 
-    __slots__ = ("_aead",)
+    Holds only key bytes, so it can be handed to helper processes (pickled); the
+    AES-GCM objects are made on first use."""
 
-    def __init__(self, data_key: bytes) -> None:
-        self._aead = AESGCM(data_key)
+    def __init__(self, keys: Mapping[str, bytes], current: str) -> None:
+        if current not in keys:
+            raise ConfigurationError(f"the current data key {current} is not in the keyring")
+        self.keys = dict(keys)
+        self.current = current
+        self._prefix = f"{TOKEN_PREFIX}{current}:"
+        self._aeads: dict[str, AESGCM] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"keys": self.keys, "current": self.current}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["keys"], state["current"])  # type: ignore[misc]
+
+    def _aead(self, key_id: str) -> AESGCM:
+        aead = self._aeads.get(key_id)
+        if aead is None:
+            secret = self.keys.get(key_id)
+            if secret is None:
+                raise DecryptionFailed(
+                    f"a value is encrypted under data key {key_id}, which the key file does "
+                    "not hold: use the key file this register was written with")
+            aead = self._aeads[key_id] = AESGCM(secret)
+        return aead
 
     def encrypt(self, field: str, plaintext: str) -> str:
-        """``v1:`` + base64(nonce + ciphertext + tag); ``field`` is bound in as
-        associated data."""
+        """``v1:<key id>:`` + base64(nonce + ciphertext + tag), under the current key;
+        ``field`` is bound in as associated data."""
         nonce = os.urandom(_NONCE)
-        sealed = self._aead.encrypt(nonce, plaintext.encode("utf-8"), field.encode())
-        return TOKEN_PREFIX + base64.b64encode(nonce + sealed).decode("ascii")
+        sealed = self._aead(self.current).encrypt(nonce, plaintext.encode("utf-8"),
+                                                  field.encode())
+        return self._prefix + base64.b64encode(nonce + sealed).decode("ascii")
 
     def decrypt(self, field: str, token: str) -> str:
         """The plaintext of a value :meth:`encrypt` made for ``field``."""
-        if not token.startswith(TOKEN_PREFIX):
+        version, _, rest = token.partition(":")
+        key_id, _, body = rest.partition(":")
+        if version + ":" != TOKEN_PREFIX or not body:
             raise DecryptionFailed(f"{field}: not an encrypted value")
+        aead = self._aead(key_id)
         try:
-            raw = base64.b64decode(token[len(TOKEN_PREFIX):], validate=True)
-            plain = self._aead.decrypt(raw[:_NONCE], raw[_NONCE:], field.encode())
+            raw = base64.b64decode(body, validate=True)
+            plain = aead.decrypt(raw[:_NONCE], raw[_NONCE:], field.encode())
         except (InvalidTag, ValueError):
-            raise DecryptionFailed(f"{field} does not open with this customer's data key: "
-                                   "damaged, or moved from another field or customer"
-                                   ) from None
+            raise DecryptionFailed(f"{field} does not open with data key {key_id}: damaged, "
+                                   "or moved from another field") from None
         return plain.decode("utf-8")
+
+    def is_current(self, token: str) -> bool:
+        """Whether ``token`` is sealed under the current key (else a rotation re-seals
+        it)."""
+        return token.startswith(self._prefix)
 
 
 def blind_index(index_key: bytes, field: str, canonical: str) -> str:

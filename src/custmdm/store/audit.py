@@ -40,7 +40,7 @@ from custmdm.security.audit_chain import (
     entry_message,
     hmac_pads,
 )
-from custmdm.security.keys import Key, Keyring
+from custmdm.security.keys import PURPOSES, Key, Keyring
 from custmdm.store.tables import AUDIT_CHAIN_COLUMNS, audit_chain, audit_entry, register_key
 
 
@@ -90,34 +90,38 @@ def append_entries(conn: Connection, store: Any, entries: Sequence[PendingEntry]
 
 
 def check_audit_key(store: Any, conn: Connection, keyring: Keyring, now: datetime) -> Key:
-    """The keyring's current audit key, once it is known to belong to this register.
+    """The keyring's current audit key, once the keyring is known to be this register's.
 
-    A key the register has not seen is recorded, unless the register already has
-    audit keys of which the keyring holds none: that is another register's key file.
+    Checked for every purpose (audit, data, index): a current key the register has not
+    seen is recorded, unless the register already has keys of that purpose of which
+    the keyring holds none: that is another register's key file. (A wrong index key
+    would not fail, it would silently find no duplicates.)
     """
-    key = keyring.current_key("audit")
-    known = dict(conn.execute(select(register_key.c.key_id, register_key.c.check_value)
-                              .where(register_key.c.purpose == "audit")).all())
-    if key.id in known:
-        if known[key.id] != key.check_value:
+    known_keys = conn.execute(select(register_key.c.purpose, register_key.c.key_id,
+                                     register_key.c.check_value)).all()
+    for purpose in PURPOSES:
+        key = keyring.current_key(purpose)
+        known = {k: v for p, k, v in known_keys if p == purpose}
+        if key.id in known:
+            if known[key.id] != key.check_value:
+                raise ConfigurationError(
+                    f"the key {key.id!r} in {keyring.source} is not the one this register "
+                    "used under that id; use the register's own key file")
+            continue
+        if known and not any(k in keyring.keys for k in known):
             raise ConfigurationError(
-                f"the key {key.id!r} in {keyring.source} is not the one this register "
-                "used under that id; use the register's own key file")
-        return key
-    if known and not any(k in keyring.keys for k in known):
-        raise ConfigurationError(
-            f"this register's audit entries are signed with {', '.join(sorted(known))}, "
-            f"which the keyring {keyring.source} does not hold; set $CUSTMDM_KEY_FILE to "
-            "this register's key file")
-    register_audit_key(store, conn, key, now)
-    return key
+                f"this register's {purpose} keys are {', '.join(sorted(known))}, which the "
+                f"keyring {keyring.source} does not hold; set $CUSTMDM_KEY_FILE to this "
+                "register's key file")
+        record_key_use(store, conn, key, now)
+    return keyring.current_key("audit")
 
 
-def register_audit_key(store: Any, conn: Connection, key: Key, now: datetime) -> None:
+def record_key_use(store: Any, conn: Connection, key: Key, now: datetime) -> None:
     """Record that the register uses ``key`` (idempotent: two processes may meet a new
     key at once, and the second one's row is the same)."""
     conn.execute(store.dialect_insert(register_key).values(
-        key_id=key.id, purpose="audit", check_value=key.check_value,
+        key_id=key.id, purpose=key.purpose, check_value=key.check_value,
         first_used_at=utc(now)).on_conflict_do_nothing(index_elements=["key_id"]))
 
 

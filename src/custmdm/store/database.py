@@ -38,6 +38,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from custmdm.errors import ValidationError
+from custmdm.security.fields import SensitiveFields
 from custmdm.security.keys import Key, Keyring
 
 if TYPE_CHECKING:
@@ -98,6 +99,7 @@ class Store:
             )
         self._autocommit_engine: Engine | None = None
         self._keyring: Keyring | None = None
+        self._fields: SensitiveFields | None = None
         self._audit_key: Key | None = None
         self._hot = _HotPath()
         self._sqlite_path = parsed.database
@@ -322,7 +324,7 @@ class Store:
 
     def use_keyring(self, keyring: Keyring) -> None:
         """Protect this register with ``keyring`` (default: :meth:`Keyring.load`)."""
-        self._keyring, self._audit_key = keyring, None
+        self._keyring, self._audit_key, self._fields = keyring, None, None
 
     @property
     def has_keyring(self) -> bool:
@@ -337,8 +339,16 @@ class Store:
         return self._keyring
 
     def forget_audit_key(self) -> None:
-        """Take the keyring's current audit key afresh on next use (after a rotation)."""
-        self._audit_key = None
+        """Take the keyring's current keys afresh on next use (after a rotation)."""
+        self._audit_key, self._fields = None, None
+
+    @property
+    def fields(self) -> SensitiveFields:
+        """Seals, opens and blind-indexes personal data under the keyring's keys
+        (checked against the register with the audit key, on the first write)."""
+        if self._fields is None:
+            self._fields = SensitiveFields.from_keyring(self.keyring)
+        return self._fields
 
     def checked_audit_key(self) -> Key:
         """:meth:`audit_key`, checked in a transaction of its own if not yet (for

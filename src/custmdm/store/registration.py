@@ -127,11 +127,12 @@ class RegistrationWriter:
     ) -> int:
         """Insert the customer, its identifiers, its names (each: the NAME_COLUMNS
         from ``kind`` to ``source``, legal name first), its contacts (CONTACT_COLUMNS
-        from ``kind`` to ``canonical``) and its match keys; returns the customer id."""
+        from ``kind`` to ``blind``, sealed: security.fields) and its match keys (as
+        stored); returns the customer id."""
         customer_id = int(conn.execute(_INSERT_CUSTOMER, dict(values)).scalar_one())
         self.store.insert_many(conn, identifier, IDENTIFIER_COLUMNS, [
-            (customer_id, *(i[c] for c in IDENTIFIER_COLUMNS[1:])) for i in identifiers
-        ])
+            (customer_id, i["scheme"], i["value"], True, values["created_at"], i["sealed"])
+            for i in identifiers])
         self.store.insert_many(conn, customer_name, NAME_COLUMNS, [
             (customer_id, *(name[c] for c in NAME_COLUMNS[1:-1]), values["created_at"])
             for name in names])
@@ -260,10 +261,11 @@ def _audit_params(store: Store, audit: Row) -> dict[str, Any]:
                         audit["action"], audit["entity"])
 
 
-def _identifier_arrays(identifiers: Sequence[Row]) -> dict[str, list[str]]:
-    """Identifiers as two parallel arrays, so one statement serves any number."""
+def _identifier_arrays(identifiers: Sequence[Row]) -> dict[str, list[str | None]]:
+    """Identifiers as three parallel arrays, so one statement serves any number."""
     return {"i_schemes": [i["scheme"] for i in identifiers],
-            "i_values": [i["value"] for i in identifiers]}
+            "i_values": [i["value"] for i in identifiers],
+            "i_sealed": [i["sealed"] for i in identifiers]}
 
 
 # -- PostgreSQL statements ------------------------------------------------------------------
@@ -273,12 +275,13 @@ def _identifier_insert(new_customer: Any) -> Any:
     """Insert the customer's identifiers (unnested from two arrays); one row per
     identifier, with its customer's id."""
     given = func.unnest(
-        bindparam("i_schemes", type_=ARRAY(String)), bindparam("i_values", type_=ARRAY(String))
-    ).table_valued("scheme", "value").render_derived()
+        bindparam("i_schemes", type_=ARRAY(String)), bindparam("i_values", type_=ARRAY(String)),
+        bindparam("i_sealed", type_=ARRAY(Text)),
+    ).table_valued("scheme", "value", "sealed").render_derived()
     return insert(identifier).from_select(
         list(IDENTIFIER_COLUMNS),
         select(new_customer.c.id, given.c.scheme, given.c.value, true(),
-               bindparam("c_created_at", type_=identifier.c.created_at.type))
+               bindparam("c_created_at", type_=identifier.c.created_at.type), given.c.sealed)
         .select_from(new_customer).join(given, true()),
     ).returning(identifier.c.customer_id).cte("new_identifiers")
 

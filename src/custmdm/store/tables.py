@@ -151,9 +151,12 @@ identifier = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("customer_id", ForeignKey("customer.id"), nullable=False),
     Column("scheme", String(32), nullable=False, comment="cn.uscc, cn.ric, vat.<cc>"),
-    Column("value", String(64), nullable=False, comment="compact canonical form"),
+    Column("value", String(64), nullable=False,
+           comment="compact canonical form; for a person's number (security.fields."
+                   "PERSONAL_SCHEMES) its blind index"),
     Column("active", Boolean, nullable=False),
     Column("created_at", Timestamp, nullable=False),
+    Column("sealed", Text, comment="a person's number, encrypted (security.fields)"),
     comment="Official numbers; each belongs to at most one active customer.",
 )
 Index(None, identifier.c.customer_id)
@@ -256,15 +259,19 @@ contact = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("customer_id", ForeignKey("customer.id"), nullable=False),
     Column("kind", String(24), nullable=False),
-    Column("value", String(500), nullable=False, comment="as entered"),
-    Column("canonical", String(500), nullable=False,
-           comment="what matching compares: E.164 phone, lower-case e-mail, normalised text"),
+    Column("value", Text, nullable=False, comment="as entered, encrypted (security.fields)"),
+    Column("canonical", Text, nullable=False,
+           comment="what matching compares (E.164 phone, lower-case e-mail, normalised "
+                   "text), encrypted"),
     Column("created_at", Timestamp, nullable=False),
+    Column("blind", String(32), nullable=False,
+           comment="blind index (keyed HMAC) of the canonical form, for equality search"),
     CheckConstraint("kind IN ('phone', 'email', 'address', 'legal_representative')",
                     name="kind"),
     comment="Phones, e-mails, addresses and the legal representative (domain.contacts).",
 )
 Index(None, contact.c.customer_id)
+Index(None, contact.c.blind)
 
 match_key = Table(
     "match_key",
@@ -554,7 +561,7 @@ Index(None, change_request.c.status)
 CUSTOMER_COLUMNS = ("kind", "legal_name", "country", "region", "industry", "industry_section",
                     "size", "grade", "lifecycle", "owner", "version", "created_at",
                     "updated_at")
-IDENTIFIER_COLUMNS = ("customer_id", "scheme", "value", "active", "created_at")
+IDENTIFIER_COLUMNS = ("customer_id", "scheme", "value", "active", "created_at", "sealed")
 CODE_COLUMNS = ("value", "customer_id", "rule_id", "scope_key", "seq", "status", "issued_at")
 AUDIT_COLUMNS = ("at", "actor", "action", "entity", "entity_id", "detail")
 #: An audit entry's columns as written, with its place in the chain.
@@ -566,4 +573,4 @@ NAME_FORM_COLUMNS = ("normalised", "core", "pinyin", "initials", "core_pinyin",
 NAME_ROW_COLUMNS = ("kind", "text", *NAME_FORM_COLUMNS)
 NAME_COLUMNS = ("customer_id", *NAME_ROW_COLUMNS, "valid_from", "valid_to", "source",
                 "created_at")
-CONTACT_COLUMNS = ("customer_id", "kind", "value", "canonical", "created_at")
+CONTACT_COLUMNS = ("customer_id", "kind", "value", "canonical", "blind", "created_at")

@@ -1,0 +1,173 @@
+"""Personal data at rest: encrypted, blind-indexed, masked, found again, and never
+stored in plain text (issue 5, part 2)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from custmdm import open_register
+from custmdm.core.customers import CustomerDraft
+from custmdm.errors import Conflict
+from custmdm.io.backup import _pg_arguments, _pg_tool
+from custmdm.register import Register
+from custmdm.store import schema
+from custmdm.store.database import Store
+from custmdm.store.tables import contact, identifier, match_key
+
+RIC = "11010519491231002X"
+OTHER_RIC = "110105198001010016"
+PHONE, PHONE_E164 = "138 0013 8000", "+8613800138000"
+EMAIL = "Zhang.Wei@Example.com"
+ADDRESS = "北京市西城区金融大街88号"
+
+#: Every form in which a registered value could leak (as typed, canonical, compact).
+PLAIN = [RIC, OTHER_RIC, "13800138000", PHONE_E164, "13900139000", "zhang.wei@example.com",
+         EMAIL, "li.na@example.cn", ADDRESS, "金融大街", "王建国"]
+
+
+def person(name: str = "张伟", ric: str = RIC, **more: object) -> CustomerDraft:
+    return CustomerDraft("individual", name, region="110105", identifiers=[("cn.ric", ric)],
+                         **more)  # type: ignore[arg-type]
+
+
+def register_everything(reg: Register) -> str:
+    """Personal data through every path that writes it: one registration, a bulk one,
+    an identifier added later, a merge (rows moved). Returns the first code."""
+    reg.add_rule("std", "C{kind}{seq:6}")
+    code = reg.register(person(phones=[PHONE], emails=[EMAIL], address=ADDRESS)).code
+    reg.register_many([CustomerDraft("enterprise", "北京金融街投资有限公司", region="110102",
+                                     phones=["13900139000"], emails=["li.na@example.cn"],
+                                     legal_representative="王建国")])
+    other = reg.register(CustomerDraft("individual", "张伟伟", region="110105"),
+                         override_reason="a different person").code
+    reg.add_identifier(other, "cn.ric", OTHER_RIC, override_reason="checked")
+    return code
+
+
+def stored_bytes(reg: Register, db_url: str, tmp_path: Path) -> bytes:
+    """Everything the database holds on disk: the SQLite file and its WAL, or a plain
+    pg_dump of the register's schema."""
+    if reg.store.is_sqlite:
+        reg.store.dispose()
+        path = Path(reg.store.engine.url.database or "")
+        return b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
+    args, env = _pg_arguments(reg.store)
+    dump = tmp_path / "dump.sql"
+    subprocess.run([_pg_tool("pg_dump"), "--format=plain", "--file", str(dump), *args],
+                   env=env, check=True)
+    return dump.read_bytes()
+
+
+def test_the_stored_register_holds_no_personal_data_in_plain_text(
+        reg: Register, db_url: str, tmp_path: Path) -> None:
+    register_everything(reg)
+    raw = stored_bytes(reg, db_url, tmp_path)
+    assert "张伟".encode() in raw  # the names are stored as they are: the check can fail
+    leaked = [value for value in PLAIN if value.encode() in raw]
+    assert leaked == [], f"stored in plain text: {leaked}"
+
+
+def test_personal_data_opens_again_for_matching_and_display(reg: Register) -> None:
+    code = register_everything(reg)
+    record = reg.find(code).customer
+    shown = record.to_dict()
+    assert shown["identifiers"] == [{"scheme": "cn.ric", "value": "110***********002X"}]
+    assert {c["kind"]: c["value"] for c in shown["contacts"]} == {
+        "phone": "138****8000", "email": "Z***@Example.com", "address": "北京市西城区****"}
+    opened = reg.unmask(code, "customer asked for a copy of their data").customer.to_dict()
+    assert {c["kind"]: c["value"] for c in opened["contacts"]} == {
+        "phone": PHONE, "email": EMAIL, "address": ADDRESS}
+    assert opened["identifiers"] == [{"scheme": "cn.ric", "value": RIC}]
+    # The duplicate check compares the opened values: the same person is found.
+    found = reg.check_duplicates(person("张 伟", phones=["+86 138-0013-8000"]))
+    assert found.candidates and found.candidates[0].code == code
+
+
+def test_encrypted_values_are_found_by_equality(reg: Register) -> None:
+    code = register_everything(reg)
+    for query in (RIC, "+86 138 0013 8000", "zhang.wei@EXAMPLE.com"):
+        hits = reg.search(query)
+        assert [h.customer.code for h in hits][:1] == [code], query
+        assert query not in hits[0].matched  # the hit shows the value masked
+    other = reg.register(CustomerDraft("individual", "赵六", region="310101")).code
+    with pytest.raises(Conflict, match=r"cn\.ric 110\*+002X already belongs to customer "
+                                       f"{code}"):
+        reg.add_identifier(other, "cn.ric", RIC)
+
+
+def test_rows_hold_tokens_and_blind_indexes(reg: Register) -> None:
+    register_everything(reg)
+    fields = reg.store.fields
+    with reg.store.read() as conn:
+        contacts = conn.execute(select(contact.c.kind, contact.c.value, contact.c.canonical,
+                                       contact.c.blind)).all()
+        ric = conn.execute(select(identifier.c.value, identifier.c.sealed)
+                           .where(identifier.c.scheme == "cn.ric")).all()
+        keys = set(conn.scalars(select(match_key.c.key)))
+    assert all(v.startswith("v1:data-") and c.startswith("v1:data-") for _, v, c, _ in contacts)
+    assert {fields.contact_of(k, v, c).canonical for k, v, c, _ in contacts} >= {
+        PHONE_E164, "zhang.wei@example.com"}
+    assert fields.contact_blind("phone", PHONE_E164) in {b for *_, b in contacts}
+    assert {v for v, _ in ric} == {fields.identifier_value("cn.ric", r) for r in (RIC, OTHER_RIC)}
+    assert {fields.identifier_of("cn.ric", v, s) for v, s in ric} == {RIC, OTHER_RIC}
+    assert f"i:cn.ric:{fields.identifier_value('cn.ric', RIC)}" in keys
+
+
+def test_upgrading_encrypts_personal_data_written_before(db_url: str, tmp_path: Path) -> None:
+    """Migration 0016 seals contacts and persons' numbers stored in plain text by
+    earlier revisions, and blinds their match keys; the register then works as usual."""
+    store = Store(db_url)
+    schema.upgrade(store, "0015")
+    now = "2026-03-01 08:00:00"
+    with store.engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO customer (kind, legal_name, country, region, lifecycle, version, "
+            "created_at, updated_at) VALUES ('individual', '张伟', 'CN', '110105', 'active', "
+            f"1, '{now}', '{now}')"))
+        cid = conn.execute(text("SELECT max(id) FROM customer")).scalar_one()
+        conn.execute(text("INSERT INTO identifier (customer_id, scheme, value, active, "
+                          f"created_at) VALUES ({cid}, 'cn.ric', '{RIC}', true, '{now}')"))
+        conn.execute(text("INSERT INTO contact (customer_id, kind, value, canonical, "
+                          f"created_at) VALUES ({cid}, 'phone', '{PHONE}', '{PHONE_E164}', "
+                          f"'{now}')"))
+        for key in (f"i:cn.ric:{RIC}", f"t:{PHONE_E164}", "n:张伟"):
+            conn.execute(text("INSERT INTO match_key (key, customer_id) VALUES (:k, :c)"),
+                         {"k": key, "c": cid})
+    store.dispose()
+    reg = open_register(db_url, actor="tester")
+    reg.init()
+    try:
+        fields = reg.store.fields
+        with reg.store.read() as conn:
+            value, sealed = conn.execute(select(identifier.c.value, identifier.c.sealed)).one()
+            phone = conn.execute(select(contact.c.value, contact.c.canonical)).one()
+            keys = set(conn.scalars(select(match_key.c.key)))
+        assert value == fields.identifier_value("cn.ric", RIC)
+        assert fields.identifier_of("cn.ric", value, sealed) == RIC
+        assert fields.contact_of("phone", *phone) == ("phone", PHONE, PHONE_E164)
+        assert keys == {"n:张伟", *fields.match_keys([f"i:cn.ric:{RIC}", f"t:{PHONE_E164}"])}
+        assert [h.customer.legal_name for h in reg.search(RIC)] == ["张伟"]
+    finally:
+        reg.close()
+
+
+def test_another_registers_key_file_is_refused(reg: Register, db_url: str, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A wrong index key would silently find no duplicates: refused on the first write."""
+    register_everything(reg)
+    monkeypatch.setenv("CUSTMDM_KEY_FILE", str(tmp_path / "other-keys.json"))
+    other = open_register(db_url, actor="tester")
+    try:
+        from custmdm.security.keys import Keyring
+
+        other.store.use_keyring(Keyring.load(create=True))
+        with pytest.raises(Exception, match="does not hold"):
+            other.register(CustomerDraft("enterprise", "北京某某科技有限公司", region="110102"))
+    finally:
+        other.close()
+    assert os.environ["CUSTMDM_KEY_FILE"].endswith("other-keys.json")
