@@ -6,7 +6,7 @@ the CLI, and later the API and web UI, call exactly these.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -448,9 +448,14 @@ class Register:
         """Take back one's own pending change request."""
         return requests.withdraw_request(self.ctx, request_id)
 
-    def rotate_key(self, purpose: str = "audit") -> keys.Rotation:
-        """A new current key for ``purpose`` in the key file; old ones stay."""
-        return keys.rotate_key(self.ctx, purpose)
+    def rotate_key(self, purpose: str = "audit", *, resume: bool = False,
+                   batch_size: int = keys.RESEAL_BATCH,
+                   progress: Callable[[int], None] | None = None) -> keys.Rotation:
+        """A new current key for ``purpose`` in the key file; old ones stay. A new data
+        key re-encrypts every sealed value in batches (``resume``: finish that, under
+        the current key)."""
+        return keys.rotate_key(self.ctx, purpose, resume=resume, batch_size=batch_size,
+                               progress=progress)
 
     # -- backup and restore ------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from sqlalchemy import select, text
 
 from custmdm import open_register
 from custmdm.core.customers import CustomerDraft
-from custmdm.errors import Conflict
+from custmdm.errors import Conflict, ValidationError
 from custmdm.io.backup import _pg_arguments, _pg_tool
 from custmdm.register import Register
 from custmdm.store import schema
@@ -171,3 +171,45 @@ def test_another_registers_key_file_is_refused(reg: Register, db_url: str, tmp_p
     finally:
         other.close()
     assert os.environ["CUSTMDM_KEY_FILE"].endswith("other-keys.json")
+
+
+def test_rotating_the_data_key_re_encrypts_every_value(reg: Register, db_url: str) -> None:
+    """Values (and the copies a merge keeps for undo) move to the new key in batches;
+    a process that still holds the old keyring reads values under the new key; the
+    merge still undoes exactly."""
+    code = register_everything(reg)
+    twin = reg.register(person("张伟", "110105198001010032", phones=["13600136000"]),
+                        override_reason="checked: another person").code
+    merged = reg.merge(code, [twin], reason="the same person after all")
+    reader = open_register(db_url, actor="tester")  # loaded the key file before
+    reader.find(code)
+    old_key = reg.store.keyring.current["data"]
+    try:
+        rotation = reg.rotate_key("data", batch_size=2)
+        new_key = reg.store.keyring.current["data"]
+        assert (rotation.old_key, rotation.new_key) == (old_key, new_key) != (new_key,) * 2
+        with reg.store.read() as conn:
+            tokens = [*conn.scalars(select(contact.c.value)),
+                      *conn.scalars(select(contact.c.canonical)),
+                      *conn.scalars(select(identifier.c.sealed)
+                                    .where(identifier.c.sealed.is_not(None)))]
+        assert tokens and all(t.startswith(f"v1:{new_key}:") for t in tokens)
+        assert rotation.resealed is not None and rotation.resealed >= len(tokens) // 2
+        opened = reader.unmask(code, "rotation check").customer
+        assert RIC in {i.value for i in opened.identifiers}
+        assert PHONE in {c.value for c in opened.contacts}
+        reg.undo_merge(merged.merge_id, "undo after rotation")
+        assert {c.value for c in reg.unmask(twin, "check").customer.contacts} == {"13600136000"}
+        assert reg.rotate_key("data", resume=True).resealed == 0  # nothing left
+        actions = [e.action for e in reg.audit_log()]
+        assert "key.rotate" in actions and "key.reseal" in actions
+        assert reg.verify_audit().intact
+    finally:
+        reader.close()
+
+
+def test_the_index_key_cannot_be_rotated(reg: Register) -> None:
+    with pytest.raises(ValidationError, match="blind index"):
+        reg.rotate_key("index")
+    with pytest.raises(ValidationError, match="resume"):
+        reg.rotate_key("audit", resume=True)

@@ -105,17 +105,27 @@ def audit_verify(
 
 @key_app.command("rotate")
 def key_rotate(
-    purpose: Annotated[str, typer.Option(help="Which key: audit (data and index keys come "
-                                              "with field encryption).")] = "audit",
+    purpose: Annotated[str, typer.Option(
+        help="Which key: audit (signs the audit trail) or data (encrypts personal "
+             "data: every value is re-encrypted, in batches, while the register stays "
+             "in use).")] = "audit",
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Data key: make no new key, finish re-encrypting under the "
+                         "current one (after an interrupted rotation).")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Make a new current key; the old one stays in the key file for what it protected.
-    Other running processes go on with the old key until they restart."""
+    Other running processes sign with the old audit key until they restart; they read
+    the new data key from the key file when they first meet a value sealed under it."""
     with register() as reg:
-        rotation = reg.rotate_key(purpose)
+        rotation = reg.rotate_key(purpose, resume=resume)
     if as_json:
         emit_json(rotation.to_dict())
         return
-    out.print(f"{rotation.purpose} key {rotation.new_key} is current (was {rotation.old_key}) "
-              f"in {rotation.key_file}: back the key file up again", highlight=False,
+    was = f" (was {rotation.old_key})" if rotation.old_key else ""
+    out.print(f"{rotation.purpose} key {rotation.new_key} is current{was} in "
+              f"{rotation.key_file}: back the key file up again", highlight=False,
               soft_wrap=True)
+    if rotation.resealed is not None:
+        out.print(f"{rotation.resealed} values re-encrypted under {rotation.new_key}",
+                  highlight=False)

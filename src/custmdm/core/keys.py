@@ -1,52 +1,155 @@
 """Key rotation as a use case: administrators only, written to the audit trail.
 
-Rotating the ``audit`` key adds a new current key to the key file: entries from now on
-are chained under it (each entry names its key), and older entries keep verifying under
-theirs, which stay in the file. The ``data`` and ``index`` keys rotate with field
-encryption (re-wrapping each customer's data key in batches), which is not built yet.
+Rotating a key adds a new current key to the key file (saved before anything uses
+it); older keys stay in the file for what they protected.
+
+- ``audit``: entries from now on are chained under the new key (each entry names its
+  key); older entries keep verifying under theirs.
+- ``data``: every sealed value (contacts, persons' numbers, and the copies merges keep
+  for undo) is re-encrypted under the new key, in batches of one short transaction
+  each, so the register stays in use. A value names its key, so a register half-way
+  through reads both; a crash loses nothing, and ``resume`` finishes the work (as it
+  does for values a process that had not yet seen the new key wrote meanwhile).
+
+The ``index`` key is not rotatable: a new one would change every blind index and every
+match key made of personal data at once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy import Connection, and_, select, update
 
 from custmdm.core.audit import audit_row, write_audit
 from custmdm.core.context import Context
 from custmdm.errors import ValidationError
 from custmdm.security.access import Permission
+from custmdm.security.crypto import TOKEN_PREFIX
+from custmdm.security.fields import SensitiveFields
 from custmdm.store.audit import record_key_use
+from custmdm.store.tables import contact, identifier, merge
 
-ROTATABLE = ("audit",)
+ROTATABLE = ("audit", "data")
+#: Values re-encrypted per transaction: short enough not to hold writers up.
+RESEAL_BATCH = 500
 
 
 @dataclass(frozen=True, slots=True)
 class Rotation:
-    """A key rotated: the old and the new key's ids, and the key file."""
+    """A key rotated: the old and the new key's ids, the key file, and (data keys) how
+    many values were re-encrypted under the new one."""
 
     purpose: str
     old_key: str
     new_key: str
     key_file: str
+    resealed: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"purpose": self.purpose, "old_key": self.old_key, "new_key": self.new_key,
-                "key_file": self.key_file}
+                "key_file": self.key_file,
+                **({"resealed": self.resealed} if self.resealed is not None else {})}
 
 
-def rotate_key(ctx: Context, purpose: str = "audit") -> Rotation:
-    """Make a new current key for ``purpose``; the old one stays for what it protected."""
+def rotate_key(ctx: Context, purpose: str = "audit", *, resume: bool = False,
+               batch_size: int = RESEAL_BATCH,
+               progress: Callable[[int], None] | None = None) -> Rotation:
+    """Make a new current key for ``purpose``; the old one stays for what it protected.
+    For the data key, re-encrypt every value under the new one (``resume``: no new
+    key, only finish re-encrypting under the current one)."""
     ctx.require(Permission.ADMINISTER)
     if purpose not in ROTATABLE:
-        raise ValidationError(f"{purpose!r} keys cannot be rotated yet; rotatable: "
-                              f"{', '.join(ROTATABLE)}")
+        raise ValidationError(f"{purpose!r} keys cannot be rotated; rotatable: "
+                              f"{', '.join(ROTATABLE)} (a new index key would change every "
+                              "blind index and match key at once)")
+    if resume and purpose != "data":
+        raise ValidationError("only a data key rotation has work to resume")
     keyring = ctx.store.keyring
     old = keyring.current_key(purpose)
-    new = keyring.add_key(purpose)  # saved to the key file before anything uses it
-    ctx.store.forget_audit_key()
+    if not resume:
+        new = keyring.add_key(purpose)  # saved to the key file before anything uses it
+        ctx.store.forget_audit_key()
+        with ctx.store.write() as conn:
+            record_key_use(ctx.store, conn, new, ctx.now())
+            write_audit(ctx.store, conn, [audit_row(
+                ctx.actor.name, "key.rotate", "key", purpose,
+                {"old_key": old.id, "new_key": new.id}, ctx.now())])
+    current = keyring.current_key(purpose)
+    if purpose != "data":
+        return Rotation(purpose, old.id, current.id, keyring.source)
+    count = reseal(ctx, batch_size, progress)
     with ctx.store.write() as conn:
-        record_key_use(ctx.store, conn, new, ctx.now())
         write_audit(ctx.store, conn, [audit_row(
-            ctx.actor.name, "key.rotate", "key", purpose,
-            {"old_key": old.id, "new_key": new.id}, ctx.now())])
-    return Rotation(purpose, old.id, new.id, keyring.source)
+            ctx.actor.name, "key.reseal", "key", purpose,
+            {"key": current.id, "values": count, "resumed": resume}, ctx.now())])
+    return Rotation(purpose, old.id if not resume else "", current.id, keyring.source, count)
+
+
+def reseal(ctx: Context, batch_size: int = RESEAL_BATCH,
+           progress: Callable[[int], None] | None = None) -> int:
+    """Re-encrypt, batch by batch, every value not under the current data key; returns
+    how many. A row changed meanwhile (a merge moved it, an erasure removed it) is
+    left alone by its batch's update and picked up by the next pass if still old."""
+    fields = ctx.store.fields
+    prefix = f"{TOKEN_PREFIX}{fields.cipher.current}:"
+    total = 0
+    for table, token_column in ((contact, contact.c.value), (identifier, identifier.c.sealed)):
+        last = 0
+        while True:
+            with ctx.store.write() as conn:
+                rows = conn.execute(
+                    select(table).where(table.c.id > last, token_column.is_not(None),
+                                        ~token_column.startswith(prefix, autoescape=True))
+                    .order_by(table.c.id).limit(batch_size)).all()
+                for row in rows:
+                    _reseal_row(conn, fields, table, row)
+            if not rows:
+                break
+            last = rows[-1].id
+            total += len(rows)
+            if progress is not None:
+                progress(len(rows))
+    return total + _reseal_merge_snapshots(ctx, fields)
+
+
+def _reseal_row(conn: Connection, fields: SensitiveFields, table: Any, row: Any) -> None:
+    if table is contact:
+        opened = fields.contact_of(row.kind, row.value, row.canonical)
+        sealed = fields.contact_row(opened)
+        conn.execute(update(contact).where(and_(contact.c.id == row.id,
+                                                contact.c.value == row.value))
+                     .values(value=sealed["value"], canonical=sealed["canonical"]))
+    else:
+        number = fields.identifier_of(row.scheme, row.value, row.sealed)
+        conn.execute(update(identifier).where(and_(identifier.c.id == row.id,
+                                                   identifier.c.sealed == row.sealed))
+                     .values(sealed=fields.identifier_row(row.scheme, number)["sealed"]))
+
+
+def _reseal_merge_snapshots(ctx: Context, fields: SensitiveFields) -> int:
+    """The contacts and numbers merges saved for undo, one merge per transaction."""
+    count = 0
+    with ctx.store.read() as conn:
+        merge_ids = list(conn.scalars(select(merge.c.id).order_by(merge.c.id)))
+    for merge_id in merge_ids:
+        with ctx.store.write() as conn:
+            before = conn.execute(select(merge.c.before).where(merge.c.id == merge_id)
+                                  .with_for_update()).scalar_one()
+            changed = 0
+            for row in before.get("contact", []):
+                if not fields.cipher.is_current(row["value"]):
+                    row.update(fields.contact_row(
+                        fields.contact_of(row["kind"], row["value"], row["canonical"])))
+                    changed += 1
+            for row in before.get("identifier", []):
+                if row.get("sealed") and not fields.cipher.is_current(row["sealed"]):
+                    number = fields.identifier_of(row["scheme"], row["value"], row["sealed"])
+                    row["sealed"] = fields.identifier_row(row["scheme"], number)["sealed"]
+                    changed += 1
+            if changed:
+                conn.execute(update(merge).where(merge.c.id == merge_id).values(before=before))
+                count += changed
+    return count

@@ -38,6 +38,7 @@ from custmdm.domain.survivorship import (
 )
 from custmdm.errors import Conflict, NotFound, ValidationError
 from custmdm.security.access import Permission
+from custmdm.security.fields import SensitiveFields
 from custmdm.store.tables import (
     contact,
     customer,
@@ -185,7 +186,7 @@ def undo_merge(ctx: Context, merge_id: int, reason: str = "undo") -> CustomerRec
         ids = [row.survivor_id, *row.loser_ids]
         for involved in load_records(conn, ids, ctx.store.fields):
             ctx.require(Permission.MERGE, involved)
-        later = _later_changes(conn, row, ids)
+        later = _later_changes(conn, row, ids, ctx.store.fields)
         if later:
             raise Conflict(f"merge {merge_id} cannot be undone exactly; changed since: "
                            + "; ".join(later))
@@ -410,7 +411,8 @@ def _restored(table: Table, saved: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _later_changes(conn: Connection, row: Any, ids: Sequence[int]) -> list[str]:
+def _later_changes(conn: Connection, row: Any, ids: Sequence[int], fields: SensitiveFields,
+                   ) -> list[str]:
     """What changed since the merge among the rows it touched."""
     found = []
     versions = dict(conn.execute(select(customer.c.id, customer.c.version)
@@ -438,8 +440,9 @@ def _later_changes(conn: Connection, row: Any, ids: Sequence[int]) -> list[str]:
         if not saved_rows:
             continue
         for current in conn.execute(select(table).where(table.c.id.in_(list(saved_rows)))):
-            now_values = _saved(table, current)
-            was = saved_rows[current.id]
+            # Opened: a data key rotation re-encrypts values without changing them.
+            now_values = fields.opened_row(table.name, _saved(table, current))
+            was = fields.opened_row(table.name, saved_rows[current.id])
             if any(now_values[c] != was[c] for c in now_values if c != "customer_id"):
                 found.append(f"{table.name} row {current.id} changed "
                              f"({_describe(table, current)})")

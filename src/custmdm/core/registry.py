@@ -359,7 +359,8 @@ def unmask(ctx: Context, code: str, reason: str) -> Resolution:
     with ctx.store.write() as conn:
         write_audit(ctx.store, conn, [audit_row(
             ctx.actor.name, "customer.unmask", "customer", record.id,
-            {"code": record.code, "fields": ["identifiers"], "reason": reason}, ctx.now())])
+            {"code": record.code, "fields": ["identifiers", "contacts"], "reason": reason},
+            ctx.now())])
     return replace(found, customer=replace(record, unmasked=True))
 
 

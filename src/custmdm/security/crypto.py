@@ -28,7 +28,7 @@ import base64
 import hashlib
 import hmac
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -50,11 +50,15 @@ class FieldCipher:
     Holds only key bytes, so it can be handed to helper processes (pickled); the
     AES-GCM objects are made on first use."""
 
-    def __init__(self, keys: Mapping[str, bytes], current: str) -> None:
+    def __init__(self, keys: Mapping[str, bytes], current: str,
+                 missing: Callable[[str], bytes | None] | None = None) -> None:
+        """``missing``: asked for a key a value names that ``keys`` lacks (another
+        process rotated it in): its secret, or None."""
         if current not in keys:
             raise ConfigurationError(f"the current data key {current} is not in the keyring")
         self.keys = dict(keys)
         self.current = current
+        self._missing = missing
         self._prefix = f"{TOKEN_PREFIX}{current}:"
         self._aeads: dict[str, AESGCM] = {}
 
@@ -68,6 +72,10 @@ class FieldCipher:
         aead = self._aeads.get(key_id)
         if aead is None:
             secret = self.keys.get(key_id)
+            if secret is None and self._missing is not None:
+                secret = self._missing(key_id)
+                if secret is not None:
+                    self.keys[key_id] = secret
             if secret is None:
                 raise DecryptionFailed(
                     f"a value is encrypted under data key {key_id}, which the key file does "

@@ -15,7 +15,7 @@ only key bytes and can be handed to helper processes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from custmdm.domain.contacts import Contact
@@ -45,9 +45,11 @@ class SensitiveFields:
         self._index_key = index_key
 
     @classmethod
-    def from_keyring(cls, keyring: Keyring) -> SensitiveFields:
+    def from_keyring(cls, keyring: Keyring,
+                     missing: Callable[[str], bytes | None] | None = None) -> SensitiveFields:
+        """``missing``: see :class:`FieldCipher`."""
         data = {k.id: k.secret for k in keyring.keys.values() if k.purpose == "data"}
-        return cls(FieldCipher(data, keyring.current["data"]),
+        return cls(FieldCipher(data, keyring.current["data"], missing),
                    keyring.current_key("index").secret)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -79,6 +81,17 @@ class SensitiveFields:
     def contact_blind(self, kind: str, canonical: str) -> str:
         """What ``contact.blind`` holds for a contact of this kind and canonical form."""
         return self.blind(f"contact.{kind}", canonical)
+
+    def opened_row(self, table: str, row: dict[str, Any]) -> dict[str, Any]:
+        """A ``contact`` or ``identifier`` row (column → value) with its tokens opened,
+        so two rows compare equal whatever key their values are under."""
+        if table == "contact":
+            opened = self.contact_of(row["kind"], row["value"], row["canonical"])
+            return {**row, "value": opened.value, "canonical": opened.canonical}
+        if table == "identifier" and row.get("sealed"):
+            return {**row, "sealed": self.identifier_of(row["scheme"], row["value"],
+                                                        row["sealed"])}
+        return row
 
     # -- identifiers -------------------------------------------------------------------
 

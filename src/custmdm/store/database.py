@@ -37,7 +37,7 @@ from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from custmdm.errors import ValidationError
+from custmdm.errors import ConfigurationError, ValidationError
 from custmdm.security.fields import SensitiveFields
 from custmdm.security.keys import Key, Keyring
 
@@ -347,8 +347,21 @@ class Store:
         """Seals, opens and blind-indexes personal data under the keyring's keys
         (checked against the register with the audit key, on the first write)."""
         if self._fields is None:
-            self._fields = SensitiveFields.from_keyring(self.keyring)
+            self._fields = SensitiveFields.from_keyring(self.keyring, self._rotated_data_key)
         return self._fields
+
+    def _rotated_data_key(self, key_id: str) -> bytes | None:
+        """A data key another process rotated in since this one read the key file: read
+        it again, and write under its current key from now on."""
+        try:
+            fresh = Keyring.load()
+        except ConfigurationError:
+            return None
+        found = fresh.keys.get(key_id)
+        if found is None or found.purpose != "data":
+            return None
+        self._keyring, self._audit_key, self._fields = fresh, None, None
+        return found.secret
 
     def checked_audit_key(self) -> Key:
         """:meth:`audit_key`, checked in a transaction of its own if not yet (for
