@@ -18,6 +18,7 @@ from custmdm.core import (
     bulk,
     coding,
     dedup,
+    erasure,
     identifiers,
     integrity,
     keys,
@@ -231,6 +232,10 @@ class Register:
     def unmask(self, code: str, reason: str) -> Resolution:
         """The customer with its personal data unmasked (see_sensitive; audited)."""
         return registry.unmask(self.ctx, code, reason)
+
+    def erase(self, code: str, reason: str) -> erasure.Erasure:
+        """Erase an individual's personal data (PIPL); the code and audit trail stay."""
+        return erasure.erase_person(self.ctx, code, reason)
 
     def find(self, code: str) -> Resolution:
         """The customer holding (or having held) ``code``."""

@@ -28,8 +28,9 @@ class Result:
 def run(db_url: str) -> Run:
     runner = CliRunner()
 
-    def invoke(*args: str) -> Result:
-        result = runner.invoke(app, ["--db", db_url, "--actor", "cli-test", *args])
+    def invoke(*args: str, input: str | None = None) -> Result:
+        result = runner.invoke(app, ["--db", db_url, "--actor", "cli-test", *args],
+                               input=input)
         return Result(result.exit_code, result.stdout, result.stderr)
 
     assert invoke("init").exit_code == 0
@@ -499,15 +500,36 @@ def test_backup_and_restore_from_the_command_line(run: Run, tmp_path: pathlib.Pa
 def test_unmasking_from_the_command_line(run: Run) -> None:
     ok(run("rule", "add", "std", "--pattern", "C{seq:6}{check:mod37-2}"))
     added = ok(run("customer", "add", "--kind", "individual", "--name", "张伟", "--region",
-                   "110105", "--id", "cn.ric=11010519491231002X", "--json")).json()
+                   "110105", "--id", "cn.ric=11010519491231002X", "--phone", "13800138000",
+                   "--json")).json()
     assert isinstance(added, dict)
     assert added["identifiers"][0]["value"] == "110***********002X"
+    assert added["contacts"] == [{"kind": "phone", "value": "138****8000"}]
     shown = ok(run("customer", "show", added["code"])).stdout
     assert "110***********002X" in shown and "11010519491231002X" not in shown
+    assert "phone 138****8000" in shown and "13800138000" not in shown
     clear = ok(run("customer", "show", added["code"], "--unmask", "contract check",
                    "--json")).json()
     assert isinstance(clear, dict) and clear["identifiers"][0]["value"] == "11010519491231002X"
-    assert clear["unmasked"] is True
+    assert clear["unmasked"] is True and clear["contacts"][0]["value"] == "13800138000"
+    found = ok(run("search", "+86 138 0013 8000", "--json")).json()
+    assert isinstance(found, list) and [h["code"] for h in found] == [added["code"]]
+
+
+def test_erase_from_the_command_line(run: Run) -> None:
+    ok(run("rule", "add", "std", "--pattern", "C{seq:6}{check:mod37-2}"))
+    added = ok(run("customer", "add", "--kind", "individual", "--name", "张伟", "--region",
+                   "110105", "--id", "cn.ric=11010519491231002X", "--phone", "13800138000",
+                   "--json")).json()
+    assert isinstance(added, dict)
+    refused = run("erase", added["code"], "--reason", "asked", input="n\n")
+    assert refused.exit_code == 1 and "cannot be undone" in refused.stdout
+    erased = ok(run("erase", added["code"], "--reason", "the person asked", "--yes",
+                    "--json")).json()
+    assert isinstance(erased, dict) and erased["removed"]["contacts"] == 1
+    assert erased["customer"]["code"] == added["code"] and erased["customer"]["contacts"] == []
+    assert "个人信息已删除" in ok(run("customer", "show", added["code"])).stdout
+    assert "audit chain intact" in ok(run("audit", "verify")).stdout
 
 
 def test_key_rotate_from_the_command_line(run: Run, tmp_path: pathlib.Path,
@@ -523,3 +545,12 @@ def test_key_rotate_from_the_command_line(run: Run, tmp_path: pathlib.Path,
     assert isinstance(rotated, dict) and rotated["new_key"].startswith("audit-")
     assert rotated["new_key"] in own.read_text()
     assert "audit chain intact" in ok(run("audit", "verify")).stdout
+    ok(run("rule", "add", "std", "--pattern", "C{seq:6}{check:mod37-2}"))
+    ok(run("customer", "add", "--kind", "individual", "--name", "张伟", "--region", "110105",
+           "--phone", "13800138000", "--email", "zw@example.com"))
+    data = ok(run("key", "rotate", "--purpose", "data")).stdout
+    assert "2 values re-encrypted under data-" in data
+    again = ok(run("key", "rotate", "--purpose", "data", "--resume", "--json")).json()
+    assert isinstance(again, dict) and again["resealed"] == 0
+    refused = run("key", "rotate", "--purpose", "index")
+    assert refused.exit_code == 2 and "cannot be rotated" in refused.stderr

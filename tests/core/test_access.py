@@ -330,7 +330,7 @@ def test_an_individuals_identifiers_are_masked_and_unmasking_is_audited(reg: Reg
     unmasked = reg.unmask(person.code, "identity check for a contract")
     assert unmasked.customer.to_dict()["identifiers"][0]["value"] == "11010519491231002X"
     entry = reg.audit_log(AuditFilter(action="customer.unmask"))[0]
-    assert entry.detail == {"code": person.code, "fields": ["identifiers"],
+    assert entry.detail == {"code": person.code, "fields": ["identifiers", "contacts"],
                             "reason": "identity check for a contract"}
     reg.add_user("ro")
     reg.grant("ro", "read_only")

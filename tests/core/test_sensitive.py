@@ -12,6 +12,7 @@ from sqlalchemy import select, text
 
 from custmdm import open_register
 from custmdm.core.customers import CustomerDraft
+from custmdm.core.erasure import ERASED_NAME
 from custmdm.errors import Conflict, ValidationError
 from custmdm.io.backup import _pg_arguments, _pg_tool
 from custmdm.register import Register
@@ -213,3 +214,54 @@ def test_the_index_key_cannot_be_rotated(reg: Register) -> None:
         reg.rotate_key("index")
     with pytest.raises(ValidationError, match="resume"):
         reg.rotate_key("audit", resume=True)
+
+
+def test_erasing_a_person_leaves_the_code_and_the_audit_chain(
+        reg: Register, db_url: str, tmp_path: Path) -> None:
+    """PIPL erasure: contacts, numbers, names and what other systems call the person
+    go, also from a customer merged into them and from the merge's copy for undo; the
+    codes still resolve, codes and the audit chain check out, and the stored register
+    no longer holds the name anywhere."""
+    reg.add_rule("std", "C{kind}{seq:6}")
+    name = "欧阳明远"
+    code = reg.register(person(name, phones=[PHONE], emails=[EMAIL], address=ADDRESS,
+                               names=[("alias", "欧阳小明")])).code
+    twin = reg.register(person(name, OTHER_RIC, phones=["13600136000"]),
+                        override_reason="checked").code
+    reg.merge(code, [twin], reason="the same person")
+    reg.add_system("crm")
+    reg.add_xref(code, "crm", "C-77", external_name="欧阳明远先生")
+    bystander = reg.register(person("李明远", "110105194912310011")).code
+
+    done = reg.erase(code, "the customer asked to be forgotten (PIPL art. 47)")
+
+    assert done.customer.legal_name == ERASED_NAME and done.customer.contacts == ()
+    assert done.customer.identifiers == () and set(done.codes) >= {code, twin}
+    assert done.removed["contacts"] == 4 and done.removed["identifiers"] == 2
+    assert reg.find(twin).customer.code == code  # codes still resolve
+    for query in (RIC, OTHER_RIC, PHONE, EMAIL, name, "欧阳小明", "C-77"):
+        assert [h.customer.code for h in reg.search(query)
+                if h.customer.code == code and query != "C-77"] == [], query
+    assert [h.customer.code for h in reg.search("C-77")] == [code]  # the mapping's id stays
+    assert reg.find(bystander).customer.legal_name == "李明远"
+    with pytest.raises(Conflict, match="cannot be undone"):
+        reg.undo_merge(1, "undo")
+    assert reg.check_codes().ok and reg.verify_audit().intact
+    erased = [e for e in reg.audit_log() if e.action == "customer.erase"]
+    assert len(erased) == 1 and erased[0].detail["removed"]["merge_snapshots"] == 1
+    with reg.store.read() as conn:
+        assert not conn.execute(select(match_key).where(
+            match_key.c.customer_id == done.customer.id)).first()
+    raw = stored_bytes(reg, db_url, tmp_path)
+    assert "李明远".encode() in raw
+    leaked = [v for v in (name, "欧阳小明", "明远先生", RIC, OTHER_RIC) if v.encode() in raw]
+    assert leaked == [], f"still stored after erasure: {leaked}"
+
+
+def test_only_an_individual_can_be_erased(reg: Register) -> None:
+    reg.add_rule("std", "C{kind}{seq:6}")
+    code = reg.register(CustomerDraft("enterprise", "北京某某科技有限公司", region="110102")).code
+    with pytest.raises(ValidationError, match="an enterprise: erasure is for an individual"):
+        reg.erase(code, "no")
+    with pytest.raises(ValidationError, match="give a reason"):
+        reg.erase(code, " ")

@@ -154,6 +154,9 @@ def print_customer(record: CustomerRecord, as_json: bool) -> None:
               f"owner {record.owner or '-'} · version {record.version}", highlight=False)
     for ident in record.shown_identifiers():
         out.print(f"  {ident.scheme} {ident.value}", highlight=False)
+    for shown in record.shown_contacts():
+        out.print(f"  {shown['kind'].replace('_', ' ')} {shown['value']}", highlight=False,
+                  markup=False)
     for code in record.codes:
         out.print(f"  code {code.value} {code.status} ({code.rule or 'explicit'}) "
                   f"{code.reason or ''}", highlight=False, markup=False)

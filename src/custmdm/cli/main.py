@@ -113,6 +113,31 @@ def init() -> None:
                       "cannot be read.", highlight=False, soft_wrap=True)
 
 
+@app.command("erase")
+def erase_command(
+    code: Annotated[str, typer.Argument(help="Any code the individual has or had.")],
+    reason: Annotated[str, typer.Option(help="Why (the person's request, say); goes into "
+                                             "the audit trail.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Erase an individual's personal data (PIPL): contacts, identifiers, names (the
+    legal name becomes a placeholder), what other systems call them, and the same of
+    customers merged into them. The code stays and still resolves; the audit trail
+    stays intact. Cannot be undone; needs the erase permission."""
+    if not yes:
+        typer.confirm(f"erase the personal data of {code}? this cannot be undone",
+                      abort=True)
+    with register() as reg:
+        done = reg.erase(code, reason)
+    if as_json:
+        emit_json(done.to_dict())
+        return
+    removed = ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in done.removed.items())
+    out.print(f"erased the personal data of {done.customer.code} (codes "
+              f"{', '.join(done.codes)}): removed {removed}", highlight=False, soft_wrap=True)
+
+
 @app.command("backup")
 def backup_command(
     file: Annotated[Path, typer.Argument(help="The backup file to write.")],
@@ -351,12 +376,12 @@ def customer_show(
     code: Annotated[str, typer.Argument(help="Any code the customer has or had.")],
     unmask: Annotated[str | None, typer.Option(
         "--unmask", metavar="REASON",
-        help="Show personal data (an individual's identifiers) unmasked: needs the "
-             "see_sensitive permission; the reason goes into the audit trail.")] = None,
+        help="Show personal data (contacts, an individual's identifiers) unmasked: needs "
+             "the see_sensitive permission; the reason goes into the audit trail.")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Show a customer by any of its codes, current or superseded. An individual's
-    identifiers are masked unless --unmask."""
+    """Show a customer by any of its codes, current or superseded. Contacts and an
+    individual's identifiers are masked unless --unmask."""
     with register() as reg:
         found = reg.find(code) if unmask is None else reg.unmask(code, unmask)
     print_resolution(found, as_json)

@@ -33,7 +33,7 @@ from custmdm.core.context import Context
 from custmdm.core.customers import CustomerDraft, ValidCustomer, validate_draft
 from custmdm.core.naming import cached_naming_rules
 from custmdm.core.parallel import ordered_map
-from custmdm.core.registry import identifiers_guarded
+from custmdm.core.registry import identifiers_guarded, registration_detail
 from custmdm.domain.customer import CodeStatus
 from custmdm.domain.identifiers import Identifier
 from custmdm.domain.matching import blocking_keys
@@ -133,8 +133,7 @@ def prepare_batch(
         keys.extend((index, key) for key in fields.match_keys(blocking_keys(v.match_record())))
         series.append((rule.id or 0, rule.counter_key(code_ctx), rule.pattern.render(code_ctx, 1)))
         # The detail of registration_audit; the code is put in front when it is known.
-        details.append(canonical_json({"kind": v.kind.value, "legal_name": v.legal_name,
-                                       "region": v.region or v.country})[1:])
+        details.append(canonical_json(registration_detail(v))[1:])
     return PreparedBatch(frozenset(r.id or 0 for r in rules), customers, identifiers, series,
                          details, names, contacts, keys)
 

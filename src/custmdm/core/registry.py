@@ -105,7 +105,7 @@ def _link(ctx: Context, valid: ValidCustomer, existing: Any) -> CustomerRecord:
     with ctx.store.write() as conn:
         write_audit(ctx.store, conn, [audit_row(
             ctx.actor.name, "customer.register.linked", "customer", existing.customer_id,
-            {"code": existing.code, "legal_name": valid.legal_name,
+            {"code": existing.code, **registration_detail(valid),
              "score": round(existing.probability, 4), "why": list(existing.explanation)},
             ctx.now())])
     return replace(record, linked=True)
@@ -244,13 +244,23 @@ def registration_audit(
 ) -> dict[str, Any]:
     """The audit entry of a registration; without ``code`` when SQL adds it. An
     override of the duplicate check is recorded with its reason and candidates."""
-    detail: dict[str, Any] = {"kind": valid.kind.value, "legal_name": valid.legal_name,
-                              "region": valid.region or valid.country}
+    detail = registration_detail(valid)
     if override is not None:
         detail["duplicate_override"] = override
     if code is not None:
         detail = {"code": code, **detail}
     return audit_row(ctx.actor.name, "customer.register", "customer", customer_id, detail, now)
+
+
+def registration_detail(valid: ValidCustomer) -> dict[str, Any]:
+    """What the audit trail records of a registration: an individual's name is
+    personal data, which an erasure could not take out of the append-only trail, so
+    it is not recorded (the code and the customer's id say who it was)."""
+    detail: dict[str, Any] = {"kind": valid.kind.value, "legal_name": valid.legal_name,
+                              "region": valid.region or valid.country}
+    if valid.kind is Kind.INDIVIDUAL:
+        del detail["legal_name"]
+    return detail
 
 
 @contextmanager

@@ -23,7 +23,7 @@ from custmdm.core.audit import audit_row, write_audit
 from custmdm.core.context import Context
 from custmdm.core.customers import CustomerRecord, current_code_of, iso
 from custmdm.core.registry import find_by_code, get_customer_by_id, require_reason
-from custmdm.domain.customer import Lifecycle
+from custmdm.domain.customer import Kind, Lifecycle
 from custmdm.domain.names import normalise
 from custmdm.errors import Conflict, InvalidFormat, NotFound, PermissionDenied
 from custmdm.security.access import Permission
@@ -263,10 +263,13 @@ def _insert_or_keep(
             valid_from=valid_from, created_at=now))
         outcome = "added"
     if audit:
+        detail = {"system": system_name, "external_id": external_id,
+                  "external_name": external_name, "code": record.code}
+        if record.kind == Kind.INDIVIDUAL.value:  # a person's name: see core.erasure
+            del detail["external_name"]
         write_audit(ctx.store, conn, [audit_row(
             ctx.actor.name, f"xref.{'add' if outcome == 'added' else 'rename'}", "customer",
-            record.id, {"system": system_name, "external_id": external_id,
-                        "external_name": external_name, "code": record.code}, now)])
+            record.id, detail, now)])
     return outcome
 
 

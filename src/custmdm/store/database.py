@@ -380,6 +380,17 @@ class Store:
             self._audit_key = check_audit_key(self, conn, self.keyring, datetime.now(UTC))
         return self._audit_key
 
+    def truncate_log(self) -> bool:
+        """SQLite: copy the write-ahead log into the database file and empty it, so
+        that no older page images stay in it; False when readers kept it from
+        finishing (SQLite then reuses the log from the start). Nothing to do on
+        PostgreSQL."""
+        if not self.is_sqlite:
+            return True
+        with self.engine.connect() as conn:
+            busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
+        return busy is None or busy[0] == 0
+
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read transaction that sees one consistent snapshot: SQLite's deferred
@@ -532,6 +543,9 @@ def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> No
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Deleted and overwritten content is zeroed in the file, not left in free space:
+    # an erased person's name must not linger on disk (core.erasure).
+    cursor.execute("PRAGMA secure_delete=ON")
     # FULL: a committed registration survives even a power cut (NORMAL would only
     # survive a process crash). Bulk loads commit in chunks, so the cost stays small.
     cursor.execute("PRAGMA synchronous=FULL")
