@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, select, update
+from sqlalchemy import bindparam, select, update
 
 from custmdm.core.audit import audit_row, write_audit
 from custmdm.core.context import Context
@@ -104,8 +104,9 @@ def reseal(ctx: Context, batch_size: int = RESEAL_BATCH,
                     select(table).where(table.c.id > last, token_column.is_not(None),
                                         ~token_column.startswith(prefix, autoescape=True))
                     .order_by(table.c.id).limit(batch_size)).all()
-                for row in rows:
-                    _reseal_row(conn, fields, table, row)
+                if rows:
+                    conn.execute(_RESEAL[table.name], [_resealed(fields, table, r)
+                                                       for r in rows])
             if not rows:
                 break
             last = rows[-1].id
@@ -115,18 +116,27 @@ def reseal(ctx: Context, batch_size: int = RESEAL_BATCH,
     return total + _reseal_merge_snapshots(ctx, fields)
 
 
-def _reseal_row(conn: Connection, fields: SensitiveFields, table: Any, row: Any) -> None:
+#: One statement per table, run for a whole batch. The old value in the condition: a
+#: row changed meanwhile (moved by a merge, rewritten) is left as it now is.
+_RESEAL = {
+    "contact": update(contact).where(contact.c.id == bindparam("row_id"),
+                                     contact.c.value == bindparam("old"))
+    .values(value=bindparam("new_value"), canonical=bindparam("new_canonical")),
+    "identifier": update(identifier).where(identifier.c.id == bindparam("row_id"),
+                                           identifier.c.sealed == bindparam("old"))
+    .values(sealed=bindparam("new_sealed")),
+}
+
+
+def _resealed(fields: SensitiveFields, table: Any, row: Any) -> dict[str, Any]:
+    """The parameters of ``_RESEAL`` for one row: its values under the current key."""
     if table is contact:
-        opened = fields.contact_of(row.kind, row.value, row.canonical)
-        sealed = fields.contact_row(opened)
-        conn.execute(update(contact).where(and_(contact.c.id == row.id,
-                                                contact.c.value == row.value))
-                     .values(value=sealed["value"], canonical=sealed["canonical"]))
-    else:
-        number = fields.identifier_of(row.scheme, row.value, row.sealed)
-        conn.execute(update(identifier).where(and_(identifier.c.id == row.id,
-                                                   identifier.c.sealed == row.sealed))
-                     .values(sealed=fields.identifier_row(row.scheme, number)["sealed"]))
+        sealed = fields.contact_row(fields.contact_of(row.kind, row.value, row.canonical))
+        return {"row_id": row.id, "old": row.value, "new_value": sealed["value"],
+                "new_canonical": sealed["canonical"]}
+    number = fields.identifier_of(row.scheme, row.value, row.sealed)
+    return {"row_id": row.id, "old": row.sealed,
+            "new_sealed": fields.identifier_row(row.scheme, number)["sealed"]}
 
 
 def _reseal_merge_snapshots(ctx: Context, fields: SensitiveFields) -> int:
