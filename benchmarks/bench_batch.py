@@ -106,7 +106,7 @@ def _runs(reg: Any, runs: list[tuple[str, bool, bool]], truth: dict[int, int | N
         for group, kinds in batch.GROUPS.items():
             with reg.store.read() as conn:
                 rows = [batch.frame_row(cid, record) for cid, record in
-                        batch.master_records(conn, [k.value for k in kinds])]
+                        batch.master_records(conn, [k.value for k in kinds], reg.store.fields)]
             read = time.perf_counter()
             timings: dict[str, float] = {}
             found, _, model = batch.train_and_predict(
@@ -142,7 +142,7 @@ def _labelled_runs(reg: Any, labelled: list[Any], truth: dict[int, int | None], 
     for group, kinds in batch.GROUPS.items():  # the register read once for both folds
         with reg.store.read() as conn:
             rows = [batch.frame_row(cid, record) for cid, record in
-                    batch.master_records(conn, [k.value for k in kinds])]
+                    batch.master_records(conn, [k.value for k in kinds], reg.store.fields)]
         ids = {row["unique_id"] for row in rows}
         for half in halves:
             labels = [(v, o) for v, o in truth.items()
@@ -181,7 +181,7 @@ def _file_runs(reg: Any, labelled: list[Any], truth: dict[int, int | None], firs
     for group, kinds in batch.GROUPS.items():
         with reg.store.read() as conn:
             master[group] = {cid: record for cid, record in
-                             batch.master_records(conn, [k.value for k in kinds])
+                             batch.master_records(conn, [k.value for k in kinds], reg.store.fields)
                              if cid <= population}
     incoming = {first + n: validate_draft(item.draft).match_record()
                 for n, item in enumerate(labelled)}

@@ -3,7 +3,6 @@ stored in plain text (issue 5, part 2)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
@@ -13,10 +12,11 @@ from sqlalchemy import select, text
 from custmdm import open_register
 from custmdm.core.customers import CustomerDraft
 from custmdm.core.erasure import ERASED_NAME
-from custmdm.errors import Conflict, ValidationError
+from custmdm.errors import ApprovalRequired, ConfigurationError, Conflict, ValidationError
 from custmdm.io.backup import _pg_arguments, _pg_tool
 from custmdm.register import Register
-from custmdm.store import schema
+from custmdm.security.keys import Keyring
+from custmdm.store import database, schema
 from custmdm.store.database import Store
 from custmdm.store.tables import contact, identifier, match_key
 
@@ -139,7 +139,18 @@ def test_upgrading_encrypts_personal_data_written_before(db_url: str, tmp_path: 
         for key in (f"i:cn.ric:{RIC}", f"t:{PHONE_E164}", "n:张伟"):
             conn.execute(text("INSERT INTO match_key (key, customer_id) VALUES (:k, :c)"),
                          {"k": key, "c": cid})
+        conn.execute(text("INSERT INTO register_key (key_id, purpose, check_value, "
+                          "first_used_at) VALUES ('audit-0ther0ne', 'audit', :c, :t)"),
+                     {"c": "0" * 32, "t": now})
     store.dispose()
+    refused = open_register(db_url, actor="tester")
+    with pytest.raises(ConfigurationError, match="holds none of this register's keys"):
+        refused.init()  # another register's key file: nothing sealed under it
+    refused.close()
+    assert schema.current_revision(Store(db_url)) == "0015"
+    with Store(db_url).engine.begin() as conn:
+        assert conn.execute(text("SELECT canonical FROM contact")).scalar() == PHONE_E164
+        conn.execute(text("DELETE FROM register_key"))
     reg = open_register(db_url, actor="tester")
     reg.init()
     try:
@@ -164,17 +175,26 @@ def test_another_registers_key_file_is_refused(reg: Register, db_url: str, tmp_p
     monkeypatch.setenv("CUSTMDM_KEY_FILE", str(tmp_path / "other-keys.json"))
     other = open_register(db_url, actor="tester")
     try:
-        from custmdm.security.keys import Keyring
-
         other.store.use_keyring(Keyring.load(create=True))
-        with pytest.raises(Exception, match="does not hold"):
+        with pytest.raises(ConfigurationError, match="does not hold"):
             other.register(CustomerDraft("enterprise", "北京某某科技有限公司", region="110102"))
     finally:
         other.close()
-    assert os.environ["CUSTMDM_KEY_FILE"].endswith("other-keys.json")
+    own = tmp_path / "own-keys.json"  # the register's own file, with a new index key
+    own.write_text(reg.store.keyring.to_json())
+    monkeypatch.setenv("CUSTMDM_KEY_FILE", str(own))
+    reindexed = Keyring.load()
+    reindexed.add_key("index")
+    changed = open_register(db_url, actor="tester", keyring=reindexed)
+    try:
+        with pytest.raises(ConfigurationError, match="every blind index would change"):
+            changed.register(CustomerDraft("enterprise", "北京某某科技有限公司", region="110102"))
+    finally:
+        changed.close()
 
 
-def test_rotating_the_data_key_re_encrypts_every_value(reg: Register, db_url: str) -> None:
+def test_rotating_the_data_key_re_encrypts_every_value(
+        reg: Register, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Values (and the copies a merge keeps for undo) move to the new key in batches;
     a process that still holds the old keyring reads values under the new key; the
     merge still undoes exactly."""
@@ -182,6 +202,7 @@ def test_rotating_the_data_key_re_encrypts_every_value(reg: Register, db_url: st
     twin = reg.register(person("张伟", "110105198001010032", phones=["13600136000"]),
                         override_reason="checked: another person").code
     merged = reg.merge(code, [twin], reason="the same person after all")
+    monkeypatch.setattr(database, "KEY_FILE_TTL", 0.0)  # look at the key file every time
     reader = open_register(db_url, actor="tester")  # loaded the key file before
     reader.find(code)
     old_key = reg.store.keyring.current["data"]
@@ -202,6 +223,14 @@ def test_rotating_the_data_key_re_encrypts_every_value(reg: Register, db_url: st
         reg.undo_merge(merged.merge_id, "undo after rotation")
         assert {c.value for c in reg.unmask(twin, "check").customer.contacts} == {"13600136000"}
         assert reg.rotate_key("data", resume=True).resealed == 0  # nothing left
+        # The reader, a process that loaded the key file before the rotation, writes
+        # under the new key once it has looked at the file again.
+        later = reader.register(CustomerDraft("enterprise", "北京后来科技有限公司",
+                                              region="110102", phones=["13500135000"])).id
+        with reg.store.read() as conn:
+            token = conn.execute(select(contact.c.value)
+                                 .where(contact.c.customer_id == later)).scalar_one()
+        assert token.startswith(f"v1:{new_key}:")
         actions = [e.action for e in reg.audit_log()]
         assert "key.rotate" in actions and "key.reseal" in actions
         assert reg.verify_audit().intact
@@ -265,3 +294,24 @@ def test_only_an_individual_can_be_erased(reg: Register) -> None:
         reg.erase(code, "no")
     with pytest.raises(ValidationError, match="give a reason"):
         reg.erase(code, " ")
+
+
+def test_erasure_withdraws_a_pending_merge_the_person_is_merged_away_in(
+        reg: Register) -> None:
+    reg.add_rule("std", "C{kind}{seq:6}")
+    survivor = reg.register(person("欧阳明远")).code
+    loser = reg.register(person("欧阳明远", OTHER_RIC), override_reason="checked").code
+    reg.set_approval_rule("customer.merge")
+    with pytest.raises(ApprovalRequired):
+        reg.merge(survivor, [loser], reason="the same person")
+    reg.erase(loser, "asked to be forgotten")
+    (request,) = reg.requests(status=None)
+    assert request.status == "withdrawn" and request.payload == {"erased": True}
+
+
+def test_a_persons_number_is_masked_on_any_customer(reg: Register) -> None:
+    """A sole proprietor registered as an enterprise with the owner's ID number."""
+    reg.add_rule("std", "C{kind}{seq:6}")
+    shop = reg.register(CustomerDraft("other", "欧阳明远小卖部", region="110105",
+                                      identifiers=[("cn.ric", RIC)]))
+    assert shop.to_dict()["identifiers"] == [{"scheme": "cn.ric", "value": "110***********002X"}]

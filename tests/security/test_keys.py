@@ -36,6 +36,21 @@ def test_a_new_key_keeps_the_old_ones(tmp_path: Path, monkeypatch: pytest.Monkey
     assert new.check_value != old.check_value and len(new.check_value) == 32
 
 
+def test_two_processes_adding_keys_lose_neither(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process that read the file before another one's rotation keeps that key when
+    it adds its own: losing a data key would lose what it encrypted."""
+    monkeypatch.setenv("CUSTMDM_KEY_FILE", str(tmp_path / "keys.json"))
+    Keyring.load(create=True)
+    early, late = Keyring.load(), Keyring.load()
+    data = late.add_key("data")
+    audit = early.add_key("audit")  # read the file before `data` existed
+    reread = Keyring.load()
+    assert reread.key(data.id) == data and reread.current_key("data") == data
+    assert reread.current_key("audit") == audit
+    assert early.current_key("data") == data  # and now uses it
+
+
 def test_keys_can_come_whole_from_the_environment(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     text = Keyring.generate().to_json()

@@ -51,7 +51,8 @@ def identifier_remove(
     reason: ReasonOption,
     as_json: JsonOption = False,
 ) -> None:
-    """Remove a customer's identifier given in error (the audit trail keeps it)."""
+    """Remove a customer's identifier given in error (the audit trail keeps it; a
+    person's ID number masked)."""
     scheme, separator, value = identifier.partition("=")
     with register() as reg:
         record = reg.remove_identifier(code, scheme, reason,

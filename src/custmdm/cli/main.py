@@ -136,6 +136,9 @@ def erase_command(
     removed = ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in done.removed.items())
     out.print(f"erased the personal data of {done.customer.code} (codes "
               f"{', '.join(done.codes)}): removed {removed}", highlight=False, soft_wrap=True)
+    if not done.log_emptied:
+        out.print("the SQLite write-ahead log could not be emptied now (other processes are "
+                  "reading); it is overwritten as writes go on", highlight=False)
 
 
 @app.command("backup")

@@ -20,7 +20,7 @@ from custmdm.domain.matching import MatchRecord
 from custmdm.domain.names import NameForms, NameKind, forms_of, legal_form
 from custmdm.errors import InvalidComponent, InvalidFormat, ValidationError
 from custmdm.security.crypto import mask
-from custmdm.security.fields import SensitiveFields
+from custmdm.security.fields import PERSONAL_SCHEMES, SensitiveFields
 from custmdm.standards.countries import get_country
 from custmdm.standards.industries import get_industry
 from custmdm.standards.regions import get_region
@@ -348,11 +348,15 @@ class CustomerRecord:
     contacts: tuple[Contact, ...] = ()
 
     def shown_identifiers(self) -> tuple[Identifier, ...]:
-        """The identifiers as edges show them: an individual's are personal data, masked
+        """The identifiers as edges show them: an individual's, and a person's number
+        on any customer (a sole proprietor's), are personal data, masked
         (110***********002X) unless this record was unmasked."""
-        if self.unmasked or self.kind != Kind.INDIVIDUAL.value:
+        if self.unmasked:
             return self.identifiers
-        return tuple(Identifier(i.scheme, mask(i.scheme, i.value)) for i in self.identifiers)
+        person = self.kind == Kind.INDIVIDUAL.value
+        return tuple(Identifier(i.scheme, mask(i.scheme, i.value))
+                     if person or i.scheme in PERSONAL_SCHEMES else i
+                     for i in self.identifiers)
 
     def shown_contacts(self) -> list[dict[str, str]]:
         """The contacts as edges show them (``kind``, ``value``): personal data (a

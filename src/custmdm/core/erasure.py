@@ -10,8 +10,10 @@ with its codes (a code is never reused and still resolves), key mappings' ids, a
 the audit trail, whose chain is not touched. One entry records the erasure, with
 counts and no personal data.
 
-Entries written before the erasure keep what they recorded (a rename's names, say):
-the trail is append-only by design. Registrations of individuals record no name.
+Entries written before the erasure keep what they recorded (a rename's or an added
+name's text, say): the trail is append-only by design. Registrations of individuals,
+and their key mappings, record no name; contacts and ID numbers are never recorded
+(numbers are masked).
 """
 
 from __future__ import annotations
@@ -55,10 +57,12 @@ class Erasure:
     customer: CustomerRecord
     codes: tuple[str, ...]
     removed: dict[str, int]
+    #: SQLite: whether the write-ahead log could be emptied at once (readers hold it).
+    log_emptied: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return {"customer": self.customer.to_dict(), "codes": list(self.codes),
-                "removed": self.removed}
+                "removed": self.removed, "log_emptied": self.log_emptied}
 
 
 def erase_person(ctx: Context, code: str, reason: str) -> Erasure:
@@ -94,8 +98,10 @@ def erase_person(ctx: Context, code: str, reason: str) -> Erasure:
             ctx.actor.name, "customer.erase", "customer", record.id,
             {"code": record.code, "codes": list(codes), "reason": reason,
              "removed": removed}, now)])
-    ctx.store.truncate_log()  # no copy of the erased pages left in SQLite's WAL either
-    return Erasure(get_customer_by_id(ctx, record.id), codes, removed)
+    # No copy of the erased pages left in SQLite's WAL either (readers can hold it up:
+    # then SQLite overwrites the log from its start as writes go on).
+    log_emptied = ctx.store.truncate_log()
+    return Erasure(get_customer_by_id(ctx, record.id), codes, removed, log_emptied)
 
 
 def _same_person(conn: Connection, customer_id: int) -> list[int]:
@@ -133,13 +139,15 @@ def _remove_personal_rows(conn: Connection, ids: list[int]) -> dict[str, int]:
 
 def _scrub_merges(conn: Connection, ids: list[int]) -> int:
     """Merges the person took part in keep, for undo, no personal rows; undo is then
-    refused (the customers' versions moved on), as it should be."""
-    scrubbed = 0
+    refused (the customers' versions moved on), as it should be. Only those merges'
+    saved rows are read."""
     wanted = set(ids)
-    for merge_id, survivor_id, loser_ids, before in conn.execute(
-            select(merge.c.id, merge.c.survivor_id, merge.c.loser_ids, merge.c.before)):
-        if not wanted & {survivor_id, *(int(i) for i in loser_ids)}:
-            continue
+    involved = [merge_id for merge_id, survivor_id, loser_ids in conn.execute(
+        select(merge.c.id, merge.c.survivor_id, merge.c.loser_ids))
+        if wanted & {survivor_id, *(int(i) for i in loser_ids)}]
+    for merge_id in involved:
+        before = conn.execute(select(merge.c.before).where(merge.c.id == merge_id)
+                              ).scalar_one()
         before = {**before, "contact": [], "identifier": [], "match_key": [],
                   "customer": [{**row, "legal_name": ERASED_NAME}
                                for row in before.get("customer", [])],
@@ -149,19 +157,26 @@ def _scrub_merges(conn: Connection, ids: list[int]) -> int:
                               for row in before.get(xref.name, [])]}
         conn.execute(update(merge).where(merge.c.id == merge_id)
                      .values(before=before, added_keys=[]))
-        scrubbed += 1
-    return scrubbed
+    return len(involved)
 
 
 def _scrub_requests(ctx: Context, conn: Connection, ids: list[int], now: Any) -> int:
-    """Change requests about the person: pending ones withdrawn; every one's intended
-    change (a new name, say) dropped."""
+    """Change requests about the person (any customer it was made against, a merge's
+    losers too): pending ones withdrawn; every one's intended change (a new name, say)
+    dropped."""
+    wanted = {str(i) for i in ids}
+    about = [request_id for request_id, versions in conn.execute(
+        select(change_request.c.id, change_request.c.versions))
+        if wanted & set(versions)]
+    if not about:
+        return 0
     conn.execute(update(change_request).where(
-        change_request.c.customer_id.in_(ids), change_request.c.status == "pending")
+        change_request.c.id.in_(about), change_request.c.status == "pending")
         .values(status="withdrawn", decided_by=ctx.actor.name, decided_at=now,
                 decision_reason="the customer's personal data was erased"))
-    return int(conn.execute(update(change_request).where(
-        change_request.c.customer_id.in_(ids)).values(payload={"erased": True})).rowcount)
+    conn.execute(update(change_request).where(change_request.c.id.in_(about))
+                 .values(payload={"erased": True}))
+    return len(about)
 
 
 def _stale_reviews(conn: Connection, ids: list[int]) -> None:

@@ -8,8 +8,10 @@ it); older keys stay in the file for what they protected.
 - ``data``: every sealed value (contacts, persons' numbers, and the copies merges keep
   for undo) is re-encrypted under the new key, in batches of one short transaction
   each, so the register stays in use. A value names its key, so a register half-way
-  through reads both; a crash loses nothing, and ``resume`` finishes the work (as it
-  does for values a process that had not yet seen the new key wrote meanwhile).
+  through reads both; a crash loses nothing, and ``resume`` finishes the work. Other
+  processes look at the key file every few seconds (Store.fields) and write under the
+  new key once they have seen it; the rotation repeats its passes until one finds no
+  value under an older key, so values they wrote meanwhile are taken too.
 
 The ``index`` key is not rotatable: a new one would change every blind index and every
 match key made of personal data at once.
@@ -91,9 +93,19 @@ def rotate_key(ctx: Context, purpose: str = "audit", *, resume: bool = False,
 def reseal(ctx: Context, batch_size: int = RESEAL_BATCH,
            progress: Callable[[int], None] | None = None) -> int:
     """Re-encrypt, batch by batch, every value not under the current data key; returns
-    how many. A row changed meanwhile (a merge moved it, an erasure removed it) is
-    left alone by its batch's update and picked up by the next pass if still old."""
+    how many were found so. Passes over the tables repeat until one finds none: a row
+    changed meanwhile (a merge moved it) is left alone by its batch and taken by the
+    next pass, as are values other processes wrote under the old key before they saw
+    the new one (within KEY_FILE_TTL seconds)."""
     fields = ctx.store.fields
+    total = 0
+    while found := _reseal_pass(ctx, fields, batch_size, progress):
+        total += found
+    return total + _reseal_merge_snapshots(ctx, fields)
+
+
+def _reseal_pass(ctx: Context, fields: SensitiveFields, batch_size: int,
+                 progress: Callable[[int], None] | None) -> int:
     prefix = f"{TOKEN_PREFIX}{fields.cipher.current}:"
     total = 0
     for table, token_column in ((contact, contact.c.value), (identifier, identifier.c.sealed)):
@@ -113,7 +125,7 @@ def reseal(ctx: Context, batch_size: int = RESEAL_BATCH,
             total += len(rows)
             if progress is not None:
                 progress(len(rows))
-    return total + _reseal_merge_snapshots(ctx, fields)
+    return total
 
 
 #: One statement per table, run for a whole batch. The old value in the condition: a

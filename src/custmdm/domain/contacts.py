@@ -3,8 +3,8 @@ form matching compares ("phone written differently" is the same phone).
 
 Phones are parsed by ``phonenumbers`` (Google's libphonenumber) into E.164, e-mails
 checked by ``email-validator`` and compared in lower case; addresses and people's names
-are normalised like names. These values are personal data: the governance issue
-encrypts them at rest and replaces the canonical form in match keys with a keyed hash.
+are normalised like names. These values are personal data: they are stored encrypted,
+with a blind index of the canonical form in match keys (security.fields).
 """
 
 from __future__ import annotations

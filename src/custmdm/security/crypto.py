@@ -9,8 +9,9 @@ another field unnoticed.
 
 A blind index is HMAC-SHA256 under the keyring's ``index`` key of a field's canonical
 form (E.164 phone, lower-case e-mail, compact identifier): equal values give equal
-indexes, so equality search and duplicate matching work on them; without the key
-they reveal nothing, not even which of two customers share a phone number.
+indexes, so equality search and duplicate matching work on them. Without the key they
+do not tell the value, nor let anyone test a guess; that two customers share a phone
+number does show (equal indexes), as it must for matching.
 
 >>> cipher = FieldCipher({"data-1": b"k" * 32}, "data-1")
 >>> token = cipher.encrypt("contact.phone", "+8613812345678")

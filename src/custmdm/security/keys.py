@@ -5,7 +5,7 @@ what they protected stays readable or verifiable):
 
 * ``audit``: the HMAC key that chains audit entries (a forger without it cannot
   produce a valid chain, even with full write access to the database);
-* ``data``: the key-encryption key that wraps each customer's own data key (AES-GCM);
+* ``data``: the AES-GCM key personal data is encrypted under (security.fields);
 * ``index``: the HMAC key of blind indexes, which make encrypted values searchable for
   equality.
 
@@ -20,6 +20,7 @@ register with the wrong keyring fails clearly instead of quietly.
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import hmac
 import json
@@ -70,6 +71,8 @@ class Keyring:
     path: Path | None = None
     #: Whether this process made the key file (``custmdm init`` says so).
     created: bool = False
+    #: The file's modification time when it was read (see :meth:`reread_if_changed`).
+    read_mtime_ns: int | None = None
 
     def current_key(self, purpose: str) -> Key:
         """The key new data is protected with."""
@@ -91,14 +94,54 @@ class Keyring:
         return found.secret if found is not None and found.purpose == "audit" else None
 
     def add_key(self, purpose: str) -> Key:
-        """Make a new current key for ``purpose`` (older ones stay) and save the file."""
-        new = Key.generate(purpose)
-        self.keys[new.id] = new
-        self.current[purpose] = new.id
-        self.save()
+        """Make a new current key for ``purpose`` (older ones stay) and save the file.
+
+        Under an exclusive lock, the file is read again and this keyring takes in
+        every key it holds first: another process may have added one since this one
+        read the file, and writing without it would lose whatever that key protects.
+        """
+        if self.path is None:
+            self.save()  # says why it cannot
+        assert self.path is not None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock = os.open(self.path.with_name(f".{self.path.name}.lock"),
+                       os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if self.path.exists():
+                on_disk = Keyring.parse(self.path.read_text(encoding="utf-8"),
+                                        str(self.path), self.path)
+                self.keys = {**on_disk.keys, **self.keys}
+                self.current = {**self.current, **on_disk.current}
+            new = Key.generate(purpose)
+            self.keys[new.id] = new
+            self.current[purpose] = new.id
+            self.save()
+        finally:
+            os.close(lock)  # releases the lock
         return new
 
+    def reread_if_changed(self) -> Keyring | None:
+        """The key file read again if it changed since this keyring was read (another
+        process rotated a key); None if it did not, or there is no file."""
+        if self.path is None:
+            return None
+        try:
+            if os.stat(self.path).st_mtime_ns == self.read_mtime_ns:
+                return None
+            return Keyring.read_file(self.path)
+        except OSError:
+            return None
+
     # -- the file --------------------------------------------------------------------
+
+    @classmethod
+    def read_file(cls, path: Path) -> Keyring:
+        """The keyring in the file at ``path``."""
+        mtime = os.stat(path).st_mtime_ns
+        keyring = cls.parse(path.read_text(encoding="utf-8"), str(path), path)
+        keyring.read_mtime_ns = mtime
+        return keyring
 
     @classmethod
     def generate(cls, path: Path | None = None) -> Keyring:
@@ -143,6 +186,7 @@ class Keyring:
                 os.unlink(temporary)
             return
         os.replace(temporary, self.path)
+        self.read_mtime_ns = os.stat(self.path).st_mtime_ns
 
     @classmethod
     def parse(cls, text: str, source: str, path: Path | None = None) -> Keyring:
@@ -177,7 +221,7 @@ class Keyring:
             return cls.parse(given, f"${KEYS_ENV}")
         path = default_key_file()
         try:
-            text = path.read_text(encoding="utf-8")
+            return cls.read_file(path)
         except FileNotFoundError:
             if not create:
                 raise ConfigurationError(
@@ -189,7 +233,6 @@ class Keyring:
             return keyring
         except OSError as error:
             raise ConfigurationError(f"the keyring {path} cannot be read: {error}") from None
-        return cls.parse(text, str(path), path)
 
 
 def default_key_file() -> Path:

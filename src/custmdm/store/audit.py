@@ -94,8 +94,8 @@ def check_audit_key(store: Any, conn: Connection, keyring: Keyring, now: datetim
 
     Checked for every purpose (audit, data, index): a current key the register has not
     seen is recorded, unless the register already has keys of that purpose of which
-    the keyring holds none: that is another register's key file. (A wrong index key
-    would not fail, it would silently find no duplicates.)
+    the keyring holds none: that is another register's key file. The index key never
+    changes: a new one would not fail, it would silently find no duplicates.
     """
     known_keys = conn.execute(select(register_key.c.purpose, register_key.c.key_id,
                                      register_key.c.check_value)).all()
@@ -108,6 +108,12 @@ def check_audit_key(store: Any, conn: Connection, keyring: Keyring, now: datetim
                     f"the key {key.id!r} in {keyring.source} is not the one this register "
                     "used under that id; use the register's own key file")
             continue
+        if purpose == "index" and known:
+            raise ConfigurationError(
+                f"the keyring {keyring.source}'s current index key {key.id} is not this "
+                f"register's ({', '.join(sorted(known))}): every blind index would change "
+                "and duplicates and ID numbers would no longer be found; make the "
+                "register's index key current again")
         if known and not any(k in keyring.keys for k in known):
             raise ConfigurationError(
                 f"this register's {purpose} keys are {', '.join(sorted(known))}, which the "

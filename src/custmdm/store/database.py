@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -56,6 +57,8 @@ _PENDING_AUDIT = "custmdm_pending_audit"
 
 #: How long a SQLite writer waits for the lock before giving up (milliseconds).
 SQLITE_BUSY_TIMEOUT_MS = 60_000
+#: Seconds between looks at the key file for keys another process rotated in.
+KEY_FILE_TTL = 5.0
 
 
 def default_database_url() -> str:
@@ -100,6 +103,7 @@ class Store:
         self._autocommit_engine: Engine | None = None
         self._keyring: Keyring | None = None
         self._fields: SensitiveFields | None = None
+        self._fields_at = 0.0
         self._audit_key: Key | None = None
         self._hot = _HotPath()
         self._sqlite_path = parsed.database
@@ -345,9 +349,18 @@ class Store:
     @property
     def fields(self) -> SensitiveFields:
         """Seals, opens and blind-indexes personal data under the keyring's keys
-        (checked against the register with the audit key, on the first write)."""
+        (checked against the register with the audit key, on the first write). The
+        key file is looked at again every KEY_FILE_TTL seconds: after another process
+        rotates the data key, this one writes under the new key within that time."""
+        now = time.monotonic()
+        if self._fields is not None and now - self._fields_at > KEY_FILE_TTL:
+            self._fields_at = now
+            fresh = self.keyring.reread_if_changed()
+            if fresh is not None:  # another process rotated a key: write under it too
+                self.use_keyring(fresh)
         if self._fields is None:
             self._fields = SensitiveFields.from_keyring(self.keyring, self._rotated_data_key)
+            self._fields_at = now
         return self._fields
 
     def _rotated_data_key(self, key_id: str) -> bytes | None:

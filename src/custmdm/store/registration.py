@@ -272,7 +272,7 @@ def _identifier_arrays(identifiers: Sequence[Row]) -> dict[str, list[str | None]
 
 
 def _identifier_insert(new_customer: Any) -> Any:
-    """Insert the customer's identifiers (unnested from two arrays); one row per
+    """Insert the customer's identifiers (unnested from three arrays); one row per
     identifier, with its customer's id."""
     given = func.unnest(
         bindparam("i_schemes", type_=ARRAY(String)), bindparam("i_values", type_=ARRAY(String)),

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from custmdm.domain.contacts import Contact
+from custmdm.errors import ConfigurationError
 from custmdm.security.fields import PERSONAL_SCHEMES, SensitiveFields
 
 revision = "0016"
@@ -39,6 +40,8 @@ Timestamp = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
+    # The keyring is checked before anything changes.
+    fields = _fields() if _has_personal_data() else None
     with op.batch_alter_table("contact") as batch:
         batch.add_column(sa.Column(
             "blind", sa.String(32), nullable=True,
@@ -62,8 +65,7 @@ def upgrade() -> None:
                         comment="compact canonical form; for a person's number (security."
                                 "fields.PERSONAL_SCHEMES) its blind index",
                         existing_comment="compact canonical form")
-    if _has_personal_data():
-        fields = _fields()
+    if fields is not None:
         _seal_contacts(fields)
         _seal_identifiers(fields)
         _blind_match_keys(fields)
@@ -96,6 +98,13 @@ def _fields() -> SensitiveFields:
                     sa.column("first_used_at", Timestamp))
     conn = op.get_bind()
     known = set(conn.execute(sa.select(keys.c.key_id)).scalars())
+    if known and not known & set(keyring.keys):
+        # Sealing under a key file that is not this register's would leave it readable
+        # by neither file.
+        raise ConfigurationError(
+            f"the keyring {keyring.source} holds none of this register's keys "
+            f"({', '.join(sorted(known))}); set $CUSTMDM_KEY_FILE to the register's key "
+            "file and upgrade again (nothing was changed)")
     for purpose in ("data", "index"):
         key = keyring.current_key(purpose)
         if key.id not in known:
@@ -170,8 +179,9 @@ def _seal_merge_snapshots(fields: SensitiveFields) -> None:
     conn = op.get_bind()
     merges = sa.table("merge", sa.column("id"), sa.column("before", sa.JSON),
                       sa.column("added_keys", sa.JSON))
-    for merge_id, before, added in conn.execute(
-            sa.select(merges.c.id, merges.c.before, merges.c.added_keys)).all():
+    for merge_id in conn.execute(sa.select(merges.c.id)).scalars().all():
+        before, added = conn.execute(sa.select(merges.c.before, merges.c.added_keys)
+                                     .where(merges.c.id == merge_id)).one()
         before = json.loads(before) if isinstance(before, str) else before
         added = json.loads(added) if isinstance(added, str) else added
         for row in before.get("contact", []):
