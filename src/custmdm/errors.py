@@ -97,6 +97,11 @@ class Conflict(CustMDMError):
     exit_code = 4
 
 
+class StaleVersion(Conflict):
+    """The change was made against a version of the customer that is no longer current
+    (HTTP 412 when it came with If-Match): read it again and redo the change."""
+
+
 class CounterExhausted(Conflict):
     """A coding rule's counter has reached its width; counters never wrap."""
 

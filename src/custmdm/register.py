@@ -16,9 +16,11 @@ from custmdm.core import (
     backup,
     batch,
     bulk,
+    classification,
     coding,
     dedup,
     erasure,
+    idempotency,
     identifiers,
     integrity,
     keys,
@@ -215,6 +217,13 @@ class Register:
         warning is passed only with ``override_reason``)."""
         return registry.register_customer(self.ctx, draft, override_reason=override_reason)
 
+    def register_once(self, draft: CustomerDraft, key: str,
+                      override_reason: str | None = None) -> idempotency.Registered:
+        """Register a customer once for a client's idempotency key: a retry with the
+        same key returns the customer the first request registered."""
+        return idempotency.register_idempotently(self.ctx, draft, key,
+                                                 override_reason=override_reason)
+
     def register_many(
         self, drafts: Iterable[CustomerDraft], batch_size: int = 5000,
         validators: int = 0,
@@ -251,9 +260,19 @@ class Register:
         """Give a customer a new code; the old one keeps resolving as superseded."""
         return registry.change_code(self.ctx, code, reason, rule_name=rule, new_value=to)
 
-    def retire(self, code: str, reason: str) -> CustomerRecord:
-        """Retire a customer; its code is never freed."""
-        return registry.retire_customer(self.ctx, code, reason)
+    def retire(self, code: str, reason: str, *,
+               expected_version: int | None = None) -> CustomerRecord:
+        """Retire a customer; its code is never freed. ``expected_version``: refuse
+        (StaleVersion) if the customer is no longer at that version."""
+        return registry.retire_customer(self.ctx, code, reason,
+                                        expected_version=expected_version)
+
+    def update(self, code: str, *, expected_version: int | None = None,
+               **changes: str | None) -> CustomerRecord:
+        """Change a customer's industry, size, grade or owner (None clears one)."""
+        return classification.update_customer(
+            self.ctx, code, classification.CustomerChanges(changes),
+            expected_version=expected_version)
 
     # -- names ---------------------------------------------------------------------------
 

@@ -113,6 +113,23 @@ def init() -> None:
                       "cannot be read.", highlight=False, soft_wrap=True)
 
 
+@app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option(help="Address to listen on; 0.0.0.0 for every "
+                                           "interface.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+) -> None:
+    """Serve the REST API (uvicorn); its interactive OpenAPI docs are at /docs. Clients
+    authenticate with an API token (`custmdm token create`)."""
+    import uvicorn
+
+    from custmdm.api import create_app
+
+    with register() as reg:  # the register must exist: say so here, not per request
+        url = reg.store.url
+    uvicorn.run(create_app(url), host=host, port=port, log_level="info")
+
+
 @app.command("erase")
 def erase_command(
     code: Annotated[str, typer.Argument(help="Any code the individual has or had.")],

@@ -29,7 +29,7 @@ from custmdm.core.customers import CustomerRecord
 from custmdm.core.registry import find_by_code, get_customer_by_id, require_reason
 from custmdm.domain.customer import Kind
 from custmdm.domain.names import NameKind, forms_of
-from custmdm.errors import Conflict, ValidationError
+from custmdm.errors import StaleVersion, ValidationError
 from custmdm.security.access import Permission
 from custmdm.store.search import purge_deleted_names
 from custmdm.store.tables import (
@@ -83,7 +83,8 @@ def erase_person(ctx: Context, code: str, reason: str) -> Erasure:
             customer.c.id == record.id, customer.c.version == record.version)
             .values(version=record.version + 1, updated_at=now, legal_name=ERASED_NAME))
         if bumped.rowcount != 1:
-            raise Conflict("the customer was changed meanwhile; read it again and retry")
+            raise StaleVersion(f"customer {record.code} was changed meanwhile; read it again "
+                               "and retry")
         conn.execute(update(customer).where(customer.c.id.in_(ids[1:]))
                      .values(version=customer.c.version + 1, updated_at=now,
                              legal_name=ERASED_NAME))

@@ -49,6 +49,7 @@ from custmdm.errors import (
     InvalidChecksum,
     NotFound,
     RuleViolation,
+    StaleVersion,
     ValidationError,
 )
 from custmdm.security.access import Permission
@@ -68,6 +69,7 @@ from custmdm.store.tables import (
 
 def register_customer(
     ctx: Context, draft: CustomerDraft, *, override_reason: str | None = None,
+    idempotency_key: str | None = None,
 ) -> CustomerRecord:
     """Register one customer and give it its code; all or nothing.
 
@@ -75,6 +77,8 @@ def register_customer(
     one above the block threshold is refused, above the warn threshold it needs
     ``override_reason`` (recorded in the audit entry), and above a link threshold the
     existing customer is returned instead (``linked`` set), nothing registered.
+    ``idempotency_key`` is recorded in the audit entry, which commits with the
+    customer (see core.idempotency).
     """
     valid = validate_draft(draft, default_owner=ctx.actor.name)
     ctx.require(Permission.CREATE, valid)
@@ -84,15 +88,20 @@ def register_customer(
     checked, override = dedup.guard(ctx, valid, override_reason)
     if checked.action is Action.LINK:
         return _link(ctx, valid, checked.deciding)
+    recorded: dict[str, Any] = {}
+    if override is not None:
+        recorded["duplicate_override"] = override
+    if idempotency_key is not None:
+        recorded["idempotency_key"] = idempotency_key
     code_ctx = valid.code_context(ctx.today())
     try:
         rule = choose_rule(cached_rules(ctx), code_ctx)
-        return _register_one(ctx, valid, code_ctx, rule, override)
+        return _register_one(ctx, valid, code_ctx, rule, recorded)
     except (StaleRule, RuleViolation):
         # Another process may have changed or added rules since this one loaded them:
         # choose again from fresh rules (a real "no rule applies" is raised again).
         rule = choose_rule(refresh_rules(ctx), code_ctx)
-        return _register_one(ctx, valid, code_ctx, rule, override)
+        return _register_one(ctx, valid, code_ctx, rule, recorded)
 
 
 def _link(ctx: Context, valid: ValidCustomer, existing: Any) -> CustomerRecord:
@@ -113,7 +122,7 @@ def _link(ctx: Context, valid: ValidCustomer, existing: Any) -> CustomerRecord:
 
 def _register_one(
     ctx: Context, valid: ValidCustomer, code_ctx: CodeContext, rule: CodingRule,
-    override: dict[str, Any] | None = None,
+    recorded: dict[str, Any] | None = None,
 ) -> CustomerRecord:
     now = ctx.now()
     values = dict(zip(CUSTOMER_COLUMNS, valid.values(now), strict=True))
@@ -129,7 +138,7 @@ def _register_one(
     if ctx.store.reserves_separately and not rule.gapless:
         # Gap-allowed on PostgreSQL: a code reserved ahead, claimed in one statement.
         reservation = ctx.reservations.take(ctx, rule, code_ctx)
-        audit = registration_audit(ctx, 0, reservation.value, valid, now, override)
+        audit = registration_audit(ctx, 0, reservation.value, valid, now, recorded)
         try:
             with identifiers_guarded(ctx, valid.identifiers):
                 customer_id = ctx.writer.claim_and_register(
@@ -146,20 +155,20 @@ def _register_one(
         registered = None
         if rule.gapless and ctx.writer.registers_on_counter:
             registered = _register_on_counter(ctx, valid, code_ctx, rule, values, idents,
-                                              names, more, now, override)
+                                              names, more, now, recorded)
         if registered is not None:
             customer_id, code = registered
         else:
             customer_id, code = _register_in_transaction(ctx, valid, code_ctx, rule, values,
                                                          idents, names, more, now,
-                                                         override)
+                                                         recorded)
     return new_record(customer_id, valid, code, rule, now)
 
 
 def _register_in_transaction(
     ctx: Context, valid: ValidCustomer, code_ctx: CodeContext, rule: CodingRule,
     values: dict[str, Any], idents: list[dict[str, Any]], names: list[dict[str, Any]],
-    more: dict[str, Any], now: datetime, override: dict[str, Any] | None,
+    more: dict[str, Any], now: datetime, recorded: dict[str, Any] | None,
 ) -> tuple[int, str]:
     """Customer, identifiers, then (last, so the counter lock is short) the number,
     the code and the audit entry, in one transaction."""
@@ -171,7 +180,7 @@ def _register_in_transaction(
         code_row = {"value": code, "customer_id": customer_id, "rule_id": rule.id,
                     "scope_key": scope_key, "seq": seq,
                     "status": CodeStatus.ACTIVE.value, "issued_at": now}
-        audit = registration_audit(ctx, customer_id, code, valid, now, override)
+        audit = registration_audit(ctx, customer_id, code, valid, now, recorded)
         if not ctx.writer.insert_code_and_audit(conn, code_row, audit):
             raise StaleRule(rule.name)
     return customer_id, code
@@ -184,7 +193,7 @@ SPECULATION_WINDOW = 24
 def _register_on_counter(
     ctx: Context, valid: ValidCustomer, code_ctx: CodeContext, rule: CodingRule,
     values: dict[str, Any], idents: list[dict[str, Any]], names: list[dict[str, Any]],
-    more: dict[str, Any], now: datetime, override: dict[str, Any] | None,
+    more: dict[str, Any], now: datetime, recorded: dict[str, Any] | None,
 ) -> tuple[int, str] | None:
     """A gapless registration in one statement, the counter locked only inside it.
 
@@ -204,7 +213,7 @@ def _register_on_counter(
     if base > last:
         return None  # the counter is full: the ordinary path says so
     candidates = _codes_ahead(ctx, rule, code_ctx, base, last)
-    audit = registration_audit(ctx, 0, None, valid, now, override)  # SQL adds the code
+    audit = registration_audit(ctx, 0, None, valid, now, recorded)  # SQL adds the code
     counter = {"rule_name": rule.name, "scope_key": scope_key, "rule_id": rule.id,
                "issued_at": now}
     with identifiers_guarded(ctx, valid.identifiers):
@@ -240,13 +249,12 @@ def _codes_ahead(
 
 def registration_audit(
     ctx: Context, customer_id: int, code: str | None, valid: ValidCustomer, now: datetime,
-    override: dict[str, Any] | None = None,
+    recorded: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The audit entry of a registration; without ``code`` when SQL adds it. An
-    override of the duplicate check is recorded with its reason and candidates."""
-    detail = registration_detail(valid)
-    if override is not None:
-        detail["duplicate_override"] = override
+    """The audit entry of a registration; without ``code`` when SQL adds it.
+    ``recorded``: more it records (an override of the duplicate check with its reason
+    and candidates, the client's idempotency key)."""
+    detail = {**registration_detail(valid), **(recorded or {})}
     if code is not None:
         detail = {"code": code, **detail}
     return audit_row(ctx.actor.name, "customer.register", "customer", customer_id, detail, now)
@@ -506,6 +514,15 @@ def changeable(ctx: Context, code: str, what: str,
     return record
 
 
+def require_version(record: CustomerRecord, expected: int | None) -> None:
+    """Refuse a change made against another version than the customer's current one
+    (None: the caller did not say which it read)."""
+    if expected is not None and expected != record.version:
+        raise StaleVersion(f"customer {record.code} is at version {record.version}, not "
+                           f"{expected}: it changed since it was read; read it again and "
+                           "redo the change")
+
+
 def require_reason(reason: str) -> str:
     """The reason given for a governed change, stripped; an error when there is none."""
     if not reason or not reason.strip():
@@ -524,7 +541,8 @@ def bump_version(
         .values(version=record.version + 1, updated_at=now, **changes)
     ).rowcount
     if bumped != 1:
-        raise Conflict("the customer was changed meanwhile; read it again and retry")
+        raise StaleVersion(f"customer {record.code} was changed meanwhile (it is no longer "
+                           f"at version {record.version}); read it again and retry")
 
 
 def _supersede_active_code(
@@ -596,12 +614,15 @@ def _assign_explicit_code(
     return value, skipped
 
 
-def retire_customer(ctx: Context, code: str, reason: str) -> CustomerRecord:
+def retire_customer(ctx: Context, code: str, reason: str, *,
+                    expected_version: int | None = None) -> CustomerRecord:
     """Retire a customer: its code stays reserved for it for ever and still resolves;
-    its identifiers are released for a future customer."""
+    its identifiers are released for a future customer. ``expected_version``: see
+    :func:`require_version`."""
     reason = require_reason(reason)
     record = find_by_code(ctx, code).customer
     ctx.require(Permission.RETIRE, record)
+    require_version(record, expected_version)
     if record.status == Lifecycle.RETIRED.value:
         raise Conflict(f"customer {record.code} is already retired")
     ctx.approvals.check(ctx, "customer.retire", {"code": record.code, "reason": reason},

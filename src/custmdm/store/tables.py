@@ -556,6 +556,23 @@ change_request = Table(
 )
 Index(None, change_request.c.status)
 
+idempotency_key = Table(
+    "idempotency_key",
+    metadata,
+    Column("actor", String(100), primary_key=True),
+    Column("key", String(200), primary_key=True, comment="the client's Idempotency-Key"),
+    Column("fingerprint", String(64), nullable=False,
+           comment="SHA-256 of the request: the same key with another request is an error"),
+    Column("customer_id", ForeignKey("customer.id"),
+           comment="the customer registered; NULL while the first request runs"),
+    Column("after_seq", BigInteger, nullable=False,
+           comment="the audit chain's length when the key was taken: where to look for "
+                   "a registration that committed without this row being finished"),
+    Column("created_at", Timestamp, nullable=False),
+    comment="Idempotent creates (core.idempotency): a retried request returns the first "
+            "result instead of registering twice.",
+)
+
 
 #: Column orders used by bulk and single-statement inserts.
 CUSTOMER_COLUMNS = ("kind", "legal_name", "country", "region", "industry", "industry_section",

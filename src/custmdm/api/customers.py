@@ -1,0 +1,141 @@
+"""Customers: register, read (by any code), list, update, retire.
+
+Every customer response carries its version as an ETag; a change takes the ETag the
+client read as If-Match, and a customer changed since is refused with 412, never
+overwritten (the core checks the version inside the change's transaction)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, HTTPException, Query, Response, status
+from fastapi.responses import JSONResponse
+
+from custmdm.api.deps import RegisterDep
+from custmdm.api.schemas import (
+    CustomerCreate,
+    CustomerPublic,
+    CustomerUpdate,
+    Page,
+    Reason,
+    Resolution,
+)
+from custmdm.core.customers import CustomerRecord
+from custmdm.core.registry import CustomerFilter
+from custmdm.core.registry import Resolution as CoreResolution
+
+router = APIRouter(prefix="/customers", tags=["customers"])
+MAX_PAGE = 500
+
+
+def etag(version: int) -> str:
+    return f'"v{version}"'
+
+
+def expected_version(if_match: str | None) -> int | None:
+    """The version an If-Match header names (``"v3"``, as an ETag); None for ``*``."""
+    if if_match is None:
+        raise HTTPException(428, 'a change needs If-Match: the ETag of the customer as '
+                                 'read (e.g. If-Match: "v3")')
+    value = if_match.strip()
+    if value == "*":
+        return None
+    value = value.removeprefix("W/").strip('"')
+    if not value.startswith("v") or not value[1:].isdigit():
+        raise HTTPException(412, f"If-Match {if_match!r} is not an ETag this API gave "
+                                 '(they look like "v3")')
+    return int(value[1:])
+
+
+def _customer(record: CustomerRecord, response_status: int = 200,
+              location: str | None = None) -> JSONResponse:
+    headers = {"ETag": etag(record.version)}
+    if location:
+        headers["Location"] = location
+    return JSONResponse(record.to_dict(), status_code=response_status, headers=headers)
+
+
+def _resolution(found: CoreResolution) -> JSONResponse:
+    return JSONResponse(found.to_dict(), headers={"ETag": etag(found.customer.version)})
+
+
+IfMatch = Annotated[str | None, Header(description='The ETag read, e.g. "v3"; * for any')]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=CustomerPublic,
+             responses={200: {"model": CustomerPublic,
+                              "description": "linked to an existing customer"},
+                        202: {"description": "held for approval"},
+                        409: {"description": "may be registered already (candidates)"},
+                        422: {"description": "invalid input"}})
+def register_customer(
+    body: CustomerCreate, reg: RegisterDep,
+    idempotency_key: Annotated[str | None, Header(
+        description="Any unique text (a UUID): a retry with the same key returns the "
+                    "customer the first request registered, never a second one")] = None,
+) -> Any:
+    """Register a customer and give it its code. The duplicate check runs first: a
+    likely duplicate is refused with 409 and the candidates; give ``override_reason``
+    to register one the rules only warn about."""
+    if idempotency_key is None:
+        record = reg.register(body.draft(), override_reason=body.override_reason)
+        replayed = False
+    else:
+        once = reg.register_once(body.draft(), idempotency_key,
+                                 override_reason=body.override_reason)
+        record, replayed = once.customer, once.replayed
+    response = _customer(record, 200 if record.linked else 201, f"/customers/{record.code}")
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+@router.get("", response_model=Page[CustomerPublic])
+def list_customers(
+    reg: RegisterDep,
+    kind: str | None = None,
+    region: Annotated[str | None, Query(description="GB/T 2260 prefix or country")] = None,
+    industry: Annotated[str | None, Query(description="GB/T 4754 section or prefix")] = None,
+    status_: Annotated[str | None, Query(alias="status")] = None,
+    owner: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Any:
+    """Customers the actor may read, oldest first, a page at a time."""
+    records = reg.customers(CustomerFilter(kind=kind, region=region, industry=industry,
+                                           status=status_, owner=owner, limit=limit,
+                                           offset=offset))
+    return {"data": [r.to_dict() for r in records], "count": len(records)}
+
+
+@router.get("/{code}", response_model=Resolution)
+def get_customer(code: str, reg: RegisterDep) -> Any:
+    """A customer by any code it has or had; a superseded code says so."""
+    return _resolution(reg.find(code))
+
+
+@router.patch("/{code}", response_model=CustomerPublic,
+              responses={412: {"description": "changed since read"},
+                         428: {"description": "If-Match missing"}})
+def update_customer(code: str, body: CustomerUpdate, reg: RegisterDep,
+                    if_match: IfMatch = None) -> Any:
+    """Change industry, size, grade or owner (fields left out stay; null clears)."""
+    version = expected_version(if_match)
+    changes = body.model_dump(exclude_unset=True)
+    return _customer(reg.update(code, expected_version=version, **changes))
+
+
+@router.post("/{code}/retire", response_model=CustomerPublic,
+             responses={202: {"description": "held for approval"},
+                        412: {"description": "changed since read"}})
+def retire_customer(code: str, body: Reason, reg: RegisterDep,
+                    if_match: IfMatch = None) -> Any:
+    """Retire a customer; its code is never given to another."""
+    version = expected_version(if_match)
+    return _customer(reg.retire(code, body.reason, expected_version=version))
+
+
+@router.head("/{code}", include_in_schema=False)
+def head_customer(code: str, reg: RegisterDep) -> Response:
+    found = reg.find(code)
+    return Response(headers={"ETag": etag(found.customer.version)})

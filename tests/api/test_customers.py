@@ -1,0 +1,158 @@
+"""The REST API through its HTTP interface (FastAPI's TestClient), on both databases:
+status codes, problem details, ETags and If-Match, tokens, scopes and masking."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from custmdm.api import create_app
+from custmdm.register import Register
+
+HUASHENG = {"kind": "enterprise", "legal_name": "深圳市华盛电子科技有限公司",
+            "region": "440305", "identifiers": [{"scheme": "cn.uscc",
+                                                 "value": "914403001922038216"}]}
+PERSON = {"kind": "individual", "legal_name": "张伟", "region": "110105",
+          "identifiers": [{"scheme": "cn.ric", "value": "11010519491231002X"}],
+          "phones": ["138 0013 8000"]}
+
+
+@pytest.fixture
+def client(reg: Register, db_url: str) -> Iterator[TestClient]:
+    """An API client acting as the register's administrator (``tester``)."""
+    reg.add_rule("std", "C{kind}{seq:6}")
+    token = reg.create_token("tester", "tests").token
+    with TestClient(create_app(db_url), raise_server_exceptions=False) as http:
+        http.headers["Authorization"] = f"Bearer {token}"
+        yield http
+
+
+def problem(response: Any, status: int, slug: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    assert body["type"] == f"/problems/{slug}" and body["status"] == status
+    assert "Traceback" not in response.text
+    return body
+
+
+def test_register_read_and_list(client: TestClient) -> None:
+    made = client.post("/customers", json=HUASHENG)
+    assert made.status_code == 201, made.text
+    code = made.json()["code"]
+    assert made.headers["Location"] == f"/customers/{code}" and made.headers["ETag"] == '"v1"'
+    got = client.get(f"/customers/{code}")
+    assert got.status_code == 200 and got.json()["legal_name"] == HUASHENG["legal_name"]
+    assert got.json()["requested_code_status"] == "active" and got.headers["ETag"] == '"v1"'
+    listed = client.get("/customers", params={"region": "44", "limit": 10}).json()
+    assert listed["count"] == 1 and listed["data"][0]["code"] == code
+    hits = client.get("/search", params={"q": "华盛电子"}).json()
+    assert [h["code"] for h in hits["data"]] == [code]
+
+
+def test_errors_are_problem_details(client: TestClient) -> None:
+    body = problem(client.post("/customers", json={**HUASHENG, "identifiers": [
+        {"scheme": "cn.uscc", "value": "914403001922038217"}]}), 422, "validation")
+    assert "check" in body["detail"]  # the core's message: what is wrong, how to fix it
+    body = problem(client.post("/customers", json={"kind": "enterprise"}), 422, "validation")
+    assert body["errors"][0]["field"] == "legal_name"
+    problem(client.post("/customers", json={**HUASHENG, "colour": "red"}), 422, "validation")
+    problem(client.get("/customers/C9999999"), 404, "not-found")
+    client.post("/customers", json=HUASHENG)
+    dup = problem(client.post("/customers", json={**HUASHENG, "identifiers": []}), 409,
+                  "duplicate")
+    assert dup["action"] in ("block", "warn") and dup["candidates"][0]["score"] > 0.5
+    problem(client.get("/customers", params={"limit": 100_000}), 422, "validation")
+
+
+def test_a_token_is_needed_and_checked(client: TestClient) -> None:
+    anonymous = client.get("/customers", headers={"Authorization": ""})
+    problem(anonymous, 401, "unauthorized")
+    assert anonymous.headers["WWW-Authenticate"] == "Bearer"
+    problem(client.get("/customers", headers={"Authorization": "Bearer cmdm_nope"}), 403,
+            "forbidden")
+
+
+def test_if_match_refuses_a_stale_change(client: TestClient) -> None:
+    code = client.post("/customers", json=HUASHENG).json()["code"]
+    problem(client.patch(f"/customers/{code}", json={"size": "large"}), 428,
+            "precondition-required")
+    changed = client.patch(f"/customers/{code}", json={"size": "large", "grade": "vip"},
+                           headers={"If-Match": '"v1"'})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["size"] == "large" and changed.headers["ETag"] == '"v2"'
+    stale = problem(client.patch(f"/customers/{code}", json={"size": "small"},
+                                 headers={"If-Match": '"v1"'}), 412, "stale-version")
+    assert "version 2, not 1" in stale["detail"]
+    assert client.get(f"/customers/{code}").json()["size"] == "large"  # not overwritten
+    problem(client.patch(f"/customers/{code}", json={"size": "huge"},
+                         headers={"If-Match": '"v2"'}), 422, "validation")
+    retired = client.post(f"/customers/{code}/retire", json={"reason": "closed"},
+                          headers={"If-Match": '"v2"'})
+    assert retired.status_code == 200 and retired.json()["status"] == "retired"
+
+
+def test_the_api_shows_what_the_actor_may_see(reg: Register, client: TestClient) -> None:
+    person = client.post("/customers", json=PERSON).json()
+    assert person["identifiers"][0]["value"] == "110***********002X"
+    assert person["contacts"] == [{"kind": "phone", "value": "138****8000"}]
+    south = client.post("/customers", json=HUASHENG).json()["code"]
+    reg.add_user("ann")
+    reg.grant("ann", "sales", "region:44")
+    ann = {"Authorization": f"Bearer {reg.create_token('ann', 'ann').token}"}
+    listed = client.get("/customers", headers=ann).json()
+    assert [c["code"] for c in listed["data"]] == [south]  # region 44 only
+    problem(client.get(f"/customers/{person['code']}", headers=ann), 403, "forbidden")
+    problem(client.post(f"/customers/{south}/retire", json={"reason": "x"},
+                        headers={**ann, "If-Match": "*"}), 403, "forbidden")
+
+
+def test_a_change_that_needs_approval_is_accepted_as_a_request(
+        reg: Register, client: TestClient) -> None:
+    code = client.post("/customers", json=HUASHENG).json()["code"]
+    reg.set_approval_rule("customer.retire")
+    held = client.post(f"/customers/{code}/retire", json={"reason": "closed down"},
+                       headers={"If-Match": '"v1"'})
+    assert held.status_code == 202 and held.json()["request_id"] > 0
+    assert client.get(f"/customers/{code}").json()["status"] == "active"
+
+
+def test_the_openapi_document_describes_the_routes(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert {"/customers", "/customers/{code}", "/customers/{code}/retire", "/search",
+            "/duplicates/check"} <= set(spec["paths"])
+    assert "CustomerCreate" in spec["components"]["schemas"]
+
+
+def test_a_retried_create_registers_once(client: TestClient) -> None:
+    key = {"Idempotency-Key": "3f9c2a7e-order-17"}
+    first = client.post("/customers", json=HUASHENG, headers=key)
+    again = client.post("/customers", json=HUASHENG, headers=key)
+    assert first.status_code == again.status_code == 201, again.text
+    assert again.json()["code"] == first.json()["code"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    assert client.get("/customers").json()["count"] == 1
+    problem(client.post("/customers", json=PERSON, headers=key), 422, "validation")
+
+
+def test_parallel_changes_with_one_etag_one_wins(client: TestClient) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    code = client.post("/customers", json=HUASHENG).json()["code"]
+    sizes = ["large", "medium", "small", "micro"] * 2
+
+    def change(size: str) -> Any:
+        return client.patch(f"/customers/{code}", json={"size": size},
+                            headers={"If-Match": '"v1"'})
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(change, sizes))
+    won = [r for r in results if r.status_code == 200]
+    assert len(won) == 1, [r.status_code for r in results]
+    assert all(r.status_code == 412 for r in results if r not in won)
+    final = client.get(f"/customers/{code}").json()
+    assert final["version"] == 2 and final["size"] == won[0].json()["size"]
