@@ -255,10 +255,12 @@ class Register:
         return registry.list_customers(self.ctx, filters or CustomerFilter())
 
     def change_code(
-        self, code: str, reason: str, *, rule: str | None = None, to: str | None = None
+        self, code: str, reason: str, *, rule: str | None = None, to: str | None = None,
+        expected_version: int | None = None,
     ) -> Resolution:
         """Give a customer a new code; the old one keeps resolving as superseded."""
-        return registry.change_code(self.ctx, code, reason, rule_name=rule, new_value=to)
+        return registry.change_code(self.ctx, code, reason, rule_name=rule, new_value=to,
+                                    expected_version=expected_version)
 
     def retire(self, code: str, reason: str, *,
                expected_version: int | None = None) -> CustomerRecord:
@@ -307,11 +309,12 @@ class Register:
 
     def rename(
         self, code: str, new_legal_name: str, reason: str, *, on: date | None = None,
-        override_reason: str | None = None,
+        override_reason: str | None = None, expected_version: int | None = None,
     ) -> CustomerRecord:
         """Change the legal name; the old one becomes a former name until ``on``."""
         return names.rename(self.ctx, code, new_legal_name, reason, on=on,
-                            override_reason=override_reason)
+                            override_reason=override_reason,
+                            expected_version=expected_version)
 
     def add_naming_rule(self, rule: NamingRule) -> NamingRule:
         """Save a naming rule; names given from now on must follow it."""

@@ -156,3 +156,67 @@ def test_parallel_changes_with_one_etag_one_wins(client: TestClient) -> None:
     assert all(r.status_code == 412 for r in results if r not in won)
     final = client.get(f"/customers/{code}").json()
     assert final["version"] == 2 and final["size"] == won[0].json()["size"]
+
+
+def test_names_codes_identifiers_and_key_mappings(client: TestClient) -> None:
+    code = client.post("/customers", json=HUASHENG).json()["code"]
+    renamed = client.post(f"/customers/{code}/rename", headers={"If-Match": '"v1"'},
+                          json={"legal_name": "深圳市华盛智能科技有限公司", "reason": "registry"})
+    assert renamed.status_code == 200 and renamed.headers["ETag"] == '"v2"', renamed.text
+    problem(client.post(f"/customers/{code}/rename", headers={"If-Match": '"v1"'},
+                        json={"legal_name": "深圳市华盛电子科技有限公司", "reason": "x"}),
+            412, "stale-version")
+    names = client.get(f"/customers/{code}/names").json()
+    assert {n["kind"] for n in names["data"]} == {"legal", "former"}
+    added = client.post(f"/customers/{code}/names", json={"kind": "short", "text": "华盛智能"})
+    assert added.status_code == 201 and added.json()["kind"] == "short"
+    moved = client.post(f"/customers/{code}/change-code", headers={"If-Match": '"v3"'},
+                        json={"reason": "new scheme", "rule": "std"})
+    assert moved.status_code == 200, moved.text
+    new_code = moved.json()["code"]
+    old = client.get(f"/codes/{code}").json()
+    assert old["requested_code_status"] == "superseded" and old["current_code"] == new_code
+    assert client.post("/systems", json={"name": "erp"}).status_code == 201
+    mapped = client.post(f"/customers/{new_code}/key-mappings",
+                         json={"system": "erp", "external_id": "C-1001",
+                               "external_name": "华盛智能"})
+    assert mapped.status_code == 201 and mapped.json()["count"] == 1
+    found = client.get("/systems/erp/customers/C-1001").json()
+    assert found["customer"]["code"] == new_code and found["external_id"] == "C-1001"
+    problem(client.get("/systems/erp/customers/C-9"), 404, "not-found")
+    person = client.post("/customers", json={**PERSON, "identifiers": []}).json()["code"]
+    with_id = client.post(f"/customers/{person}/identifiers",
+                          json={"scheme": "cn.ric", "value": "11010519491231002X"})
+    assert with_id.json()["identifiers"] == [{"scheme": "cn.ric",
+                                              "value": "110***********002X"}]
+    removed = client.delete(f"/customers/{person}/identifiers/cn.ric",
+                            params={"reason": "given in error"})
+    assert removed.status_code == 200 and removed.json()["identifiers"] == []
+
+
+def test_requests_and_the_audit_trail(reg: Register, client: TestClient) -> None:
+    code = client.post("/customers", json=HUASHENG).json()["code"]
+    reg.set_approval_rule("customer.retire")
+    reg.add_user("mia")
+    reg.grant("mia", "data_steward")
+    mia = {"Authorization": f"Bearer {reg.create_token('mia', 'mia').token}"}
+    held = client.post(f"/customers/{code}/retire", json={"reason": "closed"},
+                       headers={**mia, "If-Match": "*"})
+    assert held.status_code == 202
+    request_id = held.json()["request_id"]
+    mine = client.get("/requests", params={"mine": True}, headers=mia).json()
+    assert [r["id"] for r in mine["data"]] == [request_id]
+    own = problem(client.post(f"/requests/{request_id}/approve", json={}, headers=mia), 409,
+                  "conflict")
+    assert "another user must approve it" in own["detail"]
+    approved = client.post(f"/requests/{request_id}/approve", json={"reason": "checked"})
+    assert approved.status_code == 200 and approved.json()["status"] == "applied"
+    assert client.get(f"/customers/{code}").json()["status"] == "retired"
+    log = client.get("/audit", params={"code": code}).json()
+    assert "customer.retire" in [e["action"] for e in log["data"]]
+    verified = client.get("/audit/verify").json()
+    assert verified["intact"] is True and verified["entries"] >= 3
+    reg.add_user("sam")
+    reg.grant("sam", "sales")
+    sam = {"Authorization": f"Bearer {reg.create_token('sam', 'sam').token}"}
+    problem(client.get("/audit", headers=sam), 403, "forbidden")  # sales: no read_audit

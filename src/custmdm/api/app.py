@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from custmdm import __version__
-from custmdm.api import customers, lookup, problems
+from custmdm.api import customers, governance, lookup, problems
 from custmdm.api.deps import Registers
 from custmdm.security.keys import Keyring
 from custmdm.store.database import Store
@@ -37,4 +37,5 @@ def create_app(url: str | None = None, *, keyring: Keyring | None = None) -> Fas
     problems.install(app)
     app.include_router(customers.router)
     app.include_router(lookup.router)
+    app.include_router(governance.router)
     return app

@@ -6,6 +6,7 @@ overwritten (the core checks the version inside the change's transaction)."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
@@ -13,11 +14,19 @@ from fastapi.responses import JSONResponse
 
 from custmdm.api.deps import RegisterDep
 from custmdm.api.schemas import (
+    CodeChange,
     CustomerCreate,
     CustomerPublic,
     CustomerUpdate,
+    IdentifierCreate,
+    KeyMappingCreate,
+    KeyMappingPublic,
+    NameCreate,
+    NamePublic,
     Page,
+    Pending,
     Reason,
+    Rename,
     Resolution,
 )
 from custmdm.core.customers import CustomerRecord
@@ -133,6 +142,76 @@ def retire_customer(code: str, body: Reason, reg: RegisterDep,
     """Retire a customer; its code is never given to another."""
     version = expected_version(if_match)
     return _customer(reg.retire(code, body.reason, expected_version=version))
+
+
+@router.post("/{code}/rename", response_model=CustomerPublic,
+             responses={202: {"model": Pending}, 409: {"description": "a duplicate"},
+                        412: {"description": "changed since read"}})
+def rename_customer(code: str, body: Rename, reg: RegisterDep,
+                    if_match: IfMatch = None) -> Any:
+    """Change the legal name (更名); the old one stays as a former name."""
+    return _customer(reg.rename(code, body.legal_name, body.reason, on=body.on,
+                                override_reason=body.override_reason,
+                                expected_version=expected_version(if_match)))
+
+
+@router.post("/{code}/change-code", response_model=Resolution,
+             responses={202: {"model": Pending}, 412: {"description": "changed since read"}})
+def change_code(code: str, body: CodeChange, reg: RegisterDep,
+                if_match: IfMatch = None) -> Any:
+    """Give the customer a new code; the old one still resolves, as superseded."""
+    return _resolution(reg.change_code(code, body.reason, rule=body.rule, to=body.to,
+                                       expected_version=expected_version(if_match)))
+
+
+@router.get("/{code}/names", response_model=Page[NamePublic])
+def list_names(code: str, reg: RegisterDep, at: date | None = None) -> Any:
+    """Every name of the customer (legal, former, short, alias …), or those valid on
+    ``at``."""
+    found = reg.names(code, at)
+    return {"data": [n.to_dict() for n in found], "count": len(found)}
+
+
+@router.post("/{code}/names", status_code=201, response_model=NamePublic,
+             responses={409: {"description": "makes it look like another customer"}})
+def add_name(code: str, body: NameCreate, reg: RegisterDep) -> Any:
+    """Give the customer another name."""
+    return reg.add_name(code, body.kind, body.text, valid_from=body.valid_from,
+                        source=body.source, override_reason=body.override_reason).to_dict()
+
+
+@router.post("/{code}/identifiers", response_model=CustomerPublic,
+             responses={409: {"description": "held by another customer, or a duplicate"}})
+def add_identifier(code: str, body: IdentifierCreate, reg: RegisterDep) -> Any:
+    """Give the customer an identifier of a scheme it has none of."""
+    return _customer(reg.add_identifier(code, body.scheme, body.value,
+                                        override_reason=body.override_reason))
+
+
+@router.delete("/{code}/identifiers/{scheme}", response_model=CustomerPublic)
+def remove_identifier(code: str, scheme: str, reg: RegisterDep,
+                      reason: Annotated[str, Query(min_length=1, max_length=500)],
+                      value: str | None = None) -> Any:
+    """Remove an identifier given in error (the audit trail keeps it)."""
+    return _customer(reg.remove_identifier(code, scheme, reason, value=value))
+
+
+@router.get("/{code}/key-mappings", response_model=Page[KeyMappingPublic])
+def list_key_mappings(code: str, reg: RegisterDep, system: str | None = None) -> Any:
+    """What other systems call the customer: their ids and names (客户对应关系)."""
+    found = reg.xrefs(code, system)
+    return {"data": [m.to_dict() for m in found], "count": len(found)}
+
+
+@router.post("/{code}/key-mappings", status_code=201, response_model=Page[KeyMappingPublic],
+             responses={409: {"description": "the id belongs to another customer"}})
+def add_key_mapping(code: str, body: KeyMappingCreate, reg: RegisterDep) -> Any:
+    """Record a system's id (and name) for the customer; returns its mappings."""
+    reg.add_xref(code, body.system, body.external_id, body.external_name,
+                 valid_from=body.valid_from)
+    found = reg.xrefs(code, body.system)
+    return JSONResponse({"data": [m.to_dict() for m in found], "count": len(found)},
+                        status_code=201)
 
 
 @router.head("/{code}", include_in_schema=False)

@@ -1,13 +1,24 @@
-"""Finding customers: search by anything, and the duplicate check before registering."""
+"""Finding customers: search, the duplicate check, any code, another system's id."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
 
+from custmdm.api.customers import etag
 from custmdm.api.deps import RegisterDep
-from custmdm.api.schemas import CustomerCreate, DuplicateCheck, Page, SearchHit
+from custmdm.api.schemas import (
+    CustomerCreate,
+    DuplicateCheck,
+    Page,
+    Resolution,
+    SearchHit,
+    SystemCreate,
+    SystemPublic,
+    XrefMatchPublic,
+)
 
 router = APIRouter(tags=["lookup"])
 
@@ -28,3 +39,30 @@ def check_duplicates(body: CustomerCreate, reg: RegisterDep,
                      limit: Annotated[int, Query(ge=1, le=50)] = 10) -> Any:
     """The existing customers a draft may duplicate, scored, without registering it."""
     return reg.check_duplicates(body.draft(), limit).to_dict()
+
+
+@router.get("/codes/{code}", response_model=Resolution)
+def resolve_code(code: str, reg: RegisterDep) -> Any:
+    """Any code ever issued: the customer it belongs to now, and what the code is
+    (active, superseded by a change or a merge, retired)."""
+    found = reg.find(code)
+    return JSONResponse(found.to_dict(), headers={"ETag": etag(found.customer.version)})
+
+
+@router.get("/systems", response_model=Page[SystemPublic])
+def list_systems(reg: RegisterDep) -> Any:
+    """The other systems customers are known in."""
+    found = [{"name": name, "description": text} for name, text in reg.systems()]
+    return {"data": found, "count": len(found)}
+
+
+@router.post("/systems", status_code=201, response_model=SystemPublic)
+def add_system(body: SystemCreate, reg: RegisterDep) -> Any:
+    return {"name": reg.add_system(body.name, body.description),
+            "description": body.description}
+
+
+@router.get("/systems/{system}/customers/{external_id}", response_model=XrefMatchPublic)
+def find_by_external_id(system: str, external_id: str, reg: RegisterDep) -> Any:
+    """Which customer a system's id is (the mapping and the customer as it is now)."""
+    return reg.find_xref(system, external_id).to_dict()

@@ -4,8 +4,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Generic, TypeVar
+from datetime import date, datetime
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -162,3 +162,129 @@ class SearchHit(BaseModel):
     legal_name: str
     status: str
     why: SearchWhy
+
+
+class NamePublic(BaseModel):
+    kind: str
+    text: str
+    normalised: str
+    pinyin: str
+    initials: str
+    valid_from: date | None
+    valid_to: date | None
+    source: str | None
+
+
+class NameCreate(BaseModel):
+    """Another name: short, alias, english or codename."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = Field(max_length=16, examples=["short"])
+    text: str = Field(max_length=TEXT)
+    valid_from: date | None = None
+    source: str | None = Field(None, max_length=100)
+    override_reason: str | None = Field(None, max_length=TEXT)
+
+
+class Rename(BaseModel):
+    """A new legal name; the old one becomes a former name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    legal_name: str = Field(max_length=TEXT)
+    reason: str = Field(min_length=1, max_length=TEXT)
+    on: date | None = None
+    override_reason: str | None = Field(None, max_length=TEXT)
+
+
+class CodeChange(BaseModel):
+    """A new code: the next of a rule, or an explicit one; the old one is superseded."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=TEXT)
+    rule: str | None = Field(None, max_length=64)
+    to: str | None = Field(None, max_length=64)
+
+
+class IdentifierCreate(IdentifierIn):
+    model_config = ConfigDict(extra="forbid")
+
+    override_reason: str | None = Field(None, max_length=TEXT)
+
+
+class KeyMappingPublic(BaseModel):
+    system: str
+    external_id: str
+    external_name: str | None
+    code: str
+    valid_from: date | None
+    valid_to: date | None
+
+
+class KeyMappingCreate(BaseModel):
+    """A system's id (and name) for the customer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    system: str = Field(max_length=64, examples=["erp"])
+    external_id: str = Field(max_length=200, examples=["C-1001"])
+    external_name: str | None = Field(None, max_length=TEXT)
+    valid_from: date | None = None
+
+
+class XrefMatchPublic(KeyMappingPublic):
+    """Which customer a system's id is, with the customer as it is now."""
+
+    customer: CustomerPublic
+
+
+class SystemPublic(BaseModel):
+    name: str
+    description: str | None
+
+
+class SystemCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(max_length=64, examples=["erp"])
+    description: str | None = Field(None, max_length=TEXT)
+
+
+class ChangeRequestPublic(BaseModel):
+    id: int
+    action: str
+    target: str
+    payload: dict[str, Any]
+    status: str
+    requested_by: str
+    requested_at: datetime
+    reason: str | None
+    decided_by: str | None
+    decided_at: datetime | None
+    decision_reason: str | None
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(None, max_length=TEXT)
+
+
+class AuditEntryPublic(BaseModel):
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    entity: str
+    entity_id: str
+    detail: dict[str, Any]
+
+
+class Pending(BaseModel):
+    """A change held for a second user's approval (HTTP 202)."""
+
+    status: str
+    detail: str
+    request_id: int | None

@@ -23,6 +23,7 @@ from custmdm.core.registry import (
     find_by_code,
     get_customer_by_id,
     require_reason,
+    require_version,
 )
 from custmdm.domain.names import NameKind, forms_of
 from custmdm.errors import Conflict, InvalidComponent, ValidationError
@@ -134,12 +135,14 @@ def legal_name_on(ctx: Context, code: str, day: date) -> str:
 def rename(
     ctx: Context, code: str, new_legal_name: str, reason: str, *, on: date | None = None,
     override_reason: str | None = None,
+    expected_version: int | None = None,
 ) -> CustomerRecord:
     """Change the legal name from ``on`` (default: today). The old legal name becomes a
     former name, valid until that day, and keeps matching the customer."""
     new_legal_name = validate_legal_name(new_legal_name)
     reason = require_reason(reason)
     record = changeable(ctx, code, "names", Permission.RENAME)
+    require_version(record, expected_version)
     naming.check(ctx, record.kind, NameKind.LEGAL.value, new_legal_name)
     day = on or ctx.today()
     if day > ctx.today():

@@ -455,7 +455,7 @@ def list_customers(ctx: Context, filters: CustomerFilter) -> list[CustomerRecord
 
 def change_code(
     ctx: Context, code: str, reason: str, *, rule_name: str | None = None,
-    new_value: str | None = None,
+    new_value: str | None = None, expected_version: int | None = None,
 ) -> Resolution:
     """Give a customer a new code; the old one stays as ``superseded`` and still resolves.
 
@@ -468,6 +468,7 @@ def change_code(
     found = find_by_code(ctx, code)
     record = found.customer
     ctx.require(Permission.CHANGE_CODE, record)
+    require_version(record, expected_version)
     if record.status in (Lifecycle.RETIRED.value, Lifecycle.MERGED.value):
         raise Conflict(f"customer {record.code} is {record.status}; its code cannot change")
     ctx.approvals.check(ctx, "customer.change_code",
