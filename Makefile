@@ -17,11 +17,13 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-## run: create the local register (SQLite), load demo data if empty, show a summary
+## run: create the local register (SQLite), load demo data if empty, show a summary,
+## and serve the REST API on http://127.0.0.1:8000 (docs at /docs) with an admin token
 run: install
 	$(BIN)/custmdm init
 	$(BIN)/custmdm demo --if-empty --customers 2000
 	$(BIN)/custmdm overview
+	$(BIN)/custmdm serve --admin-token
 
 ## test: lint, type-check and the whole suite on SQLite and a throwaway PostgreSQL
 test: install

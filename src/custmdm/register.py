@@ -427,9 +427,11 @@ class Register:
         return access.list_grants(self.ctx, user)
 
     def create_token(self, user: str, name: str,
-                     days: int | None = access.DEFAULT_TOKEN_DAYS) -> access.NewToken:
-        """A new API token (returned this once; stored as a hash only)."""
-        return access.create_token(self.ctx, user, name, days)
+                     days: int | None = access.DEFAULT_TOKEN_DAYS,
+                     value: str | None = None) -> access.NewToken:
+        """A new API token (returned this once; stored as a hash only); ``value``: one
+        the operator chose instead of a random one."""
+        return access.create_token(self.ctx, user, name, days, value)
 
     def tokens(self, user: str | None = None) -> list[access.TokenRecord]:
         """Tokens, newest first (never their values)."""

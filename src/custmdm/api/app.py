@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from custmdm import __version__
 from custmdm.api import customers, governance, lookup, problems
@@ -29,7 +30,8 @@ def create_app(url: str | None = None, *, keyring: Keyring | None = None) -> Fas
         yield
         store.dispose()
 
-    app = FastAPI(
+    # The docs pages' scripts and styles come from the package, never from a CDN.
+    app = FastAPIOffline(
         title="CustMDM", version=__version__, lifespan=lifespan,
         description="Customer master data and coding: register each customer once, under "
                     "a code that is unique for ever. Errors are RFC 9457 problem details.")

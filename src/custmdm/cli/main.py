@@ -7,6 +7,7 @@ stderr and a non-zero exit code.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -46,7 +47,7 @@ from custmdm.cli.common import (
 )
 from custmdm.core.customers import CustomerRecord
 from custmdm.core.registry import CustomerFilter
-from custmdm.errors import CustMDMError
+from custmdm.errors import CustMDMError, PermissionDenied
 from custmdm.register import Register
 
 app = typer.Typer(
@@ -118,6 +119,10 @@ def serve_command(
     host: Annotated[str, typer.Option(help="Address to listen on; 0.0.0.0 for every "
                                            "interface.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    admin_token: Annotated[bool, typer.Option(
+        "--admin-token", help="Give the acting user (the administrator `init` made) an API "
+                              "token first: $CUSTMDM_ADMIN_TOKEN if set, else a new one "
+                              "valid for a day, printed once.")] = False,
 ) -> None:
     """Serve the REST API (uvicorn); its interactive OpenAPI docs are at /docs. Clients
     authenticate with an API token (`custmdm token create`)."""
@@ -127,7 +132,26 @@ def serve_command(
 
     with register() as reg:  # the register must exist: say so here, not per request
         url = reg.store.url
+        if admin_token:
+            _token_for_serving(reg)
+    out.print(f"serving http://{host}:{port}/ (API docs: /docs)", highlight=False)
     uvicorn.run(create_app(url), host=host, port=port, log_level="info")
+
+
+def _token_for_serving(reg: Register) -> None:
+    actor = reg.ctx.actor.name
+    given = os.environ.get("CUSTMDM_ADMIN_TOKEN")
+    if given:
+        try:
+            reg.authenticate_token(given)
+        except PermissionDenied:
+            reg.create_token(actor, "custmdm serve", days=None, value=given)
+        out.print(f"API token of {actor}: the one in $CUSTMDM_ADMIN_TOKEN", highlight=False)
+        return
+    made = reg.create_token(actor, "custmdm serve", days=1)
+    out.print(f"API token of {actor}, valid for a day (shown this once):\n  {made.token}\n"
+              "  e.g. curl -H 'Authorization: Bearer <token>' "
+              "http://127.0.0.1:8000/customers", highlight=False, soft_wrap=True)
 
 
 @app.command("erase")

@@ -507,10 +507,12 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def create_token(ctx: Context, user: str, name: str, days: int | None = DEFAULT_TOKEN_DAYS
-                 ) -> NewToken:
+def create_token(ctx: Context, user: str, name: str, days: int | None = DEFAULT_TOKEN_DAYS,
+                 value: str | None = None) -> NewToken:
     """A new API token for ``user`` (one's own, or anyone's for those who manage users),
-    valid for ``days`` (None: until revoked). The token is returned this once."""
+    valid for ``days`` (None: until revoked). The token is returned this once.
+    ``value``: the token itself, chosen by the operator (``$CUSTMDM_ADMIN_TOKEN``)
+    rather than drawn at random; it must be as long and start as a drawn one."""
     if user != ctx.actor.name:
         ctx.require(Permission.MANAGE_USERS)
     else:
@@ -520,6 +522,14 @@ def create_token(ctx: Context, user: str, name: str, days: int | None = DEFAULT_
     if days is not None and not 1 <= days <= MAX_TOKEN_DAYS:
         raise ValidationError(f"a token lasts 1–{MAX_TOKEN_DAYS} days (or give no expiry)")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    if value is not None:
+        if not value.startswith(TOKEN_PREFIX) or len(value) < len(token) or not (
+                value.isascii() and value.isprintable() and " " not in value):
+            raise ValidationError(f"a chosen token starts with {TOKEN_PREFIX} and has at "
+                                  f"least {len(token)} characters, no spaces; draw one with "
+                                  "`python3 -c 'import secrets; print(\"cmdm_\" + "
+                                  "secrets.token_urlsafe(32))'`")
+        token = value
     with ctx.store.write() as conn:
         row = _user_row(conn, user)
         if not row.active:
