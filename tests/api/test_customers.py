@@ -220,3 +220,15 @@ def test_requests_and_the_audit_trail(reg: Register, client: TestClient) -> None
     reg.grant("sam", "sales")
     sam = {"Authorization": f"Bearer {reg.create_token('sam', 'sam').token}"}
     problem(client.get("/audit", headers=sam), 403, "forbidden")  # sales: no read_audit
+
+
+def test_oversized_requests_and_nul_characters_are_refused(client: TestClient) -> None:
+    big = {**HUASHENG, "address": "深" * 400_000}
+    problem(client.post("/customers", json=big), 413, "too-large")
+    problem(client.post("/customers", json={**HUASHENG, "owner": "a\u0000b"}), 422,
+            "validation")
+    problem(client.get("/search", params={"q": "华盛\u0000"}), 422, "validation")
+    assert client.get("/search", params={"q": "'"}).json() == {"data": [], "count": 0}
+    unicode = client.post("/customers", json={**HUASHENG, "legal_name": "𠀀𪚥公司 ‮x",
+                                              "identifiers": []})
+    assert unicode.status_code in (201, 409, 422), unicode.text  # never a 500

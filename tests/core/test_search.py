@@ -105,6 +105,7 @@ def test_ranking_puts_exact_keys_before_names(reg: Register, code: str) -> None:
 
 def test_nothing_is_found_for_unrelated_text(reg: Register, code: str) -> None:
     assert reg.search("完全无关的名字") == []
+    assert reg.search("'") == [] and reg.search("（）") == []  # nothing left to compare
 
 
 @pytest.mark.parametrize(("query", "limit", "message"), [

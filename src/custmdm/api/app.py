@@ -15,6 +15,7 @@ from fastapi_offline import FastAPIOffline
 from custmdm import __version__
 from custmdm.api import customers, governance, lookup, problems
 from custmdm.api.deps import Registers
+from custmdm.api.limits import RequestLimits
 from custmdm.security.keys import Keyring
 from custmdm.store.database import Store
 
@@ -37,6 +38,7 @@ def create_app(url: str | None = None, *, keyring: Keyring | None = None) -> Fas
                     "a code that is unique for ever. Errors are RFC 9457 problem details.")
     app.state.registers = Registers(store)
     problems.install(app)
+    app.add_middleware(RequestLimits)
     app.include_router(customers.router)
     app.include_router(lookup.router)
     app.include_router(governance.router)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 from fastapi.responses import JSONResponse
 
 from custmdm.api.deps import RegisterDep
+from custmdm.api.problems import PROBLEM_RESPONSES
 from custmdm.api.schemas import (
     CodeChange,
     CustomerCreate,
@@ -33,7 +34,7 @@ from custmdm.core.customers import CustomerRecord
 from custmdm.core.registry import CustomerFilter
 from custmdm.core.registry import Resolution as CoreResolution
 
-router = APIRouter(prefix="/customers", tags=["customers"])
+router = APIRouter(prefix="/customers", tags=["customers"], responses=PROBLEM_RESPONSES)
 MAX_PAGE = 500
 
 
@@ -74,9 +75,7 @@ IfMatch = Annotated[str | None, Header(description='The ETag read, e.g. "v3"; * 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CustomerPublic,
              responses={200: {"model": CustomerPublic,
                               "description": "linked to an existing customer"},
-                        202: {"description": "held for approval"},
-                        409: {"description": "may be registered already (candidates)"},
-                        422: {"description": "invalid input"}})
+                        202: {"model": Pending}})
 def register_customer(
     body: CustomerCreate, reg: RegisterDep,
     idempotency_key: Annotated[str | None, Header(
@@ -108,7 +107,7 @@ def list_customers(
     status_: Annotated[str | None, Query(alias="status")] = None,
     owner: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
 ) -> Any:
     """Customers the actor may read, oldest first, a page at a time."""
     records = reg.customers(CustomerFilter(kind=kind, region=region, industry=industry,
@@ -123,9 +122,7 @@ def get_customer(code: str, reg: RegisterDep) -> Any:
     return _resolution(reg.find(code))
 
 
-@router.patch("/{code}", response_model=CustomerPublic,
-              responses={412: {"description": "changed since read"},
-                         428: {"description": "If-Match missing"}})
+@router.patch("/{code}", response_model=CustomerPublic)
 def update_customer(code: str, body: CustomerUpdate, reg: RegisterDep,
                     if_match: IfMatch = None) -> Any:
     """Change industry, size, grade or owner (fields left out stay; null clears)."""
@@ -135,8 +132,7 @@ def update_customer(code: str, body: CustomerUpdate, reg: RegisterDep,
 
 
 @router.post("/{code}/retire", response_model=CustomerPublic,
-             responses={202: {"description": "held for approval"},
-                        412: {"description": "changed since read"}})
+             responses={202: {"model": Pending}})
 def retire_customer(code: str, body: Reason, reg: RegisterDep,
                     if_match: IfMatch = None) -> Any:
     """Retire a customer; its code is never given to another."""
@@ -145,8 +141,7 @@ def retire_customer(code: str, body: Reason, reg: RegisterDep,
 
 
 @router.post("/{code}/rename", response_model=CustomerPublic,
-             responses={202: {"model": Pending}, 409: {"description": "a duplicate"},
-                        412: {"description": "changed since read"}})
+             responses={202: {"model": Pending}})
 def rename_customer(code: str, body: Rename, reg: RegisterDep,
                     if_match: IfMatch = None) -> Any:
     """Change the legal name (更名); the old one stays as a former name."""
@@ -156,7 +151,7 @@ def rename_customer(code: str, body: Rename, reg: RegisterDep,
 
 
 @router.post("/{code}/change-code", response_model=Resolution,
-             responses={202: {"model": Pending}, 412: {"description": "changed since read"}})
+             responses={202: {"model": Pending}})
 def change_code(code: str, body: CodeChange, reg: RegisterDep,
                 if_match: IfMatch = None) -> Any:
     """Give the customer a new code; the old one still resolves, as superseded."""
@@ -172,16 +167,14 @@ def list_names(code: str, reg: RegisterDep, at: date | None = None) -> Any:
     return {"data": [n.to_dict() for n in found], "count": len(found)}
 
 
-@router.post("/{code}/names", status_code=201, response_model=NamePublic,
-             responses={409: {"description": "makes it look like another customer"}})
+@router.post("/{code}/names", status_code=201, response_model=NamePublic)
 def add_name(code: str, body: NameCreate, reg: RegisterDep) -> Any:
     """Give the customer another name."""
     return reg.add_name(code, body.kind, body.text, valid_from=body.valid_from,
                         source=body.source, override_reason=body.override_reason).to_dict()
 
 
-@router.post("/{code}/identifiers", response_model=CustomerPublic,
-             responses={409: {"description": "held by another customer, or a duplicate"}})
+@router.post("/{code}/identifiers", response_model=CustomerPublic)
 def add_identifier(code: str, body: IdentifierCreate, reg: RegisterDep) -> Any:
     """Give the customer an identifier of a scheme it has none of."""
     return _customer(reg.add_identifier(code, body.scheme, body.value,
@@ -203,8 +196,7 @@ def list_key_mappings(code: str, reg: RegisterDep, system: str | None = None) ->
     return {"data": [m.to_dict() for m in found], "count": len(found)}
 
 
-@router.post("/{code}/key-mappings", status_code=201, response_model=Page[KeyMappingPublic],
-             responses={409: {"description": "the id belongs to another customer"}})
+@router.post("/{code}/key-mappings", status_code=201, response_model=Page[KeyMappingPublic])
 def add_key_mapping(code: str, body: KeyMappingCreate, reg: RegisterDep) -> Any:
     """Record a system's id (and name) for the customer; returns its mappings."""
     reg.add_xref(code, body.system, body.external_id, body.external_name,

@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from custmdm.api.deps import RegisterDep
+from custmdm.api.problems import PROBLEM_RESPONSES
 from custmdm.api.schemas import AuditEntryPublic, ChangeRequestPublic, Decision, Page, Reason
 from custmdm.core.audit import AuditFilter
 
-router = APIRouter(tags=["governance"])
+router = APIRouter(tags=["governance"], responses=PROBLEM_RESPONSES)
+RequestId = Annotated[int, Path(ge=1, le=2**62, description="a change request's number")]
 
 
 @router.get("/requests", response_model=Page[ChangeRequestPublic])
@@ -27,24 +29,23 @@ def list_requests(
 
 
 @router.get("/requests/{request_id}", response_model=ChangeRequestPublic)
-def get_request(request_id: int, reg: RegisterDep) -> Any:
+def get_request(request_id: RequestId, reg: RegisterDep) -> Any:
     return reg.request(request_id).to_dict()
 
 
-@router.post("/requests/{request_id}/approve", response_model=ChangeRequestPublic,
-             responses={409: {"description": "the target changed since the request"}})
-def approve(request_id: int, body: Decision, reg: RegisterDep) -> Any:
+@router.post("/requests/{request_id}/approve", response_model=ChangeRequestPublic)
+def approve(request_id: RequestId, body: Decision, reg: RegisterDep) -> Any:
     """Apply the change as its requester would have (another user, with approve)."""
     return reg.approve(request_id, body.reason).to_dict()
 
 
 @router.post("/requests/{request_id}/reject", response_model=ChangeRequestPublic)
-def reject(request_id: int, body: Reason, reg: RegisterDep) -> Any:
+def reject(request_id: RequestId, body: Reason, reg: RegisterDep) -> Any:
     return reg.reject(request_id, body.reason).to_dict()
 
 
 @router.post("/requests/{request_id}/withdraw", response_model=ChangeRequestPublic)
-def withdraw(request_id: int, reg: RegisterDep) -> Any:
+def withdraw(request_id: RequestId, reg: RegisterDep) -> Any:
     """Take back one's own pending request."""
     return reg.withdraw(request_id).to_dict()
 

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from custmdm.api.customers import etag
 from custmdm.api.deps import RegisterDep
+from custmdm.api.problems import PROBLEM_RESPONSES
 from custmdm.api.schemas import (
     CustomerCreate,
     DuplicateCheck,
@@ -20,7 +21,7 @@ from custmdm.api.schemas import (
     XrefMatchPublic,
 )
 
-router = APIRouter(tags=["lookup"])
+router = APIRouter(tags=["lookup"], responses=PROBLEM_RESPONSES)
 
 
 @router.get("/search", response_model=Page[SearchHit])

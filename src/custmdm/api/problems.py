@@ -29,6 +29,33 @@ from custmdm.errors import (
 )
 
 PROBLEM_JSON = "application/problem+json"
+
+#: The problem details body, as the OpenAPI document describes it.
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "description": "/problems/<kind>"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string", "description": "what is wrong and how to fix it"},
+        "errors": {"type": "array", "description": "422: each field and rule",
+                   "items": {"type": "object"}},
+        "action": {"type": ["string", "null"], "description": "409 duplicate: block/warn"},
+        "candidates": {"type": "array", "description": "409 duplicate: the customers it "
+                                                       "may be", "items": {"type": "object"}},
+    },
+}
+_MEANINGS = {401: "no valid token", 403: "not allowed", 404: "not found",
+             409: "a conflict, or a likely duplicate (with candidates)",
+             412: "the customer changed since it was read (If-Match)",
+             413: "the request is too large", 422: "invalid input",
+             428: "If-Match is needed", 500: "an error on the server (logged)"}
+#: Every route's error responses: problem details (give as a router's ``responses``).
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": meaning,
+             "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}}
+    for status, meaning in _MEANINGS.items()}
 _log = logging.getLogger("custmdm.api")
 
 #: (class, status, type slug, title), most specific first.

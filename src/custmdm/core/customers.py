@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, case, select
@@ -400,7 +400,10 @@ class CustomerRecord:
 
 
 def iso(moment: date | datetime | None) -> str | None:
-    """ISO 8601 text for JSON, None kept."""
+    """ISO 8601 text for JSON, None kept. Every stored timestamp is UTC; SQLite gives
+    them back without a zone, so one is added: a time without a zone is not RFC 3339."""
+    if isinstance(moment, datetime) and moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
     return moment.isoformat() if moment else None
 
 

@@ -158,7 +158,7 @@ def _keys(
     person_ident = {fields.identifier_value(s, ident): s for s in PERSONAL_SCHEMES}
     params = {"key": key, "idents": [ident, *person_ident], "raw": raw,
               **_contact_blinds(fields, raw),
-              **_range("key", key), **_range("xname", text or "\x00")}
+              **_range("key", key), **(_range("xname", text) if text else _NOTHING)}
     row: Any
     for row in conn.execute(_keys_statement(prefix, want), params):
         if row.source == "code":
@@ -428,6 +428,11 @@ def _starts_with(col: Any, name: str) -> list[Any]:
     """A range both databases answer from a btree index (LIKE may not use one); its
     bounds are the parameters ``{name}_lo`` and ``{name}_hi`` (see :func:`_range`)."""
     return [col >= bindparam(f"{name}_lo"), col < bindparam(f"{name}_hi")]
+
+
+#: An empty range (lo = hi): a lookup that finds nothing, for a text that normalises to
+#: nothing. (Not a NUL character: PostgreSQL refuses those in text.)
+_NOTHING = {"xname_lo": "", "xname_hi": ""}
 
 
 def _range(name: str, prefix: str) -> dict[str, str]:
