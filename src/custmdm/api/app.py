@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from custmdm import __version__
-from custmdm.api import customers, governance, lookup, problems
+from custmdm.api import customers, governance, lookup, problems, reference, rules
 from custmdm.api.deps import Registers
 from custmdm.api.limits import RequestLimits
 from custmdm.security.keys import Keyring
@@ -41,5 +41,7 @@ def create_app(url: str | None = None, *, keyring: Keyring | None = None) -> Fas
     app.add_middleware(RequestLimits)
     app.include_router(customers.router)
     app.include_router(lookup.router)
+    app.include_router(rules.router)
     app.include_router(governance.router)
+    app.include_router(reference.router)
     return app

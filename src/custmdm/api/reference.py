@@ -1,0 +1,71 @@
+"""Reference data: GB/T 2260 regions and GB/T 4754 industries, as codes and names."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+from pydantic import BaseModel
+
+from custmdm.api.deps import RegisterDep
+from custmdm.api.problems import PROBLEM_RESPONSES
+from custmdm.api.schemas import Page
+from custmdm.standards import industries, regions
+
+router = APIRouter(prefix="/reference", tags=["reference data"], responses=PROBLEM_RESPONSES)
+
+
+class RegionPublic(BaseModel):
+    code: str
+    name: str
+    level: str
+    parent_code: str | None
+    full_name: str
+
+
+class IndustryPublic(BaseModel):
+    code: str
+    name: str
+    level: str
+    section: str
+    parent_code: str | None
+
+
+def _region(found: regions.Region) -> dict[str, Any]:
+    return {"code": found.code, "name": found.name, "level": str(found.level),
+            "parent_code": found.parent_code, "full_name": found.full_name()}
+
+
+def _industry(found: industries.Industry) -> dict[str, Any]:
+    return {"code": found.code, "name": found.name, "level": str(found.level),
+            "section": found.section, "parent_code": found.parent_code}
+
+
+@router.get("/regions", response_model=Page[RegionPublic])
+def provinces(_: RegisterDep) -> Any:
+    """The province-level regions."""
+    found = [_region(r) for r in regions.all_regions() if r.parent_code is None]
+    return {"data": found, "count": len(found)}
+
+
+@router.get("/regions/{code}", response_model=Page[RegionPublic])
+def region(code: Annotated[str, Path(max_length=12)], _: RegisterDep) -> Any:
+    """A region and the regions directly under it."""
+    found = [_region(regions.get_region(code))] + [
+        _region(r) for r in regions.children(regions.get_region(code).code)]
+    return {"data": found, "count": len(found)}
+
+
+@router.get("/industries", response_model=Page[IndustryPublic])
+def sections(_: RegisterDep) -> Any:
+    """The sections (门类) of the industry classification."""
+    found = [_industry(i) for i in industries.all_industries() if i.parent_code is None]
+    return {"data": found, "count": len(found)}
+
+
+@router.get("/industries/{code}", response_model=Page[IndustryPublic])
+def industry(code: Annotated[str, Path(max_length=8)], _: RegisterDep) -> Any:
+    """An industry category and the categories directly under it."""
+    found = industries.get_industry(code)
+    data = [_industry(found)] + [_industry(i) for i in industries.children(found.code)]
+    return {"data": data, "count": len(data)}
