@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from custmdm import __version__
-from custmdm.api import customers, governance, lookup, problems, reference, rules
+from custmdm.api import customers, governance, lookup, problems, reference, rules, users
 from custmdm.api.deps import Registers
 from custmdm.api.limits import RequestLimits
 from custmdm.security.keys import Keyring
@@ -43,5 +43,6 @@ def create_app(url: str | None = None, *, keyring: Keyring | None = None) -> Fas
     app.include_router(lookup.router)
     app.include_router(rules.router)
     app.include_router(governance.router)
+    app.include_router(users.router)
     app.include_router(reference.router)
     return app

@@ -72,7 +72,7 @@ class UserRecord:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "display_name": self.display_name, "kind": self.kind,
                 "team": self.team, "active": self.active, "has_password": self.has_password,
-                "created_at": self.created_at.isoformat(),
+                "created_at": utc(self.created_at).isoformat(),
                 "disabled_reason": self.disabled_reason, "grants": list(self.grants)}
 
 
@@ -102,7 +102,7 @@ class GrantRecord:
 
     def to_dict(self) -> dict[str, Any]:
         return {"user": self.user, "role": self.role, "scope": self.scope,
-                "created_at": self.created_at.isoformat(), "created_by": self.created_by}
+                "created_at": utc(self.created_at).isoformat(), "created_by": self.created_by}
 
 
 @dataclass(frozen=True, slots=True)
