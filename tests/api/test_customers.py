@@ -232,3 +232,19 @@ def test_oversized_requests_and_nul_characters_are_refused(client: TestClient) -
     unicode = client.post("/customers", json={**HUASHENG, "legal_name": "𠀀𪚥公司 ‮x",
                                               "identifiers": []})
     assert unicode.status_code in (201, 409, 422), unicode.text  # never a 500
+
+
+def test_each_thread_acts_through_its_own_register(reg: Register) -> None:
+    """A register's caches are one thread's: the dependency hands out a handle that
+    finds the calling thread's register for the user."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from custmdm.api.deps import ActingRegister, Registers
+
+    registers = Registers(reg.store)
+    acting = ActingRegister(registers, "tester")
+    here = acting.ctx
+    with ThreadPoolExecutor(1) as pool:
+        there = pool.submit(lambda: acting.ctx).result()
+    assert here is acting.ctx and there is not here
+    assert there.actor.name == here.actor.name == "tester"

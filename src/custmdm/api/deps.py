@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from typing import Annotated
+from typing import Annotated, Any, cast
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -56,16 +56,34 @@ class Registers:
         return name
 
 
-def current_register(
+async def current_register(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Register:
-    """The register acting as the user whose token came with the request."""
+    """The register acting as the user whose token came with the request. Run on the
+    event loop, not in a worker thread: it is an in-memory lookup but every few
+    seconds per token, and a thread hop per request costs more than that lookup
+    (docs/benchmarks.md)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(401, "give an API token: Authorization: Bearer <token>",
                             headers={"WWW-Authenticate": "Bearer"})
     registers: Registers = request.app.state.registers
-    return registers.for_actor(registers.user_of(credentials.credentials))
+    return cast(Register, ActingRegister(registers, registers.user_of(credentials.credentials)))
+
+
+class ActingRegister:
+    """The register of one user, taken in whichever thread uses it: this dependency
+    runs on the event loop, most routes in worker threads, and each thread has its own
+    registers (see Registers)."""
+
+    __slots__ = ("_name", "_registers")
+
+    def __init__(self, registers: Registers, name: str) -> None:
+        self._registers = registers
+        self._name = name
+
+    def __getattr__(self, item: str) -> Any:
+        return getattr(self._registers.for_actor(self._name), item)
 
 
 RegisterDep = Annotated[Register, Depends(current_register)]

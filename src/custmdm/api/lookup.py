@@ -43,7 +43,7 @@ def check_duplicates(body: CustomerCreate, reg: RegisterDep,
 
 
 @router.get("/codes/{code}", response_model=Resolution)
-def resolve_code(code: str, reg: RegisterDep) -> Any:
+async def resolve_code(code: str, reg: RegisterDep) -> Any:
     """Any code ever issued: the customer it belongs to now, and what the code is
     (active, superseded by a change or a merge, retired)."""
     found = reg.find(code)

@@ -49,6 +49,7 @@ from custmdm.core.customers import CustomerRecord
 from custmdm.core.registry import CustomerFilter
 from custmdm.errors import CustMDMError, PermissionDenied
 from custmdm.register import Register
+from custmdm.store.database import DEFAULT_DATABASE_ENV
 
 app = typer.Typer(
     name="custmdm",
@@ -119,6 +120,9 @@ def serve_command(
     host: Annotated[str, typer.Option(help="Address to listen on; 0.0.0.0 for every "
                                            "interface.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(
+        min=1, max=64, help="Server processes (uvicorn workers); one per core serves "
+                            "the most requests.")] = 1,
     admin_token: Annotated[bool, typer.Option(
         "--admin-token", help="Give the acting user (the administrator `init` made) an API "
                               "token first: $CUSTMDM_ADMIN_TOKEN if set, else a new one "
@@ -135,7 +139,12 @@ def serve_command(
         if admin_token:
             _token_for_serving(reg)
     out.print(f"serving http://{host}:{port}/ (API docs: /docs)", highlight=False)
-    uvicorn.run(create_app(url), host=host, port=port, log_level="info")
+    if workers == 1:
+        uvicorn.run(create_app(url), host=host, port=port, log_level="info")
+        return
+    os.environ[DEFAULT_DATABASE_ENV] = url  # each worker process builds its own app
+    uvicorn.run("custmdm.api.app:create_app", factory=True, host=host, port=port,
+                workers=workers, log_level="info")
 
 
 def _token_for_serving(reg: Register) -> None:
