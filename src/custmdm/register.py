@@ -286,10 +286,12 @@ class Register:
                                           override_reason=override_reason)
 
     def remove_identifier(self, code: str, scheme: str, reason: str, *,
-                          value: str | None = None) -> CustomerRecord:
+                          value: str | None = None,
+                          expected_version: int | None = None) -> CustomerRecord:
         """Remove a customer's identifier of ``scheme`` (``value``: which, when it has
         two after a merge), given in error."""
-        return identifiers.remove_identifier(self.ctx, code, scheme, reason, value=value)
+        return identifiers.remove_identifier(self.ctx, code, scheme, reason, value=value,
+                                             expected_version=expected_version)
 
     def add_name(
         self, code: str, kind: str, text: str, *, valid_from: date | None = None,

@@ -72,8 +72,11 @@ def test_a_token_is_needed_and_checked(client: TestClient) -> None:
     anonymous = client.get("/customers", headers={"Authorization": ""})
     problem(anonymous, 401, "unauthorized")
     assert anonymous.headers["WWW-Authenticate"] == "Bearer"
-    problem(client.get("/customers", headers={"Authorization": "Bearer cmdm_nope"}), 403,
-            "forbidden")
+    unknown = problem(client.get("/customers",
+                                 headers={"Authorization": "Bearer cmdm_nope"}), 401,
+                      "unauthorized")
+    assert unknown.get("detail") and "invalid_token" in client.get(
+        "/customers", headers={"Authorization": "Bearer cmdm_nope"}).headers["WWW-Authenticate"]
 
 
 def test_if_match_refuses_a_stale_change(client: TestClient) -> None:
@@ -90,6 +93,10 @@ def test_if_match_refuses_a_stale_change(client: TestClient) -> None:
     assert client.get(f"/customers/{code}").json()["size"] == "large"  # not overwritten
     problem(client.patch(f"/customers/{code}", json={"size": "huge"},
                          headers={"If-Match": '"v2"'}), 422, "validation")
+    for odd in ('W/"v2"', '"v²"', '"v2", "v3"', "v2"):  # weak, not ASCII, a list, bare
+        problem(client.patch(f"/customers/{code}", json={"size": "small"},
+                             headers={"If-Match": odd.encode("latin-1")}), 412,
+                "precondition-failed")
     retired = client.post(f"/customers/{code}/retire", json={"reason": "closed"},
                           headers={"If-Match": '"v2"'})
     assert retired.status_code == 200 and retired.json()["status"] == "retired"
@@ -189,8 +196,10 @@ def test_names_codes_identifiers_and_key_mappings(client: TestClient) -> None:
                           json={"scheme": "cn.ric", "value": "11010519491231002X"})
     assert with_id.json()["identifiers"] == [{"scheme": "cn.ric",
                                               "value": "110***********002X"}]
+    problem(client.delete(f"/customers/{person}/identifiers/cn.ric",
+                          params={"reason": "given in error"}), 428, "precondition-required")
     removed = client.delete(f"/customers/{person}/identifiers/cn.ric",
-                            params={"reason": "given in error"})
+                            params={"reason": "given in error"}, headers={"If-Match": '"v2"'})
     assert removed.status_code == 200 and removed.json()["identifiers"] == []
 
 

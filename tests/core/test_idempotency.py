@@ -69,7 +69,7 @@ def test_a_first_request_that_died_after_registering_is_found(coded: Register) -
         "draft": dataclasses.asdict(draft()), "override_reason": None}).encode()).hexdigest()
     with coded.store.write() as conn:
         conn.execute(idempotency_key.insert().values(
-            actor=ctx.actor.name, key="k9", fingerprint=fingerprint, after_seq=seq,
+            actor=ctx.actor.name, key="k9", fingerprint=fingerprint, after_seq=seq, claim="x",
             created_at=ctx.now()))
     registered = register_customer(ctx, draft(), idempotency_key="k9")
     retry = coded.register_once(draft(), "k9")
@@ -99,3 +99,17 @@ def test_parallel_retries_register_one_customer(coded: Register, db_url: str) ->
         results = list(pool.map(lambda r: r.register_once(draft(), "same-key"), registers))
     assert len({r.customer.code for r in results}) == 1
     assert sum(not r.replayed for r in results) == 1 and customers(coded) == 1
+
+
+def test_a_request_taken_over_cannot_undo_its_successor(coded: Register) -> None:
+    """Only the request holding the key's claim may finish the row or give it back."""
+    from custmdm.core.idempotency import _give_back
+
+    first = coded.register_once(draft(), "k7")
+    with coded.store.write() as conn:  # a stale holder's claim, and the row unfinished
+        conn.execute(update(idempotency_key).values(customer_id=None, claim="stale"))
+    _give_back(coded.ctx, "k7", "someone-else")  # not the holder: nothing happens
+    with coded.store.read() as conn:
+        assert conn.execute(select(func.count()).select_from(idempotency_key)).scalar() == 1
+    again = coded.register_once(draft(), "k7")  # found through the audit trail
+    assert again.replayed and again.customer.code == first.customer.code

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from custmdm.register import Register
@@ -26,6 +26,26 @@ def test_the_hot_path_reconnects_after_the_server_ends_its_session(reg: Register
         store.run_alone("test:pid", backend_pid, {})
     again = store.run_alone("test:pid", backend_pid, {})
     assert again is not None and again[0] != pid[0]
+
+
+def test_a_threads_hot_path_session_ends_with_the_thread(reg: Register) -> None:
+    """A server's worker threads come and go: each one's session must go with it."""
+    import gc
+    import threading
+
+    store = reg.store
+    if store.is_sqlite:
+        pytest.skip("SQLite has no server session")
+    seen: list[int] = []
+    worker = threading.Thread(target=lambda: seen.append(
+        store.run_alone("test:pid", backend_pid, {})[0]))  # type: ignore[index]
+    worker.start()
+    worker.join()
+    gc.collect()
+    with store.autocommit() as conn:
+        alive = conn.execute(select(func.count()).select_from(text("pg_stat_activity"))
+                             .where(text("pid = :pid")), {"pid": seen[0]}).scalar()
+    assert seen and alive == 0
 
 
 def test_hot_path_errors_are_sqlalchemy_errors_and_leave_nothing(reg: Register) -> None:

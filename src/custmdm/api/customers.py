@@ -43,18 +43,21 @@ def etag(version: int) -> str:
 
 
 def expected_version(if_match: str | None) -> int | None:
-    """The version an If-Match header names (``"v3"``, as an ETag); None for ``*``."""
+    """The version an If-Match header names (``"v3"``, an ETag this API gave); None for
+    ``*``. If-Match compares strongly: a weak ETag (``W/"v3"``) never matches."""
     if if_match is None:
         raise HTTPException(428, 'a change needs If-Match: the ETag of the customer as '
                                  'read (e.g. If-Match: "v3")')
     value = if_match.strip()
     if value == "*":
         return None
-    value = value.removeprefix("W/").strip('"')
-    if not value.startswith("v") or not value[1:].isdigit():
-        raise HTTPException(412, f"If-Match {if_match!r} is not an ETag this API gave "
-                                 '(they look like "v3")')
-    return int(value[1:])
+    tags = [tag.strip() for tag in value.split(",")]
+    versions = {int(tag[2:-1]) for tag in tags if len(tag) > 3 and tag[:2] == '"v'
+                and tag[-1] == '"' and tag[2:-1].isascii() and tag[2:-1].isdecimal()}
+    if len(versions) != 1 or len(tags) != 1:
+        raise HTTPException(412, f"If-Match {if_match!r} is not one ETag this API gave "
+                                 '(they look like "v3"; weak ones never match)')
+    return versions.pop()
 
 
 def _customer(record: CustomerRecord, response_status: int = 200,
@@ -186,9 +189,11 @@ def add_identifier(code: str, body: IdentifierCreate, reg: RegisterDep) -> Any:
 @router.delete("/{code}/identifiers/{scheme}", response_model=CustomerPublic)
 def remove_identifier(code: str, scheme: str, reg: RegisterDep,
                       reason: Annotated[str, Query(min_length=1, max_length=500)],
-                      value: str | None = None) -> Any:
-    """Remove an identifier given in error (the audit trail keeps it)."""
-    return _customer(reg.remove_identifier(code, scheme, reason, value=value))
+                      value: str | None = None, if_match: IfMatch = None) -> Any:
+    """Remove an identifier given in error (the audit trail keeps it). If-Match: the
+    identifier removed must be the one the client saw."""
+    return _customer(reg.remove_identifier(code, scheme, reason, value=value,
+                                           expected_version=expected_version(if_match)))
 
 
 @router.get("/{code}/key-mappings", response_model=Page[KeyMappingPublic])

@@ -9,9 +9,11 @@ import time
 from typing import Annotated, Any, cast
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from custmdm.core.context import AUTHORIZATION_TTL, Actor
+from custmdm.errors import PermissionDenied
 from custmdm.register import Register
 from custmdm.store.database import Store
 
@@ -31,7 +33,6 @@ class Registers:
         self.store = store
         self._local = threading.local()
         self._tokens: dict[str, tuple[str, float]] = {}
-        self._system = Register(store, Actor("api"))
 
     def for_actor(self, name: str) -> Register:
         registers: dict[str, Register] | None = getattr(self._local, "registers", None)
@@ -42,14 +43,19 @@ class Registers:
             found = registers[name] = Register(self.store, Actor(name))
         return found
 
-    def user_of(self, token: str) -> str:
-        """The user a token belongs to (PermissionDenied if none)."""
-        key = hashlib.sha256(token.encode()).hexdigest()
-        known = self._tokens.get(key)
-        now = time.monotonic()
-        if known is not None and now - known[1] < AUTHORIZATION_TTL:
+    def cached_user(self, token: str) -> str | None:
+        """The user of a token checked less than AUTHORIZATION_TTL seconds ago."""
+        known = self._tokens.get(hashlib.sha256(token.encode()).hexdigest())
+        if known is not None and time.monotonic() - known[1] < AUTHORIZATION_TTL:
             return known[0]
-        name = self._system.authenticate_token(token)
+        return None
+
+    def user_of(self, token: str) -> str:
+        """The user a token belongs to, checked in the database (PermissionDenied if
+        none); remembered for AUTHORIZATION_TTL seconds."""
+        key = hashlib.sha256(token.encode()).hexdigest()
+        now = time.monotonic()
+        name = self.for_actor("api").authenticate_token(token)
         if len(self._tokens) > 10_000:
             self._tokens.clear()
         self._tokens[key] = (name, now)
@@ -60,15 +66,23 @@ async def current_register(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Register:
-    """The register acting as the user whose token came with the request. Run on the
-    event loop, not in a worker thread: it is an in-memory lookup but every few
-    seconds per token, and a thread hop per request costs more than that lookup
-    (docs/benchmarks.md)."""
+    """The register acting as the user whose token came with the request (401 for a
+    missing, unknown, expired or revoked token). On the event loop: a token seen in
+    the last seconds is an in-memory lookup, cheaper than a thread hop per request
+    (docs/benchmarks.md); others are checked against the database in a worker thread."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(401, "give an API token: Authorization: Bearer <token>",
                             headers={"WWW-Authenticate": "Bearer"})
     registers: Registers = request.app.state.registers
-    return cast(Register, ActingRegister(registers, registers.user_of(credentials.credentials)))
+    token = credentials.credentials
+    name = registers.cached_user(token)
+    if name is None:  # checked against the database: in a worker thread, not on the loop
+        try:
+            name = await run_in_threadpool(registers.user_of, token)
+        except PermissionDenied as error:
+            raise HTTPException(401, error.message, headers={
+                "WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
+    return cast(Register, ActingRegister(registers, name))
 
 
 class ActingRegister:

@@ -137,7 +137,7 @@ def serve_command(
     with register() as reg:  # the register must exist: say so here, not per request
         url = reg.store.url
         if admin_token:
-            _token_for_serving(reg)
+            _token_for_serving(reg, f"http://{host}:{port}")
     out.print(f"serving http://{host}:{port}/ (API docs: /docs)", highlight=False)
     if workers == 1:
         uvicorn.run(create_app(url), host=host, port=port, log_level="info")
@@ -147,20 +147,26 @@ def serve_command(
                 workers=workers, log_level="info")
 
 
-def _token_for_serving(reg: Register) -> None:
+def _token_for_serving(reg: Register, base: str) -> None:
+    """An API token for the acting user: $CUSTMDM_ADMIN_TOKEN (registered the first
+    time, valid until revoked), else a new one valid for a day, printed once."""
     actor = reg.ctx.actor.name
     given = os.environ.get("CUSTMDM_ADMIN_TOKEN")
     if given:
         try:
-            reg.authenticate_token(given)
+            owner = reg.authenticate_token(given)
         except PermissionDenied:
+            if any(t.prefix == given[:12] for t in reg.tokens(actor)):
+                fail("the token in $CUSTMDM_ADMIN_TOKEN was revoked or has expired: unset "
+                     "it, or choose a new one", 2)
             reg.create_token(actor, "custmdm serve", days=None, value=given)
-        out.print(f"API token of {actor}: the one in $CUSTMDM_ADMIN_TOKEN", highlight=False)
+            owner = actor
+        out.print(f"API token of {owner}: the one in $CUSTMDM_ADMIN_TOKEN", highlight=False)
         return
     made = reg.create_token(actor, "custmdm serve", days=1)
     out.print(f"API token of {actor}, valid for a day (shown this once):\n  {made.token}\n"
-              "  e.g. curl -H 'Authorization: Bearer <token>' "
-              "http://127.0.0.1:8000/customers", highlight=False, soft_wrap=True)
+              f"  e.g. curl -H 'Authorization: Bearer <token>' {base}/customers",
+              highlight=False, soft_wrap=True)
 
 
 @app.command("erase")

@@ -17,13 +17,16 @@ first request still runs waits for it (up to WAIT_FOR_FIRST seconds). If the fir
 request died between 2 and 3, the retry finds its registration in the audit entries
 after the row's chain length and finishes the row. If it died before registering, the
 key is taken over once it is STALE_AFTER seconds old. A request that fails (invalid,
-a duplicate) gives the key back, so the corrected retry can use it.
+a duplicate) gives the key back, so the corrected retry can use it. Each request holds
+the key under a claim of its own: only the holder finishes the row or gives it back,
+so a request taken over for dead cannot undo its successor's work.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import secrets
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -38,8 +41,10 @@ from custmdm.security.audit_chain import canonical_json
 from custmdm.store.audit import chain_head
 from custmdm.store.tables import audit_entry, idempotency_key
 
-#: Seconds after which a key whose first request never registered is taken over.
-STALE_AFTER = 60.0
+#: Seconds after which a key whose first request never registered is taken over: far
+#: longer than a registration can take (lock waits included), so a slow first request
+#: is never taken for a dead one.
+STALE_AFTER = 900.0
 #: Seconds a retry waits for the first request with its key to finish.
 WAIT_FOR_FIRST = 10.0
 MAX_KEY_LENGTH = 200
@@ -61,9 +66,10 @@ def register_idempotently(ctx: Context, draft: CustomerDraft, key: str, *,
     fingerprint = hashlib.sha256(canonical_json({
         "draft": dataclasses.asdict(draft), "override_reason": override_reason,
     }).encode()).hexdigest()
+    claim = secrets.token_hex(16)
     deadline = time.monotonic() + WAIT_FOR_FIRST
     while True:
-        done = _claim(ctx, key, fingerprint, waiting=time.monotonic() < deadline)
+        done = _claim(ctx, key, fingerprint, claim, waiting=time.monotonic() < deadline)
         if done is None:
             break  # the key is ours: register
         if done > 0:
@@ -73,14 +79,28 @@ def register_idempotently(ctx: Context, draft: CustomerDraft, key: str, *,
         record = register_customer(ctx, draft, override_reason=override_reason,
                                    idempotency_key=key)
     except BaseException:
-        with ctx.store.write() as conn:  # give the key back for a corrected retry
-            conn.execute(delete(idempotency_key).where(_this(ctx, key),
-                                                       idempotency_key.c.customer_id.is_(None)))
+        _give_back(ctx, key, claim)
         raise
     with ctx.store.write() as conn:
-        conn.execute(update(idempotency_key).where(_this(ctx, key))
+        conn.execute(update(idempotency_key).where(_ours(ctx, key, claim))
                      .values(customer_id=record.id))
     return Registered(record, replayed=False)
+
+
+def _give_back(ctx: Context, key: str, claim: str) -> None:
+    """Free the key for a corrected retry, unless the registration committed after all
+    (the connection broke during COMMIT): then finish the row with it."""
+    with ctx.store.write() as conn:
+        row = conn.execute(select(idempotency_key.c.after_seq)
+                           .where(_ours(ctx, key, claim))).first()
+        if row is None:
+            return  # taken over meanwhile: not ours to give back
+        found = _registered_with(conn, ctx.actor.name, key, int(row.after_seq))
+        if found is not None:
+            conn.execute(update(idempotency_key).where(_ours(ctx, key, claim))
+                         .values(customer_id=found))
+        else:
+            conn.execute(delete(idempotency_key).where(_ours(ctx, key, claim)))
 
 
 def _checked(key: str) -> str:
@@ -95,7 +115,14 @@ def _this(ctx: Context, key: str) -> ColumnElement[bool]:
     return and_(idempotency_key.c.actor == ctx.actor.name, idempotency_key.c.key == key)
 
 
-def _claim(ctx: Context, key: str, fingerprint: str, *, waiting: bool) -> int | None:
+def _ours(ctx: Context, key: str, claim: str) -> ColumnElement[bool]:
+    """The key's row while this request holds it, not yet finished."""
+    return and_(_this(ctx, key), idempotency_key.c.claim == claim,
+                idempotency_key.c.customer_id.is_(None))
+
+
+def _claim(ctx: Context, key: str, fingerprint: str, claim: str, *,
+           waiting: bool) -> int | None:
     """None: the key is now ours. A customer id: the key's request registered it. 0:
     the first request still runs (Conflict instead once ``waiting`` is over)."""
     now = ctx.now()
@@ -104,11 +131,14 @@ def _claim(ctx: Context, key: str, fingerprint: str, *, waiting: bool) -> int | 
         seq = head[0] if head else 0
         taken = conn.execute(ctx.store.dialect_insert(idempotency_key).values(
             actor=ctx.actor.name, key=key, fingerprint=fingerprint, after_seq=seq,
-            created_at=now).on_conflict_do_nothing().returning(idempotency_key.c.key)).first()
+            created_at=now, claim=claim).on_conflict_do_nothing()
+            .returning(idempotency_key.c.key)).first()
         if taken is not None:
             return None
         row = conn.execute(select(idempotency_key).where(_this(ctx, key))
-                           .with_for_update()).one()
+                           .with_for_update()).first()
+        if row is None:
+            return 0  # given back between the two statements: try again
         if row.fingerprint != fingerprint:
             raise ValidationError(f"Idempotency-Key {key!r} was used for another request; "
                                   "a new customer needs a new key")
@@ -123,7 +153,7 @@ def _claim(ctx: Context, key: str, fingerprint: str, *, waiting: bool) -> int | 
             tzinfo=now.tzinfo)
         if now - created > timedelta(seconds=STALE_AFTER):  # it died before registering
             conn.execute(update(idempotency_key).where(_this(ctx, key))
-                         .values(after_seq=seq, created_at=now))
+                         .values(after_seq=seq, created_at=now, claim=claim))
             return None
     if not waiting:
         raise Conflict(f"a request with Idempotency-Key {key!r} is still being processed; "

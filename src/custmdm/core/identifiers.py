@@ -19,6 +19,7 @@ from custmdm.core.registry import (
     held_identifier,
     identifiers_guarded,
     require_reason,
+    require_version,
 )
 from custmdm.domain.identifiers import make_identifier, normalise_scheme
 from custmdm.domain.matching import MatchRecord
@@ -65,7 +66,8 @@ def add_identifier(ctx: Context, code: str, scheme: str, value: str, *,
 
 
 def remove_identifier(ctx: Context, code: str, scheme: str, reason: str, *,
-                      value: str | None = None) -> CustomerRecord:
+                      value: str | None = None,
+                      expected_version: int | None = None) -> CustomerRecord:
     """Remove a customer's identifier of ``scheme`` (one given in error), so it is no
     longer evidence for or against a match and another customer may hold it. A merge
     can leave a customer with two of a scheme: then ``value`` says which. The audit
@@ -73,6 +75,7 @@ def remove_identifier(ctx: Context, code: str, scheme: str, reason: str, *,
     reason = require_reason(reason)
     scheme = normalise_scheme(scheme)
     record = changeable(ctx, code, "identifiers")
+    require_version(record, expected_version)
     held = [i for i in record.identifiers if i.scheme == scheme]
     if value is not None:
         wanted = make_identifier(scheme, value).value

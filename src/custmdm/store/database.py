@@ -7,10 +7,12 @@ gap-allowed counter may be taken in a transaction of its own.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -483,13 +485,31 @@ class _PreparedStatement:
         return args
 
 
+class _ThreadConnection:
+    """One thread's connection, closed when the thread ends (its thread-local goes):
+    servers start and stop worker threads (anyio's idle after 10 s), and each would
+    otherwise leave a session open."""
+
+    __slots__ = ("__weakref__", "connection", "cursor", "pid")
+
+    def __init__(self, connection: psycopg.Connection[Any]) -> None:
+        self.connection = connection
+        self.cursor = psycopg.RawCursor(connection)
+        self.pid = os.getpid()
+
+    def __del__(self) -> None:
+        if self.pid == os.getpid():  # a forked child must not end its parent's session
+            with contextlib.suppress(Exception):
+                self.connection.close()
+
+
 class _HotPath:
     """Autocommit psycopg connections (one per thread) with prepared statements."""
 
     def __init__(self) -> None:
         self._local = threading.local()
         self._statements: dict[str, _PreparedStatement] = {}
-        self._owners: list[tuple[int, psycopg.Connection[Any]]] = []
+        self._owners: list[weakref.ref[_ThreadConnection]] = []
         self._lock = threading.Lock()
 
     def run(
@@ -510,27 +530,31 @@ class _HotPath:
             raise DBAPIError.instance(prepared.sql, args, error, psycopg.Error) from error
 
     def _cursor(self, store: Store) -> psycopg.RawCursor[Any]:
-        cursor: psycopg.RawCursor[Any] | None = getattr(self._local, "cursor", None)
-        if cursor is not None and getattr(self._local, "pid", None) == os.getpid():
-            return cursor
+        owned: _ThreadConnection | None = getattr(self._local, "owned", None)
+        if owned is not None and owned.pid == os.getpid():
+            return owned.cursor
         conninfo = make_url(store.url).set(drivername="postgresql")
-        connection = psycopg.connect(conninfo.render_as_string(hide_password=False),
-                                     autocommit=True)
+        owned = _ThreadConnection(psycopg.connect(
+            conninfo.render_as_string(hide_password=False), autocommit=True))
         with self._lock:
-            self._owners.append((os.getpid(), connection))
-        self._local.pid = os.getpid()
-        self._local.cursor = cursor = psycopg.RawCursor(connection)
-        return cursor
+            self._owners = [ref for ref in self._owners if ref() is not None]
+            self._owners.append(weakref.ref(owned))
+        self._local.owned = owned
+        return owned.cursor
 
     def close(self) -> None:
         """Close this process's connections; a forked child only forgets its parent's."""
         with self._lock:
             owners, self._owners = self._owners, []
-        for pid, connection in owners:
-            if pid == os.getpid():
-                connection.close()
+        for ref in owners:
+            owned = ref()
+            if owned is None:
+                continue
+            if owned.pid == os.getpid():
+                owned.connection.close()
             else:  # never finalised here: that would end the parent's session
-                _INHERITED_CONNECTIONS.append(connection)
+                _INHERITED_CONNECTIONS.append(owned.connection)
+                owned.pid = -1
         self._local = threading.local()
 
 

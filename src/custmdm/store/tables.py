@@ -569,6 +569,8 @@ idempotency_key = Table(
            comment="the audit chain's length when the key was taken: where to look for "
                    "a registration that committed without this row being finished"),
     Column("created_at", Timestamp, nullable=False),
+    Column("claim", String(32), nullable=False,
+           comment="which request holds the key: only it may finish or give it back"),
     comment="Idempotent creates (core.idempotency): a retried request returns the first "
             "result instead of registering twice.",
 )

@@ -34,6 +34,8 @@ def upgrade() -> None:
                           "for a registration that committed without this row being "
                           "finished"),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("claim", sa.String(32), nullable=False,
+                  comment="which request holds the key: only it may finish or give it back"),
         sa.ForeignKeyConstraint(["customer_id"], ["customer.id"],
                                 name=op.f("fk_idempotency_key_customer_id_customer")),
         sa.PrimaryKeyConstraint("actor", "key", name=op.f("pk_idempotency_key")),
