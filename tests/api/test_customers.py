@@ -188,8 +188,10 @@ def test_names_codes_identifiers_and_key_mappings(client: TestClient) -> None:
                          json={"system": "erp", "external_id": "C-1001",
                                "external_name": "华盛智能"})
     assert mapped.status_code == 201 and mapped.json()["count"] == 1
-    found = client.get("/systems/erp/customers/C-1001").json()
+    lookup = client.get("/systems/erp/customers/C-1001")
+    found = lookup.json()
     assert found["customer"]["code"] == new_code and found["external_id"] == "C-1001"
+    assert lookup.headers["ETag"] == f'"v{found["customer"]["version"]}"'
     problem(client.get("/systems/erp/customers/C-9"), 404, "not-found")
     person = client.post("/customers", json={**PERSON, "identifiers": []}).json()["code"]
     with_id = client.post(f"/customers/{person}/identifiers",

@@ -44,6 +44,7 @@ def test_merge_and_undo(reg: Register, client: TestClient) -> None:
                                           "reason": "the same company"})
     assert merged.status_code == 200, merged.text
     assert merged.json()["merged"] == [loser]
+    assert merged.headers["ETag"] == f'"v{merged.json()["survivor"]["version"]}"'
     assert client.get(f"/customers/{loser}").json()["current_code"] == survivor
     undone = client.post(f"/merges/{merged.json()['merge_id']}/undo",
                          json={"reason": "not the same after all"})

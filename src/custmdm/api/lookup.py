@@ -66,4 +66,5 @@ def add_system(body: SystemCreate, reg: RegisterDep) -> Any:
 @router.get("/systems/{system}/customers/{external_id}", response_model=XrefMatchPublic)
 def find_by_external_id(system: str, external_id: str, reg: RegisterDep) -> Any:
     """Which customer a system's id is (the mapping and the customer as it is now)."""
-    return reg.find_xref(system, external_id).to_dict()
+    found = reg.find_xref(system, external_id)
+    return JSONResponse(found.to_dict(), headers={"ETag": etag(found.customer.version)})

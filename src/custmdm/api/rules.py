@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from custmdm.api.customers import etag
 from custmdm.api.deps import RegisterDep
 from custmdm.api.problems import PROBLEM_RESPONSES
 from custmdm.api.schemas import TEXT, CustomerPublic, Page, Reason
@@ -142,15 +144,17 @@ def preview(name: Annotated[str, Path(max_length=64)], reg: RegisterDep,
 def merge(body: MergeRequest, reg: RegisterDep) -> Any:
     """Merge duplicates into the survivor: names, identifiers, contacts and key
     mappings move to it; the losers' codes resolve to it."""
-    return reg.merge(body.survivor, body.losers, body.picks, body.reason,
-                     trusted=body.trusted).to_dict()
+    merged = reg.merge(body.survivor, body.losers, body.picks, body.reason,
+                       trusted=body.trusted)
+    return JSONResponse(merged.to_dict(), headers={"ETag": etag(merged.survivor.version)})
 
 
 @router.post("/merges/{merge_id}/undo", response_model=CustomerPublic)
 def undo_merge(merge_id: Annotated[int, Path(ge=1, le=2**62)], body: Reason,
                reg: RegisterDep) -> Any:
     """Put back exactly what a merge changed; refused if those rows changed since."""
-    return reg.undo_merge(merge_id, body.reason).to_dict()
+    survivor = reg.undo_merge(merge_id, body.reason)
+    return JSONResponse(survivor.to_dict(), headers={"ETag": etag(survivor.version)})
 
 
 @router.get("/review-queue", response_model=Page[ClusterPublic])
