@@ -3,13 +3,11 @@ status codes, problem details, ETags and If-Match, tokens, scopes and masking.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from custmdm.api import create_app
 from custmdm.register import Register
 
 HUASHENG = {"kind": "enterprise", "legal_name": "深圳市华盛电子科技有限公司",
@@ -20,14 +18,9 @@ PERSON = {"kind": "individual", "legal_name": "张伟", "region": "110105",
           "phones": ["138 0013 8000"]}
 
 
-@pytest.fixture
-def client(reg: Register, db_url: str) -> Iterator[TestClient]:
-    """An API client acting as the register's administrator (``tester``)."""
+@pytest.fixture(autouse=True)
+def coding_rule(reg: Register) -> None:
     reg.add_rule("std", "C{kind}{seq:6}")
-    token = reg.create_token("tester", "tests").token
-    with TestClient(create_app(db_url), raise_server_exceptions=False) as http:
-        http.headers["Authorization"] = f"Bearer {token}"
-        yield http
 
 
 def problem(response: Any, status: int, slug: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 
 from custmdm.api.deps import RegisterDep
 from custmdm.api.problems import PROBLEM_RESPONSES
+from custmdm.api.responses import etag, page, tagged
 from custmdm.api.schemas import (
     CodeChange,
     CustomerCreate,
@@ -38,10 +39,6 @@ router = APIRouter(prefix="/customers", tags=["customers"], responses=PROBLEM_RE
 MAX_PAGE = 500
 
 
-def etag(version: int) -> str:
-    return f'"v{version}"'
-
-
 def expected_version(if_match: str | None) -> int | None:
     """The version an If-Match header names (``"v3"``, an ETag this API gave); None for
     ``*``. If-Match compares strongly: a weak ETag (``W/"v3"``) never matches."""
@@ -62,14 +59,12 @@ def expected_version(if_match: str | None) -> int | None:
 
 def _customer(record: CustomerRecord, response_status: int = 200,
               location: str | None = None) -> JSONResponse:
-    headers = {"ETag": etag(record.version)}
-    if location:
-        headers["Location"] = location
-    return JSONResponse(record.to_dict(), status_code=response_status, headers=headers)
+    return tagged(record.to_dict(), record.version, response_status, location)
 
 
-def _resolution(found: CoreResolution) -> JSONResponse:
-    return JSONResponse(found.to_dict(), headers={"ETag": etag(found.customer.version)})
+def resolution(found: CoreResolution) -> JSONResponse:
+    """A customer found by one of its codes, with its ETag."""
+    return tagged(found.to_dict(), found.customer.version)
 
 
 IfMatch = Annotated[str | None, Header(description='The ETag read, e.g. "v3"; * for any')]
@@ -116,7 +111,7 @@ def list_customers(
     records = reg.customers(CustomerFilter(kind=kind, region=region, industry=industry,
                                            status=status_, owner=owner, limit=limit,
                                            offset=offset))
-    return {"data": [r.to_dict() for r in records], "count": len(records)}
+    return page(records)
 
 
 @router.get("/{code}", response_model=Resolution)
@@ -124,7 +119,7 @@ async def get_customer(code: str, reg: RegisterDep) -> Any:
     """A customer by any code it has or had; a superseded code says so."""
     # On the event loop: a lookup by code is a few indexed reads (under a millisecond),
     # cheaper than the hop to a worker thread; slower routes stay in the thread pool.
-    return _resolution(reg.find(code))
+    return resolution(reg.find(code))
 
 
 @router.patch("/{code}", response_model=CustomerPublic)
@@ -160,7 +155,7 @@ def rename_customer(code: str, body: Rename, reg: RegisterDep,
 def change_code(code: str, body: CodeChange, reg: RegisterDep,
                 if_match: IfMatch = None) -> Any:
     """Give the customer a new code; the old one still resolves, as superseded."""
-    return _resolution(reg.change_code(code, body.reason, rule=body.rule, to=body.to,
+    return resolution(reg.change_code(code, body.reason, rule=body.rule, to=body.to,
                                        expected_version=expected_version(if_match)))
 
 
@@ -169,7 +164,7 @@ def list_names(code: str, reg: RegisterDep, at: date | None = None) -> Any:
     """Every name of the customer (legal, former, short, alias …), or those valid on
     ``at``."""
     found = reg.names(code, at)
-    return {"data": [n.to_dict() for n in found], "count": len(found)}
+    return page(found)
 
 
 @router.post("/{code}/names", status_code=201, response_model=NamePublic)
@@ -200,7 +195,7 @@ def remove_identifier(code: str, scheme: str, reg: RegisterDep,
 def list_key_mappings(code: str, reg: RegisterDep, system: str | None = None) -> Any:
     """What other systems call the customer: their ids and names (客户对应关系)."""
     found = reg.xrefs(code, system)
-    return {"data": [m.to_dict() for m in found], "count": len(found)}
+    return page(found)
 
 
 @router.post("/{code}/key-mappings", status_code=201, response_model=Page[KeyMappingPublic])
@@ -208,9 +203,7 @@ def add_key_mapping(code: str, body: KeyMappingCreate, reg: RegisterDep) -> Any:
     """Record a system's id (and name) for the customer; returns its mappings."""
     reg.add_xref(code, body.system, body.external_id, body.external_name,
                  valid_from=body.valid_from)
-    found = reg.xrefs(code, body.system)
-    return JSONResponse({"data": [m.to_dict() for m in found], "count": len(found)},
-                        status_code=201)
+    return JSONResponse(page(reg.xrefs(code, body.system)), status_code=201)
 
 
 @router.head("/{code}", include_in_schema=False)

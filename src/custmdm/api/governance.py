@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 
 from custmdm.api.deps import RegisterDep
 from custmdm.api.problems import PROBLEM_RESPONSES
+from custmdm.api.responses import page
 from custmdm.api.schemas import AuditEntryPublic, ChangeRequestPublic, Decision, Page, Reason
 from custmdm.core.audit import AuditFilter
 
@@ -25,7 +26,7 @@ def list_requests(
 ) -> Any:
     """One's own change requests and those one may approve, newest first."""
     found = reg.requests(None if status == "all" else status, mine=mine, limit=limit)
-    return {"data": [r.to_dict() for r in found], "count": len(found)}
+    return page(found)
 
 
 @router.get("/requests/{request_id}", response_model=ChangeRequestPublic)
@@ -62,7 +63,7 @@ def audit_log(
     """Audit entries, newest first (read_audit)."""
     found = reg.audit_log(AuditFilter(actor=actor, action=action, code=code, since=since,
                                       until=until, limit=limit))
-    return {"data": [e.to_dict() for e in found], "count": len(found)}
+    return page(found)
 
 
 @router.get("/audit/verify")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
 
-from custmdm.api.customers import etag
+from custmdm.api.customers import resolution
 from custmdm.api.deps import RegisterDep
 from custmdm.api.problems import PROBLEM_RESPONSES
+from custmdm.api.responses import page, tagged
 from custmdm.api.schemas import (
     CustomerCreate,
     DuplicateCheck,
@@ -32,7 +32,7 @@ def search(reg: RegisterDep,
            limit: Annotated[int, Query(ge=1, le=100)] = 20) -> Any:
     """Customers matching ``q``, best first, each with why it matched."""
     hits = reg.search(q, limit)
-    return {"data": [h.to_dict() for h in hits], "count": len(hits)}
+    return page(hits)
 
 
 @router.post("/duplicates/check", response_model=DuplicateCheck)
@@ -46,15 +46,13 @@ def check_duplicates(body: CustomerCreate, reg: RegisterDep,
 async def resolve_code(code: str, reg: RegisterDep) -> Any:
     """Any code ever issued: the customer it belongs to now, and what the code is
     (active, superseded by a change or a merge, retired)."""
-    found = reg.find(code)
-    return JSONResponse(found.to_dict(), headers={"ETag": etag(found.customer.version)})
+    return resolution(reg.find(code))
 
 
 @router.get("/systems", response_model=Page[SystemPublic])
 def list_systems(reg: RegisterDep) -> Any:
     """The other systems customers are known in."""
-    found = [{"name": name, "description": text} for name, text in reg.systems()]
-    return {"data": found, "count": len(found)}
+    return page({"name": name, "description": text} for name, text in reg.systems())
 
 
 @router.post("/systems", status_code=201, response_model=SystemPublic)
@@ -67,4 +65,4 @@ def add_system(body: SystemCreate, reg: RegisterDep) -> Any:
 def find_by_external_id(system: str, external_id: str, reg: RegisterDep) -> Any:
     """Which customer a system's id is (the mapping and the customer as it is now)."""
     found = reg.find_xref(system, external_id)
-    return JSONResponse(found.to_dict(), headers={"ETag": etag(found.customer.version)})
+    return tagged(found.to_dict(), found.customer.version)

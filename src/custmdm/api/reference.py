@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from custmdm.api.deps import RegisterDep
 from custmdm.api.problems import PROBLEM_RESPONSES
+from custmdm.api.responses import page
 from custmdm.api.schemas import Page
 from custmdm.standards import industries, regions
 
@@ -44,28 +45,24 @@ def _industry(found: industries.Industry) -> dict[str, Any]:
 @router.get("/regions", response_model=Page[RegionPublic])
 def provinces(_: RegisterDep) -> Any:
     """The province-level regions."""
-    found = [_region(r) for r in regions.all_regions() if r.parent_code is None]
-    return {"data": found, "count": len(found)}
+    return page(_region(r) for r in regions.all_regions() if r.parent_code is None)
 
 
 @router.get("/regions/{code}", response_model=Page[RegionPublic])
 def region(code: Annotated[str, Path(max_length=12)], _: RegisterDep) -> Any:
     """A region and the regions directly under it."""
-    found = [_region(regions.get_region(code))] + [
-        _region(r) for r in regions.children(regions.get_region(code).code)]
-    return {"data": found, "count": len(found)}
+    found = regions.get_region(code)
+    return page([_region(found), *(_region(r) for r in regions.children(found.code))])
 
 
 @router.get("/industries", response_model=Page[IndustryPublic])
 def sections(_: RegisterDep) -> Any:
     """The sections (门类) of the industry classification."""
-    found = [_industry(i) for i in industries.all_industries() if i.parent_code is None]
-    return {"data": found, "count": len(found)}
+    return page(_industry(i) for i in industries.all_industries() if i.parent_code is None)
 
 
 @router.get("/industries/{code}", response_model=Page[IndustryPublic])
 def industry(code: Annotated[str, Path(max_length=8)], _: RegisterDep) -> Any:
     """An industry category and the categories directly under it."""
     found = industries.get_industry(code)
-    data = [_industry(found)] + [_industry(i) for i in industries.children(found.code)]
-    return {"data": data, "count": len(data)}
+    return page([_industry(found), *(_industry(i) for i in industries.children(found.code))])

@@ -6,12 +6,11 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from custmdm.api.customers import etag
 from custmdm.api.deps import RegisterDep
 from custmdm.api.problems import PROBLEM_RESPONSES
+from custmdm.api.responses import page, tagged
 from custmdm.api.schemas import TEXT, CustomerPublic, Page, Reason
 
 router = APIRouter(tags=["rules and merges"], responses=PROBLEM_RESPONSES)
@@ -103,16 +102,10 @@ class ClusterDecision(BaseModel):
     survivor: str | None = Field(None, max_length=64)
 
 
-def _rule(summary: Any) -> dict[str, Any]:
-    found: dict[str, Any] = summary.to_dict()
-    return found
-
-
 @router.get("/rules", response_model=Page[RulePublic])
 def list_rules(reg: RegisterDep) -> Any:
     """The current coding rules, in the order they are tried."""
-    found = [_rule(r) for r in reg.rules()]
-    return {"data": found, "count": len(found)}
+    return page(reg.rules())
 
 
 @router.put("/rules/{name}", response_model=Page[RulePublic])
@@ -146,7 +139,7 @@ def merge(body: MergeRequest, reg: RegisterDep) -> Any:
     mappings move to it; the losers' codes resolve to it."""
     merged = reg.merge(body.survivor, body.losers, body.picks, body.reason,
                        trusted=body.trusted)
-    return JSONResponse(merged.to_dict(), headers={"ETag": etag(merged.survivor.version)})
+    return tagged(merged.to_dict(), merged.survivor.version)
 
 
 @router.post("/merges/{merge_id}/undo", response_model=CustomerPublic)
@@ -154,7 +147,7 @@ def undo_merge(merge_id: Annotated[int, Path(ge=1, le=2**62)], body: Reason,
                reg: RegisterDep) -> Any:
     """Put back exactly what a merge changed; refused if those rows changed since."""
     survivor = reg.undo_merge(merge_id, body.reason)
-    return JSONResponse(survivor.to_dict(), headers={"ETag": etag(survivor.version)})
+    return tagged(survivor.to_dict(), survivor.version)
 
 
 @router.get("/review-queue", response_model=Page[ClusterPublic])
@@ -163,7 +156,7 @@ def review_queue(reg: RegisterDep,
                  limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Any:
     """Clusters of likely duplicates from batch runs (待复核队列)."""
     found = reg.review_queue(status, limit)
-    return {"data": [c.to_dict() for c in found], "count": len(found)}
+    return page(found)
 
 
 @router.post("/review-queue/{cluster_id}", response_model=ClusterPublic)

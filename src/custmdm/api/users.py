@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from custmdm.api.deps import RegisterDep
 from custmdm.api.problems import PROBLEM_RESPONSES
+from custmdm.api.responses import page
 from custmdm.api.schemas import TEXT, Page, Reason
 
 router = APIRouter(tags=["users and access"], responses=PROBLEM_RESPONSES)
@@ -98,8 +99,7 @@ class NewTokenPublic(BaseModel):
 
 @router.get("/users", response_model=Page[UserPublic])
 def list_users(reg: RegisterDep) -> Any:
-    found = [u.to_dict() for u in reg.users()]
-    return {"data": found, "count": len(found)}
+    return page(reg.users())
 
 
 @router.post("/users", status_code=201, response_model=UserPublic)
@@ -122,8 +122,7 @@ def enable_user(name: UserName, reg: RegisterDep) -> Any:
 
 @router.get("/roles", response_model=Page[RolePublic])
 def list_roles(reg: RegisterDep) -> Any:
-    found = [r.to_dict() for r in reg.roles()]
-    return {"data": found, "count": len(found)}
+    return page(reg.roles())
 
 
 @router.post("/roles", status_code=201, response_model=RolePublic)
@@ -138,8 +137,7 @@ def remove_role(name: Annotated[str, Path(max_length=64)], reg: RegisterDep) -> 
 
 @router.get("/grants", response_model=Page[GrantPublic])
 def list_grants(reg: RegisterDep, user: str | None = None) -> Any:
-    found = [g.to_dict() for g in reg.grants(user)]
-    return {"data": found, "count": len(found)}
+    return page(reg.grants(user))
 
 
 @router.post("/grants", status_code=201, response_model=GrantPublic)
@@ -159,8 +157,7 @@ def revoke_grant(reg: RegisterDep,
 @router.get("/tokens", response_model=Page[TokenPublic])
 def list_tokens(reg: RegisterDep, user: str | None = None) -> Any:
     """Tokens, newest first (never their values)."""
-    found = [t.to_dict() for t in reg.tokens(user)]
-    return {"data": found, "count": len(found)}
+    return page(reg.tokens(user))
 
 
 @router.post("/tokens", status_code=201, response_model=NewTokenPublic)

@@ -142,13 +142,10 @@ _RESEAL = {
 
 def _resealed(fields: SensitiveFields, table: Any, row: Any) -> dict[str, Any]:
     """The parameters of ``_RESEAL`` for one row: its values under the current key."""
-    if table is contact:
-        sealed = fields.contact_row(fields.contact_of(row.kind, row.value, row.canonical))
-        return {"row_id": row.id, "old": row.value, "new_value": sealed["value"],
-                "new_canonical": sealed["canonical"]}
-    number = fields.identifier_of(row.scheme, row.value, row.sealed)
-    return {"row_id": row.id, "old": row.sealed,
-            "new_sealed": fields.identifier_row(row.scheme, number)["sealed"]}
+    values = row._mapping
+    old = values["value"] if table is contact else values["sealed"]
+    new = fields.resealed(table.name, values)
+    return {"row_id": values["id"], "old": old, **{f"new_{k}": v for k, v in new.items()}}
 
 
 def _reseal_merge_snapshots(ctx: Context, fields: SensitiveFields) -> int:
@@ -161,16 +158,11 @@ def _reseal_merge_snapshots(ctx: Context, fields: SensitiveFields) -> int:
             before = conn.execute(select(merge.c.before).where(merge.c.id == merge_id)
                                   .with_for_update()).scalar_one()
             changed = 0
-            for row in before.get("contact", []):
-                if not fields.cipher.is_current(row["value"]):
-                    row.update(fields.contact_row(
-                        fields.contact_of(row["kind"], row["value"], row["canonical"])))
-                    changed += 1
-            for row in before.get("identifier", []):
-                if row.get("sealed") and not fields.cipher.is_current(row["sealed"]):
-                    number = fields.identifier_of(row["scheme"], row["value"], row["sealed"])
-                    row["sealed"] = fields.identifier_row(row["scheme"], number)["sealed"]
-                    changed += 1
+            for table, token in (("contact", "value"), ("identifier", "sealed")):
+                for row in before.get(table, []):
+                    if row.get(token) and not fields.cipher.is_current(row[token]):
+                        row.update(fields.resealed(table, row))
+                        changed += 1
             if changed:
                 conn.execute(update(merge).where(merge.c.id == merge_id).values(before=before))
                 count += changed

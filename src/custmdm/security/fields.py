@@ -15,7 +15,7 @@ only key bytes and can be handed to helper processes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from custmdm.domain.contacts import Contact
@@ -70,7 +70,7 @@ class SensitiveFields:
         return {"kind": found.kind,
                 "value": self.cipher.encrypt(field, found.value),
                 "canonical": self.cipher.encrypt(f"{field}.canonical", found.canonical),
-                "blind": self.blind(field, found.canonical)}
+                "blind": self.contact_blind(found.kind, found.canonical)}
 
     def contact_of(self, kind: str, value: str | None, canonical: str) -> Contact:
         """A stored contact opened (``value`` None: only the canonical form is needed)."""
@@ -92,6 +92,16 @@ class SensitiveFields:
             return {**row, "sealed": self.identifier_of(row["scheme"], row["value"],
                                                         row["sealed"])}
         return row
+
+    def resealed(self, table: str, row: Mapping[str, Any]) -> dict[str, Any]:
+        """The sealed columns of a ``contact`` or ``identifier`` row (column → value)
+        under the current data key, whatever key they were under (a rotation)."""
+        if table == "contact":
+            sealed = self.contact_row(self.contact_of(row["kind"], row["value"],
+                                                      row["canonical"]))
+            return {"value": sealed["value"], "canonical": sealed["canonical"]}
+        number = self.identifier_of(row["scheme"], row["value"], row["sealed"])
+        return {"sealed": self.identifier_row(row["scheme"], number)["sealed"]}
 
     # -- identifiers -------------------------------------------------------------------
 
