@@ -26,17 +26,24 @@ def create_app(url: str | None = None, *, keyring: Keyring | None = None) -> Fas
     store = Store(url)
     if keyring is not None:
         store.use_keyring(keyring)
+    registers = Registers(store)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        store.dispose()
+        try:
+            yield
+        finally:
+            try:
+                registers.close()
+            finally:
+                store.dispose()
 
     # The docs pages' scripts and styles come from the package, never from a CDN.
     app = FastAPIOffline(
         title="CustMDM", version=__version__, lifespan=lifespan,
         description="Customer master data and coding: register each customer once, under "
                     "a code that is unique for ever. Errors are RFC 9457 problem details.")
-    app.state.registers = Registers(store)
+    app.state.registers = registers
     problems.install(app)
     app.add_middleware(RequestLimits)
     app.include_router(customers.router)

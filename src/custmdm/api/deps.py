@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, cast
 
 from fastapi import Depends, HTTPException, Request
@@ -21,27 +23,48 @@ _bearer = HTTPBearer(auto_error=False, description="An API token: `custmdm token
 
 
 class Registers:
-    """One register per acting user and worker thread over one shared store.
+    """Registers acting as users, over one shared store, lent out one call at a time.
 
-    A register's context caches rules, grants and counter hints for its actor; its
-    caches are not meant to be shared between threads, and FastAPI runs each request
-    in a worker thread, so each thread keeps its own. Tokens are checked against the
-    database at most every AUTHORIZATION_TTL seconds, as grants are: a revoked token
-    stops working as quickly as a revoked grant."""
+    A register's context caches rules, grants, counter hints and reserved codes for its
+    actor, and is not meant for two threads at once; FastAPI runs requests in worker
+    threads that come and go. So each call borrows an idle register of its user (or a
+    new one) and gives it back: a user has as many as they had calls at once, however
+    many threads served them, and ``close`` voids the codes they reserved but did not
+    use. Tokens are checked against the database at most every AUTHORIZATION_TTL
+    seconds, as grants are: a revoked token stops working as quickly as a revoked
+    grant."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._idle: dict[str, list[Register]] = {}
+        self._lent: list[Register] = []  # every register made, to close them all
         self._tokens: dict[str, tuple[str, float]] = {}
 
-    def for_actor(self, name: str) -> Register:
-        registers: dict[str, Register] | None = getattr(self._local, "registers", None)
-        if registers is None:
-            registers = self._local.registers = {}
-        found = registers.get(name)
-        if found is None:
-            found = registers[name] = Register(self.store, Actor(name))
-        return found
+    @contextmanager
+    def acting_as(self, name: str) -> Iterator[Register]:
+        """A register acting as ``name``, this caller's alone until the block ends."""
+        with self._lock:
+            idle = self._idle.get(name)
+            register = idle.pop() if idle else None
+        if register is None:
+            register = Register(self.store, Actor(name))
+            with self._lock:
+                self._lent.append(register)
+        try:
+            yield register
+        finally:
+            with self._lock:
+                self._idle.setdefault(name, []).append(register)
+
+    def close(self) -> int:
+        """Void the gap-allowed codes every register reserved and did not use (the
+        server is stopping); returns how many."""
+        with self._lock:
+            registers, self._lent, self._idle = self._lent, [], {}
+        return sum(register.ctx.reservations.release(
+            register.ctx, "reserved but unused when the API server stopped")
+            for register in registers)
 
     def cached_user(self, token: str) -> str | None:
         """The user of a token checked less than AUTHORIZATION_TTL seconds ago."""
@@ -55,11 +78,16 @@ class Registers:
         none); remembered for AUTHORIZATION_TTL seconds."""
         key = hashlib.sha256(token.encode()).hexdigest()
         now = time.monotonic()
-        name = self.for_actor("api").authenticate_token(token)
+        with self.acting_as("api") as register:
+            name = register.authenticate_token(token)
         if len(self._tokens) > 10_000:
             self._tokens.clear()
         self._tokens[key] = (name, now)
         return name
+
+    def forget(self, token: str) -> None:
+        """Stop trusting a token at once (its session was closed here)."""
+        self._tokens.pop(hashlib.sha256(token.encode()).hexdigest(), None)
 
 
 async def current_register(
@@ -86,9 +114,8 @@ async def current_register(
 
 
 class ActingRegister:
-    """The register of one user, taken in whichever thread uses it: this dependency
-    runs on the event loop, most routes in worker threads, and each thread has its own
-    registers (see Registers)."""
+    """The register of one user, borrowed for each call (see Registers): this
+    dependency runs on the event loop and most routes in worker threads."""
 
     __slots__ = ("_name", "_registers")
 
@@ -96,8 +123,16 @@ class ActingRegister:
         self._registers = registers
         self._name = name
 
+    @property
+    def actor(self) -> str:
+        """The acting user's name."""
+        return self._name
+
     def __getattr__(self, item: str) -> Any:
-        return getattr(self._registers.for_actor(self._name), item)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._registers.acting_as(self._name) as register:
+                return getattr(register, item)(*args, **kwargs)
+        return call
 
 
 RegisterDep = Annotated[Register, Depends(current_register)]
