@@ -72,6 +72,11 @@ class Register:
         self.ctx = Context(store, actor or Actor.local_user(),
                            approvals or requests.RegisterApprovals())
 
+    @property
+    def user(self) -> str:
+        """The name of the user this register acts as."""
+        return self.ctx.actor.name
+
     # -- set-up ----------------------------------------------------------------------
 
     def init(self) -> str | None:
@@ -442,6 +447,15 @@ class Register:
     def revoke_token(self, token_id: int) -> None:
         """Revoke a token at once."""
         access.revoke_token(self.ctx, token_id)
+
+    def open_session(self, name: str, password: str,
+                     hours: int = access.SESSION_HOURS) -> access.NewToken:
+        """Log a user in with their password: a session token lasting ``hours``."""
+        return access.open_session(self.ctx, name, password, hours)
+
+    def close_session(self, token: str) -> bool:
+        """Log out: revoke the acting user's session token (False if already closed)."""
+        return access.close_session(self.ctx, token)
 
     def authenticate_token(self, token: str) -> str:
         """The user a bearer token belongs to (PermissionDenied if it is not valid)."""

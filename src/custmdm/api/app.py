@@ -13,7 +13,16 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from custmdm import __version__
-from custmdm.api import customers, governance, lookup, problems, reference, rules, users
+from custmdm.api import (
+    customers,
+    governance,
+    lookup,
+    problems,
+    reference,
+    rules,
+    session,
+    users,
+)
 from custmdm.api.deps import Registers
 from custmdm.api.limits import RequestLimits
 from custmdm.security.keys import Keyring
@@ -46,6 +55,7 @@ def create_app(url: str | None = None, *, keyring: Keyring | None = None) -> Fas
     app.state.registers = registers
     problems.install(app)
     app.add_middleware(RequestLimits)
+    app.include_router(session.router)
     app.include_router(customers.router)
     app.include_router(lookup.router)
     app.include_router(rules.router)

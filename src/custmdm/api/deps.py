@@ -4,6 +4,7 @@ acting as them."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +20,9 @@ from custmdm.errors import PermissionDenied
 from custmdm.register import Register
 from custmdm.store.database import Store
 
+#: The cookie a browser session's token is kept in (api.session).
+SESSION_COOKIE = "custmdm_session"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _bearer = HTTPBearer(auto_error=False, description="An API token: `custmdm token create`")
 
 
@@ -90,19 +94,41 @@ class Registers:
         self._tokens.pop(hashlib.sha256(token.encode()).hexdigest(), None)
 
 
+def csrf_token_of(session: str) -> str:
+    """The CSRF token that goes with a session token: derived from it, so nothing is
+    stored, and it reveals nothing of the session token."""
+    return hashlib.sha256(b"custmdm csrf\0" + session.encode()).hexdigest()[:32]
+
+
+def session_token(request: Request) -> str | None:
+    """The session token in the request's cookie, if any."""
+    return request.cookies.get(SESSION_COOKIE) or None
+
+
 async def current_register(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Register:
-    """The register acting as the user whose token came with the request (401 for a
-    missing, unknown, expired or revoked token). On the event loop: a token seen in
-    the last seconds is an in-memory lookup, cheaper than a thread hop per request
+    """The register acting as the user whose bearer token, or session cookie, came with
+    the request (401 for a missing, unknown, expired or revoked one; 403 for a change
+    made with the cookie but without its CSRF token). On the event loop: a token seen
+    in the last seconds is an in-memory lookup, cheaper than a thread hop per request
     (docs/benchmarks.md); others are checked against the database in a worker thread."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise HTTPException(401, "give an API token: Authorization: Bearer <token>",
+    cookie = session_token(request)
+    if credentials is not None and credentials.scheme.lower() == "bearer":
+        token = credentials.credentials
+    elif cookie is not None:
+        token = cookie
+        sent = request.headers.get("X-CSRF-Token", "").encode()
+        if request.method not in SAFE_METHODS and not hmac.compare_digest(
+                sent, csrf_token_of(token).encode()):
+            raise HTTPException(403, "a change made with the session cookie needs its CSRF "
+                                     "token in X-CSRF-Token (POST/GET /session return it)")
+    else:
+        raise HTTPException(401, "give an API token (Authorization: Bearer <token>) or log "
+                                 "in (POST /session)",
                             headers={"WWW-Authenticate": "Bearer"})
     registers: Registers = request.app.state.registers
-    token = credentials.credentials
     name = registers.cached_user(token)
     if name is None:  # checked against the database: in a worker thread, not on the loop
         try:
@@ -124,7 +150,7 @@ class ActingRegister:
         self._name = name
 
     @property
-    def actor(self) -> str:
+    def user(self) -> str:
         """The acting user's name."""
         return self._name
 

@@ -111,7 +111,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        slug = {401: "unauthorized", 404: "not-found", 405: "method-not-allowed",
+        slug = {401: "unauthorized", 403: "forbidden", 404: "not-found",
+                405: "method-not-allowed", 429: "too-many-requests",
                 412: "precondition-failed", 413: "too-large",
                 428: "precondition-required"}.get(error.status_code, "error")
         response = problem(error.status_code, slug, str(error.detail), str(error.detail))

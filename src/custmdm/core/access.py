@@ -49,6 +49,11 @@ MIN_PASSWORD_LENGTH = 10
 TOKEN_PREFIX = "cmdm_"
 DEFAULT_TOKEN_DAYS = 90
 MAX_TOKEN_DAYS = 3650
+#: A browser session lasts this long from login, however busy it is.
+SESSION_HOURS = 12
+MAX_SESSION_HOURS = 7 * 24
+#: The name a session's token is listed under (``custmdm token list``).
+SESSION_TOKEN_NAME = "browser session"
 _USER_NAME = re.compile(r"^[^\s\x00-\x1f\x7f]{1,64}$")
 
 
@@ -536,16 +541,57 @@ def create_token(ctx: Context, user: str, name: str, days: int | None = DEFAULT_
             raise Conflict(f"user {user!r} is disabled")
         now = ctx.now()
         expires = None if days is None else now + timedelta(days=days)
-        token_id = conn.execute(api_token.insert().values(
-            user_id=row.id, name=name.strip(), token_hash=_token_hash(token),
-            prefix=token[:12], created_at=now, created_by=ctx.actor.name,
-            expires_at=expires).returning(api_token.c.id)).scalar_one()
-        write_audit(ctx.store, conn, [audit_row(
-            ctx.actor.name, "token.create", "user", user,
-            {"token_id": token_id, "name": name.strip(), "prefix": token[:12],
-             "expires_at": None if expires is None else expires.isoformat()}, now)])
-    return NewToken(token, TokenRecord(int(token_id), user, name.strip(), token[:12], now,
+        return _insert_token(ctx, conn, ctx.actor.name, row.id, user, name.strip(), token,
+                             now, expires, "token.create")
+
+
+def _insert_token(ctx: Context, conn: Connection, actor: str, user_id: int, user: str,
+                  name: str, token: str, now: datetime, expires: datetime | None,
+                  action: str) -> NewToken:
+    token_id = conn.execute(api_token.insert().values(
+        user_id=user_id, name=name, token_hash=_token_hash(token), prefix=token[:12],
+        created_at=now, created_by=actor, expires_at=expires)
+        .returning(api_token.c.id)).scalar_one()
+    write_audit(ctx.store, conn, [audit_row(
+        actor, action, "user", user,
+        {"token_id": token_id, "name": name, "prefix": token[:12],
+         "expires_at": None if expires is None else expires.isoformat()}, now)])
+    return NewToken(token, TokenRecord(int(token_id), user, name, token[:12], now,
                                        expires, None, None))
+
+
+def open_session(ctx: Context, name: str, password: str, hours: int = SESSION_HOURS
+                 ) -> NewToken:
+    """Log ``name`` in with their password: a token that lasts ``hours`` (a browser
+    keeps it in a cookie), listed with the user's tokens and revocable like them.
+    The user is the actor, whoever asks; a wrong name or password is PermissionDenied."""
+    if not 1 <= hours <= MAX_SESSION_HOURS:
+        raise ValidationError(f"a session lasts 1–{MAX_SESSION_HOURS} hours, not {hours}")
+    check_password(ctx, name, password)
+    with ctx.store.write() as conn:
+        row = _user_row(conn, name)
+        now = ctx.now()
+        return _insert_token(ctx, conn, name, row.id, name, SESSION_TOKEN_NAME,
+                             TOKEN_PREFIX + secrets.token_urlsafe(32), now,
+                             now + timedelta(hours=hours), "session.open")
+
+
+def close_session(ctx: Context, token: str) -> bool:
+    """Log out: revoke the acting user's session token. False if it was not theirs or
+    not open any more (logging out twice is harmless)."""
+    with ctx.store.write() as conn:
+        row = conn.execute(select(api_token.c.id, app_user.c.name)
+                           .select_from(api_token.join(app_user))
+                           .where(api_token.c.token_hash == _token_hash(token),
+                                  api_token.c.revoked_at.is_(None))).first()
+        if row is None or row.name != ctx.actor.name:
+            return False
+        now = ctx.now()
+        conn.execute(update(api_token).where(api_token.c.id == row.id)
+                     .values(revoked_at=now))
+        write_audit(ctx.store, conn, [audit_row(ctx.actor.name, "session.close", "user",
+                                                row.name, {"token_id": row.id}, now)])
+    return True
 
 
 def list_tokens(ctx: Context, user: str | None = None) -> list[TokenRecord]:
