@@ -17,6 +17,8 @@ from custmdm.api import (
     customers,
     governance,
     lookup,
+    operations,
+    policies,
     problems,
     reference,
     rules,
@@ -59,7 +61,9 @@ def create_app(url: str | None = None, *, keyring: Keyring | None = None) -> Fas
     app.include_router(customers.router)
     app.include_router(lookup.router)
     app.include_router(rules.router)
+    app.include_router(policies.router)
     app.include_router(governance.router)
     app.include_router(users.router)
     app.include_router(reference.router)
+    app.include_router(operations.router)
     return app

@@ -20,9 +20,11 @@ from custmdm.api.schemas import (
     CustomerCreate,
     CustomerPublic,
     CustomerUpdate,
+    ErasurePublic,
     IdentifierCreate,
     KeyMappingCreate,
     KeyMappingPublic,
+    LegalNameOn,
     NameCreate,
     NamePublic,
     Page,
@@ -204,6 +206,28 @@ def add_key_mapping(code: str, body: KeyMappingCreate, reg: RegisterDep) -> Any:
     reg.add_xref(code, body.system, body.external_id, body.external_name,
                  valid_from=body.valid_from)
     return JSONResponse(page(reg.xrefs(code, body.system)), status_code=201)
+
+
+@router.get("/{code}/legal-name", response_model=LegalNameOn)
+def legal_name_on(code: str, on: date, reg: RegisterDep) -> Any:
+    """What the customer was legally called on a day (for a contract or invoice then)."""
+    return {"code": code, "on": on.isoformat(), "legal_name": reg.legal_name_on(code, on)}
+
+
+@router.post("/{code}/unmask", response_model=Resolution)
+def unmask(code: str, body: Reason, reg: RegisterDep) -> Any:
+    """The customer with its contacts and a person's ID number in clear. Needs the
+    see_sensitive permission; the reason is written to the audit trail."""
+    return resolution(reg.unmask(code, body.reason))
+
+
+@router.post("/{code}/erase", response_model=ErasurePublic)
+def erase(code: str, body: Reason, reg: RegisterDep) -> Any:
+    """Erase an individual's personal data (PIPL): contacts, identifiers, other names
+    and external names go, the legal name is replaced; the code still resolves and the
+    audit trail stays. Needs the erase permission; cannot be undone."""
+    erased = reg.erase(code, body.reason)
+    return tagged(erased.to_dict(), erased.customer.version)
 
 
 @router.head("/{code}", include_in_schema=False)

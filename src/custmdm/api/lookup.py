@@ -13,7 +13,10 @@ from custmdm.api.responses import page, tagged
 from custmdm.api.schemas import (
     CustomerCreate,
     DuplicateCheck,
+    KeyMappingMove,
+    KeyMappingPublic,
     Page,
+    Pending,
     Resolution,
     SearchHit,
     SystemCreate,
@@ -66,3 +69,12 @@ def find_by_external_id(system: str, external_id: str, reg: RegisterDep) -> Any:
     """Which customer a system's id is (the mapping and the customer as it is now)."""
     found = reg.find_xref(system, external_id)
     return tagged(found.to_dict(), found.customer.version)
+
+
+@router.post("/systems/{system}/customers/{external_id}/move",
+             response_model=KeyMappingPublic, responses={202: {"model": Pending}})
+def move_key_mapping(system: str, external_id: str, body: KeyMappingMove,
+                     reg: RegisterDep) -> Any:
+    """Say a system's id means another customer: the old mapping ends, a new one
+    starts (explicit and audited; may need approval)."""
+    return reg.move_xref(system, external_id, body.to, body.reason, on=body.on).to_dict()

@@ -234,6 +234,15 @@ class KeyMappingCreate(BaseModel):
     valid_from: date | None = None
 
 
+class KeyMappingMove(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to: str = Field(min_length=1, max_length=64, description="the code of the customer "
+                                                             "the system's id really is")
+    reason: str = Field(min_length=1, max_length=TEXT)
+    on: date | None = Field(None, description="the day it moves (default: today)")
+
+
 class XrefMatchPublic(KeyMappingPublic):
     """Which customer a system's id is, with the customer as it is now."""
 
@@ -288,3 +297,17 @@ class Pending(BaseModel):
     status: str
     detail: str
     request_id: int | None
+
+
+class LegalNameOn(BaseModel):
+    code: str
+    on: date
+    legal_name: str
+
+
+class ErasurePublic(BaseModel):
+    customer: CustomerPublic
+    codes: list[str] = Field(description="the codes erased: the person's and those of "
+                                         "customers merged into them")
+    removed: dict[str, int] = Field(description="rows removed, by kind")
+    log_emptied: bool

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from custmdm.api.deps import RegisterDep
@@ -118,6 +118,20 @@ def disable_user(name: UserName, body: Reason, reg: RegisterDep) -> Any:
 @router.post("/users/{name}/enable", response_model=UserPublic)
 def enable_user(name: UserName, reg: RegisterDep) -> Any:
     return reg.enable_user(name).to_dict()
+
+
+class PasswordSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: str = Field(min_length=1, max_length=1000)
+
+
+@router.put("/users/{name}/password", status_code=204)
+def set_password(name: UserName, body: PasswordSet, reg: RegisterDep) -> Response:
+    """Set a password: one's own, or anyone's for those who manage users. Sessions
+    already open stay open (revoke them with DELETE /tokens/{id})."""
+    reg.set_password(name, body.password)
+    return Response(status_code=204)
 
 
 @router.get("/roles", response_model=Page[RolePublic])
