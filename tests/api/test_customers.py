@@ -109,6 +109,19 @@ def test_the_api_shows_what_the_actor_may_see(reg: Register, client: TestClient)
     problem(client.get(f"/customers/{person['code']}", headers=ann), 403, "forbidden")
     problem(client.post(f"/customers/{south}/retire", json={"reason": "x"},
                         headers={**ann, "If-Match": "*"}), 403, "forbidden")
+    # Registering a customer already known in Beijing: refused as a duplicate, but
+    # the candidate outside ann's region shows its code and owner, not its name.
+    north = client.post("/customers", json={**HUASHENG, "legal_name": "北京星河五金贸易有限公司",
+                                            "region": "110105", "identifiers": []}).json()
+    dup = problem(client.post("/customers", headers=ann, json={
+        **HUASHENG, "legal_name": "北京星河五金贸易有限公司", "region": "440305",
+        "identifiers": []}), 409, "duplicate")
+    [candidate] = [c for c in dup["candidates"] if c["code"] == north["code"]]
+    assert candidate["legal_name"] is None and candidate["owner"] == "tester"
+    assert "星河" not in dup["detail"] and "not in your scope" in dup["detail"]
+    checked = client.post("/duplicates/check", headers=ann, json={
+        **HUASHENG, "identifiers": []}).json()["candidates"]
+    assert [c["legal_name"] for c in checked] == [HUASHENG["legal_name"]]  # in scope
 
 
 def test_a_change_that_needs_approval_is_accepted_as_a_request(

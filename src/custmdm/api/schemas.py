@@ -136,7 +136,8 @@ class Candidate(BaseModel):
     code: str
     owner: str | None
     status: str
-    legal_name: str
+    legal_name: str | None = Field(description="null when the customer is outside the "
+                                               "actor's scopes: ask its owner")
     score: float
     why: list[str]
     action: str | None

@@ -97,7 +97,8 @@ def print_candidates(result: CheckResult) -> None:
     table.columns[3].no_wrap = True
     for c in result.candidates:
         table.add_row(f"{c.probability:.1%}", c.action.value if c.action else "",
-                      "; ".join(c.explanation), c.code, c.legal_name, c.owner or "", c.status)
+                      "; ".join(c.explanation), c.code, c.legal_name or "(not in your scope)",
+                      c.owner or "", c.status)
     out.print(table)
     if result.action:
         out.print(f"registering it would be: {result.action.value}", highlight=False)

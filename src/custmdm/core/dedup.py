@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from custmdm.core.access import customer_scope_filter
 from custmdm.core.audit import audit_row, write_audit
 from custmdm.core.context import Context
 from custmdm.core.customers import (
@@ -89,7 +90,9 @@ class Candidate:
     code: str
     owner: str | None
     status: str
-    legal_name: str
+    #: None when the actor may not read the candidate (outside their scopes): they
+    #: learn that the customer exists, its code and owner, so they can ask, not more.
+    legal_name: str | None
     probability: float
     weight: float  # match weight in bits: orders candidates whose probability is 1.0
     explanation: tuple[str, ...]
@@ -175,10 +178,25 @@ def check_record(ctx: Context, record: MatchRecord, *, exclude: int | None = Non
         rules = _rules(conn) if scored else []
     candidates = [_candidate(person, result, rules) for person, result in scored]
     candidates.sort(key=lambda c: -c.weight)  # probabilities saturate at 1.0
-    shown = tuple(candidates[:limit])
+    shown = _within_scope(ctx, candidates[:limit])
     action = max((c.action for c in candidates if c.action),
                  key=_ACTION_ORDER.index, default=None)
     return CheckResult(shown, action)
+
+
+def _within_scope(ctx: Context, candidates: Sequence[Candidate]) -> tuple[Candidate, ...]:
+    """The candidates, the names of those the actor may not read left out. The check
+    itself looks at every customer: a duplicate outside one's scope is still one."""
+    if not candidates:
+        return tuple(candidates)
+    scope = customer_scope_filter(ctx.authorization, Permission.READ)
+    if scope is None:
+        return tuple(candidates)
+    with ctx.store.read() as conn:
+        readable = set(conn.execute(select(customer.c.id).where(
+            customer.c.id.in_([c.customer_id for c in candidates]), scope)).scalars())
+    return tuple(c if c.customer_id in readable else replace(c, legal_name=None)
+                 for c in candidates)
 
 
 _ACTION_ORDER = [Action.WARN, Action.BLOCK, Action.LINK]
@@ -210,7 +228,8 @@ def _decide(result: CheckResult, override_reason: str | None, *, changing: bool
     if result.action is None or (result.action is Action.LINK and not changing):
         return result, None
     best = result.deciding or result.candidates[0]
-    listed = "; ".join(f"{c.code} ({c.legal_name}, owner {c.owner or '-'}, "
+    listed = "; ".join(f"{c.code} ({c.legal_name or 'not in your scope'}, "
+                       f"owner {c.owner or '-'}, "
                        f"{c.probability:.1%}: {', '.join(c.explanation)})"
                        for c in result.candidates if c.action)
     if result.action in (Action.BLOCK, Action.LINK):  # a name change cannot link
