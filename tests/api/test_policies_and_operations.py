@@ -189,3 +189,14 @@ def test_overview_code_check_and_a_dedup_run(unchecked: Register,
     queue = client.get("/review-queue").json()["data"]
     assert any("杭州市云帆网络科技有限公司" in c["legal_names"] for c in queue)
     assert client.post("/dedup-runs", json={"threshold": 1.5}).status_code == 422
+
+
+def test_short_lists_are_paged_too(client: TestClient) -> None:
+    for name in ("erp", "crm", "billing"):
+        client.post("/systems", json={"name": name})
+    first = client.get("/systems", params={"limit": 2}).json()
+    rest = client.get("/systems", params={"limit": 2, "offset": 2}).json()
+    assert first["count"] == 2 and rest["count"] == 1
+    assert {s["name"] for s in first["data"] + rest["data"]} == {"erp", "crm", "billing"}
+    assert client.get("/tokens", params={"limit": 501}).status_code == 422
+    assert client.get("/users", params={"offset": -1}).status_code == 422

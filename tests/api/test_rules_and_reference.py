@@ -47,7 +47,9 @@ def test_reference_data(client: TestClient) -> None:
         r for r in provinces["data"] if r["code"] == "440000").items()
     shenzhen = client.get("/reference/regions/440300").json()["data"]
     assert shenzhen[0]["name"] == "深圳市" and any(r["code"] == "440305" for r in shenzhen)
-    assert client.get("/reference/regions/999999").status_code == 422
+    unknown = client.get("/reference/regions/440399")
+    assert unknown.status_code == 404 and "did you mean 4403" in unknown.json()["detail"]
+    assert client.get("/reference/industries/Q99").status_code == 404
     sections = client.get("/reference/industries").json()["data"]
     assert any(s["code"] == "C" for s in sections)
     assert client.get("/reference/industries/C39").json()["data"][0]["code"] == "39"

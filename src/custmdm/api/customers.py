@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 
 from custmdm.api.deps import RegisterDep
 from custmdm.api.problems import PROBLEM_RESPONSES
-from custmdm.api.responses import etag, page, tagged
+from custmdm.api.responses import MAX_PAGE, PagingDep, etag, page, tagged
 from custmdm.api.schemas import (
     CodeChange,
     CustomerCreate,
@@ -38,7 +38,6 @@ from custmdm.core.registry import CustomerFilter
 from custmdm.core.registry import Resolution as CoreResolution
 
 router = APIRouter(prefix="/customers", tags=["customers"], responses=PROBLEM_RESPONSES)
-MAX_PAGE = 500
 
 
 def expected_version(if_match: str | None) -> int | None:
@@ -162,11 +161,11 @@ def change_code(code: str, body: CodeChange, reg: RegisterDep,
 
 
 @router.get("/{code}/names", response_model=Page[NamePublic])
-def list_names(code: str, reg: RegisterDep, at: date | None = None) -> Any:
+def list_names(code: str, reg: RegisterDep, paging: PagingDep,
+               at: date | None = None) -> Any:
     """Every name of the customer (legal, former, short, alias …), or those valid on
     ``at``."""
-    found = reg.names(code, at)
-    return page(found)
+    return page(reg.names(code, at), paging)
 
 
 @router.post("/{code}/names", status_code=201, response_model=NamePublic)
@@ -194,10 +193,10 @@ def remove_identifier(code: str, scheme: str, reg: RegisterDep,
 
 
 @router.get("/{code}/key-mappings", response_model=Page[KeyMappingPublic])
-def list_key_mappings(code: str, reg: RegisterDep, system: str | None = None) -> Any:
+def list_key_mappings(code: str, reg: RegisterDep, paging: PagingDep,
+                      system: str | None = None) -> Any:
     """What other systems call the customer: their ids and names (客户对应关系)."""
-    found = reg.xrefs(code, system)
-    return page(found)
+    return page(reg.xrefs(code, system), paging)
 
 
 @router.post("/{code}/key-mappings", status_code=201, response_model=Page[KeyMappingPublic])

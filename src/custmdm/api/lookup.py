@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from custmdm.api.customers import resolution
 from custmdm.api.deps import RegisterDep
 from custmdm.api.problems import PROBLEM_RESPONSES
-from custmdm.api.responses import page, tagged
+from custmdm.api.responses import PagingDep, page, tagged
 from custmdm.api.schemas import (
     CustomerCreate,
     DuplicateCheck,
@@ -53,9 +53,10 @@ async def resolve_code(code: str, reg: RegisterDep) -> Any:
 
 
 @router.get("/systems", response_model=Page[SystemPublic])
-def list_systems(reg: RegisterDep) -> Any:
+def list_systems(reg: RegisterDep, paging: PagingDep) -> Any:
     """The other systems customers are known in."""
-    return page({"name": name, "description": text} for name, text in reg.systems())
+    return page(({"name": name, "description": text} for name, text in reg.systems()),
+                paging)
 
 
 @router.post("/systems", status_code=201, response_model=SystemPublic)

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from custmdm.api.deps import RegisterDep
 from custmdm.api.problems import PROBLEM_RESPONSES
-from custmdm.api.responses import page
+from custmdm.api.responses import PagingDep, page
 from custmdm.api.schemas import TEXT, Page
 from custmdm.core.requests import APPROVABLE
 from custmdm.domain.customer import Kind
@@ -87,9 +87,9 @@ def _naming_rule(rule: NamingRule) -> dict[str, Any]:
 
 
 @router.get("/naming-rules", response_model=Page[NamingRulePublic])
-def naming_rules(reg: RegisterDep) -> Any:
+def naming_rules(reg: RegisterDep, paging: PagingDep) -> Any:
     """Every naming rule; names given from now on must follow them."""
-    return page(_naming_rule(rule) for rule in reg.naming_rules())
+    return page((_naming_rule(rule) for rule in reg.naming_rules()), paging)
 
 
 @router.post("/naming-rules/{name}", status_code=201, response_model=NamingRulePublic)

@@ -11,6 +11,7 @@ from custmdm.api.deps import RegisterDep
 from custmdm.api.problems import PROBLEM_RESPONSES
 from custmdm.api.responses import page
 from custmdm.api.schemas import Page
+from custmdm.errors import NotFound, UnknownReference
 from custmdm.standards import industries, regions
 
 router = APIRouter(prefix="/reference", tags=["reference data"], responses=PROBLEM_RESPONSES)
@@ -51,7 +52,10 @@ def provinces(_: RegisterDep) -> Any:
 @router.get("/regions/{code}", response_model=Page[RegionPublic])
 def region(code: Annotated[str, Path(max_length=12)], _: RegisterDep) -> Any:
     """A region and the regions directly under it."""
-    found = regions.get_region(code)
+    try:
+        found = regions.get_region(code)
+    except UnknownReference as error:
+        raise NotFound(error.message) from None
     return page([_region(found), *(_region(r) for r in regions.children(found.code))])
 
 
@@ -64,5 +68,8 @@ def sections(_: RegisterDep) -> Any:
 @router.get("/industries/{code}", response_model=Page[IndustryPublic])
 def industry(code: Annotated[str, Path(max_length=8)], _: RegisterDep) -> Any:
     """An industry category and the categories directly under it."""
-    found = industries.get_industry(code)
+    try:
+        found = industries.get_industry(code)
+    except UnknownReference as error:
+        raise NotFound(error.message) from None
     return page([_industry(found), *(_industry(i) for i in industries.children(found.code))])

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from custmdm.api.deps import RegisterDep
 from custmdm.api.problems import PROBLEM_RESPONSES
-from custmdm.api.responses import page
+from custmdm.api.responses import PagingDep, page
 from custmdm.api.schemas import TEXT, Page, Reason
 
 router = APIRouter(tags=["users and access"], responses=PROBLEM_RESPONSES)
@@ -98,8 +98,8 @@ class NewTokenPublic(BaseModel):
 
 
 @router.get("/users", response_model=Page[UserPublic])
-def list_users(reg: RegisterDep) -> Any:
-    return page(reg.users())
+def list_users(reg: RegisterDep, paging: PagingDep) -> Any:
+    return page(reg.users(), paging)
 
 
 @router.post("/users", status_code=201, response_model=UserPublic)
@@ -135,8 +135,8 @@ def set_password(name: UserName, body: PasswordSet, reg: RegisterDep) -> Respons
 
 
 @router.get("/roles", response_model=Page[RolePublic])
-def list_roles(reg: RegisterDep) -> Any:
-    return page(reg.roles())
+def list_roles(reg: RegisterDep, paging: PagingDep) -> Any:
+    return page(reg.roles(), paging)
 
 
 @router.post("/roles", status_code=201, response_model=RolePublic)
@@ -150,8 +150,8 @@ def remove_role(name: Annotated[str, Path(max_length=64)], reg: RegisterDep) -> 
 
 
 @router.get("/grants", response_model=Page[GrantPublic])
-def list_grants(reg: RegisterDep, user: str | None = None) -> Any:
-    return page(reg.grants(user))
+def list_grants(reg: RegisterDep, paging: PagingDep, user: str | None = None) -> Any:
+    return page(reg.grants(user), paging)
 
 
 @router.post("/grants", status_code=201, response_model=GrantPublic)
@@ -169,9 +169,9 @@ def revoke_grant(reg: RegisterDep,
 
 
 @router.get("/tokens", response_model=Page[TokenPublic])
-def list_tokens(reg: RegisterDep, user: str | None = None) -> Any:
+def list_tokens(reg: RegisterDep, paging: PagingDep, user: str | None = None) -> Any:
     """Tokens, newest first (never their values)."""
-    return page(reg.tokens(user))
+    return page(reg.tokens(user), paging)
 
 
 @router.post("/tokens", status_code=201, response_model=NewTokenPublic)
