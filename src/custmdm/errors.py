@@ -7,8 +7,8 @@ Every message says what is wrong and, where it can, how to fix it.
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Self
 
 
@@ -33,9 +33,17 @@ class CustMDMError(Exception):
         return self._with_message(f"{self.message}{context}")
 
     def _with_message(self, message: str) -> Self:
-        clone = copy.copy(self)
+        clone = self._clone()
         clone.message = message
         clone.args = (message,)
+        return clone
+
+    def _clone(self) -> Self:
+        # Not copy.copy: it calls __init__ again with the message alone, which errors
+        # that take other arguments (UnknownReference) refuse.
+        clone = type(self).__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone.args = self.args
         return clone
 
 
@@ -43,26 +51,58 @@ class ValidationError(CustMDMError, ValueError):
     """Input that cannot be accepted as it is (HTTP 422)."""
 
     exit_code = 2
+    #: What kind of rule the input broke (the API's ``rule``); subclasses say more.
+    rule = "invalid"
+    #: The input field at fault (``identifiers.0``), where the use case knows it.
+    field: str | None = None
+
+    def at(self, field: str) -> Self:
+        """The same error, saying it is about ``field`` (an inner field, set first,
+        stays)."""
+        if self.field is not None:
+            return self
+        clone = self._clone()
+        clone.field = field
+        return clone
+
+
+@contextmanager
+def in_field(field: str) -> Iterator[None]:
+    """Validation errors raised inside the block are about ``field``."""
+    try:
+        yield
+    except ValidationError as error:
+        raise error.at(field) from None
 
 
 class InvalidFormat(ValidationError):
     """A value has the wrong shape (characters, layout)."""
 
+    rule = "format"
+
 
 class InvalidLength(InvalidFormat):
     """A value has the wrong length."""
+
+    rule = "length"
 
 
 class InvalidChecksum(ValidationError):
     """A value's check character does not match: most likely a typing error."""
 
+    rule = "checksum"
+
 
 class InvalidComponent(ValidationError):
     """A part of a value is not one of its allowed values."""
 
+    rule = "choice"
+
 
 class PatternSyntaxError(ValidationError):
     """A coding-rule pattern cannot be used; ``position`` is 0-based in the pattern."""
+
+    rule = "pattern"
 
     def __init__(self, message: str, pattern: str, position: int) -> None:
         super().__init__(f"{message} (at position {position + 1} of {pattern!r})")
@@ -73,9 +113,13 @@ class PatternSyntaxError(ValidationError):
 class RuleViolation(ValidationError):
     """A configured rule (coding, naming, validation) refuses the input; names the rule."""
 
+    rule = "configured_rule"
+
 
 class UnknownReference(ValidationError):
     """A code that must exist in reference data (region, industry, country) does not."""
+
+    rule = "reference"
 
     def __init__(self, what: str, value: str, suggestions: Sequence[str] = ()) -> None:
         hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""

@@ -51,6 +51,16 @@ def test_errors_are_problem_details(client: TestClient) -> None:
     body = problem(client.post("/customers", json={**HUASHENG, "identifiers": [
         {"scheme": "cn.uscc", "value": "914403001922038217"}]}), 422, "validation")
     assert "check" in body["detail"]  # the core's message: what is wrong, how to fix it
+    assert body["errors"] == [{"field": "identifiers.0", "rule": "checksum",
+                               "message": body["detail"]}]
+    body = problem(client.post("/customers", json={**HUASHENG, "region": "440399"}), 422,
+                   "validation")
+    assert body["errors"][0]["field"] == "region"
+    assert body["errors"][0]["rule"] == "reference"
+    body = problem(client.post("/customers", json={**HUASHENG, "phones": ["13800138000",
+                                                                          "12"]}),
+                   422, "validation")
+    assert body["errors"][0]["field"] == "phones.1"
     body = problem(client.post("/customers", json={"kind": "enterprise"}), 422, "validation")
     assert body["errors"][0]["field"] == "legal_name"
     problem(client.post("/customers", json={**HUASHENG, "colour": "red"}), 422, "validation")
@@ -85,8 +95,9 @@ def test_if_match_refuses_a_stale_change(client: TestClient) -> None:
                                  headers={"If-Match": '"v1"'}), 412, "stale-version")
     assert "version 2, not 1" in stale["detail"]
     assert client.get(f"/customers/{code}").json()["size"] == "large"  # not overwritten
-    problem(client.patch(f"/customers/{code}", json={"size": "huge"},
-                         headers={"If-Match": '"v2"'}), 422, "validation")
+    huge = problem(client.patch(f"/customers/{code}", json={"size": "huge"},
+                                headers={"If-Match": '"v2"'}), 422, "validation")
+    assert huge["errors"][0]["field"] == "size" and huge["errors"][0]["rule"] == "choice"
     for odd in ('W/"v2"', '"v²"', '"v2", "v3"', "v2"):  # weak, not ASCII, a list, bare
         problem(client.patch(f"/customers/{code}", json={"size": "small"},
                              headers={"If-Match": odd.encode("latin-1")}), 412,

@@ -84,6 +84,9 @@ def problem_of(error: CustMDMError) -> JSONResponse:
             extra: dict[str, Any] = {}
             if isinstance(error, DuplicateSuspected):
                 extra = error.result.to_dict()
+            elif isinstance(error, ValidationError):
+                extra = {"errors": [{"field": error.field, "rule": error.rule,
+                                     "message": error.message}]}
             return problem(status, slug, title, error.message, **extra)
     return problem(400, "error", "The request cannot be done", error.message)
 

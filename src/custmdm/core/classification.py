@@ -22,7 +22,7 @@ from custmdm.core.registry import (
     require_version,
 )
 from custmdm.domain.customer import Grade, Size, parse_choice
-from custmdm.errors import ValidationError
+from custmdm.errors import ValidationError, in_field
 from custmdm.security.access import Permission
 
 #: Fields :func:`update_customer` changes; the value None clears a field.
@@ -70,16 +70,20 @@ def _columns(changes: CustomerChanges) -> dict[str, Any]:
     """The customer table's columns for the changes, values checked and canonical."""
     columns: dict[str, Any] = {}
     for field, value in changes.values.items():
-        text = value.strip() if isinstance(value, str) else None
-        if field == "industry":
-            industry, section, _ = resolve_industry(text)
-            columns.update(industry=industry, industry_section=section)
-        elif field == "size":
-            columns["size"] = parse_choice(Size, text, "size").value if text else None
-        elif field == "grade":
-            columns["grade"] = parse_choice(Grade, text, "grade").value if text else None
-        elif field == "owner":
-            if text is not None and len(text) > 100:
-                raise ValidationError("owner is at most 100 characters")
-            columns["owner"] = text or None
+        with in_field(field):
+            columns.update(_column(field, value))
     return columns
+
+
+def _column(field: str, value: Any) -> dict[str, Any]:
+    text = value.strip() if isinstance(value, str) else None
+    if field == "industry":
+        industry, section, _ = resolve_industry(text)
+        return {"industry": industry, "industry_section": section}
+    if field == "size":
+        return {"size": parse_choice(Size, text, "size").value if text else None}
+    if field == "grade":
+        return {"grade": parse_choice(Grade, text, "grade").value if text else None}
+    if text is not None and len(text) > 100:  # the owner
+        raise ValidationError("owner is at most 100 characters")
+    return {"owner": text or None}

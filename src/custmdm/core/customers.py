@@ -18,7 +18,7 @@ from custmdm.domain.identifiers import Identifier, validate_identifier
 from custmdm.domain.identifiers.ric import get_birth_date
 from custmdm.domain.matching import MatchRecord
 from custmdm.domain.names import NameForms, NameKind, forms_of, legal_form
-from custmdm.errors import InvalidComponent, InvalidFormat, ValidationError
+from custmdm.errors import InvalidComponent, InvalidFormat, ValidationError, in_field
 from custmdm.security.crypto import mask
 from custmdm.security.fields import PERSONAL_SCHEMES, SensitiveFields
 from custmdm.standards.countries import get_country
@@ -160,13 +160,23 @@ def resolve_industry(value: str | None) -> tuple[str | None, str | None, str | N
 
 def validate_draft(draft: CustomerDraft, default_owner: str | None = None) -> ValidCustomer:
     """Check everything about a draft that needs no database; raise on the first error."""
-    kind = parse_choice(Kind, draft.kind, "kind")
-    country, region = resolve_region(draft.region)
+    with in_field("kind"):
+        kind = parse_choice(Kind, draft.kind, "kind")
+    with in_field("region"):
+        country, region = resolve_region(draft.region)
     identifiers = tuple(_validate_identifiers(draft.identifiers))
     if region is None and country == "CN":
         region = _region_from_identifiers(identifiers)
-    industry, section, division = resolve_industry(draft.industry)
-    legal_name = validate_legal_name(draft.legal_name)
+    with in_field("industry"):
+        industry, section, division = resolve_industry(draft.industry)
+    with in_field("legal_name"):
+        legal_name = validate_legal_name(draft.legal_name)
+    with in_field("size"):
+        size = parse_choice(Size, draft.size, "size").value if draft.size else None
+    with in_field("grade"):
+        grade = parse_choice(Grade, draft.grade, "grade").value if draft.grade else None
+    with in_field("status"):
+        lifecycle = _registrable_lifecycle(draft.lifecycle)
     return ValidCustomer(
         kind=kind,
         legal_name=legal_name,
@@ -175,10 +185,10 @@ def validate_draft(draft: CustomerDraft, default_owner: str | None = None) -> Va
         industry=industry,
         industry_section=section,
         industry_division=division,
-        size=parse_choice(Size, draft.size, "size").value if draft.size else None,
-        grade=parse_choice(Grade, draft.grade, "grade").value if draft.grade else None,
+        size=size,
+        grade=grade,
         owner=draft.owner or default_owner,
-        lifecycle=_registrable_lifecycle(draft.lifecycle),
+        lifecycle=lifecycle,
         identifiers=identifiers,
         name_forms=(forms := forms_of(legal_name)),
         other_names=_other_names(draft.names, forms.normalised),
@@ -187,15 +197,17 @@ def validate_draft(draft: CustomerDraft, default_owner: str | None = None) -> Va
 
 
 def _contacts(draft: CustomerDraft, country: str) -> tuple[Contact, ...]:
-    given = [*((ContactKind.PHONE, p) for p in draft.phones),
-             *((ContactKind.EMAIL, e) for e in draft.emails)]
+    given = [*((ContactKind.PHONE, p, f"phones.{i}") for i, p in enumerate(draft.phones)),
+             *((ContactKind.EMAIL, e, f"emails.{i}") for i, e in enumerate(draft.emails))]
     if draft.address:
-        given.append((ContactKind.ADDRESS, draft.address))
+        given.append((ContactKind.ADDRESS, draft.address, "address"))
     if draft.legal_representative:
-        given.append((ContactKind.LEGAL_REPRESENTATIVE, draft.legal_representative))
+        given.append((ContactKind.LEGAL_REPRESENTATIVE, draft.legal_representative,
+                      "legal_representative"))
     found: dict[tuple[str, str], Contact] = {}
-    for kind, text in given:
-        valid = contact(kind, text, country)
+    for kind, text, where in given:
+        with in_field(where):
+            valid = contact(kind, text, country)
         found.setdefault((valid.kind, valid.canonical), valid)  # the same phone twice: once
     return tuple(found.values())
 
@@ -241,15 +253,17 @@ def _other_names(
 ) -> tuple[tuple[str, str, NameForms], ...]:
     seen = {legal_normalised}
     out = []
-    for kind, text in given:
-        name_kind = parse_choice(NameKind, kind, "name kind")
-        if name_kind not in OTHER_NAME_KINDS:
-            choices = ", ".join(k.value for k in OTHER_NAME_KINDS)
-            raise InvalidComponent(f"a customer's other names are {choices}, not {kind!r}")
-        text = validate_legal_name(text)
-        forms = forms_of(text)
-        if forms.normalised in seen:
-            raise InvalidComponent(f"the name {text!r} is given twice")
+    for i, (kind, text) in enumerate(given):
+        with in_field(f"names.{i}"):
+            name_kind = parse_choice(NameKind, kind, "name kind")
+            if name_kind not in OTHER_NAME_KINDS:
+                choices = ", ".join(k.value for k in OTHER_NAME_KINDS)
+                raise InvalidComponent(f"a customer's other names are {choices}, "
+                                       f"not {kind!r}")
+            text = validate_legal_name(text)
+            forms = forms_of(text)
+            if forms.normalised in seen:
+                raise InvalidComponent(f"the name {text!r} is given twice")
         seen.add(forms.normalised)
         out.append((name_kind.value, text, forms))
     return tuple(out)
@@ -274,11 +288,12 @@ def _validate_identifiers(
     given: Iterable[Identifier | tuple[str, str]],
 ) -> Iterable[Identifier]:
     seen: set[str] = set()
-    for item in given:
+    for i, item in enumerate(given):
         scheme, value = (item.scheme, item.value) if isinstance(item, Identifier) else item
-        valid = Identifier(scheme.strip().lower(), validate_identifier(scheme, value))
-        if valid.scheme in seen:
-            raise ValidationError(f"identifier scheme {valid.scheme} is given twice")
+        with in_field(f"identifiers.{i}"):
+            valid = Identifier(scheme.strip().lower(), validate_identifier(scheme, value))
+            if valid.scheme in seen:
+                raise ValidationError(f"identifier scheme {valid.scheme} is given twice")
         seen.add(valid.scheme)
         yield valid
 
