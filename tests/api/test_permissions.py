@@ -375,9 +375,6 @@ def test_refusals_do_not_reveal_a_persons_number(client: TestClient, world: Worl
     assert SECRETS[0] not in problem(added, 409, "conflict")["detail"]
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "remove_identifier's 404 lists the customer's identifiers with shown_identifier, which "
-    "masks only cn.ric; CustomerRecord.shown_identifiers masks every one of an individual"))
 def test_a_refused_removal_does_not_reveal_an_individuals_identifier(
         reg: Register, client: TestClient) -> None:
     reg.add_rule("std", "C{kind}{seq:6}")

@@ -21,7 +21,7 @@ from custmdm.core.registry import (
     require_reason,
     require_version,
 )
-from custmdm.domain.identifiers import make_identifier, normalise_scheme
+from custmdm.domain.identifiers import Identifier, make_identifier, normalise_scheme
 from custmdm.domain.matching import MatchRecord
 from custmdm.errors import Conflict, NotFound, ValidationError
 from custmdm.security.fields import shown_identifier
@@ -39,7 +39,7 @@ def add_identifier(ctx: Context, code: str, scheme: str, value: str, *,
     held = next((i for i in record.identifiers if i.scheme == ident.scheme), None)
     if held is not None:
         raise Conflict(f"customer {record.code} already has {held.scheme} "
-                       f"{shown_identifier(held.scheme, held.value)}; a "
+                       f"{_shown(record)[held]}; a "
                        "customer has one identifier per scheme: remove that one first "
                        "(`custmdm identifier remove`) if it is wrong")
     held_elsewhere = held_identifier(ctx, [ident], hint="remove it from that customer "
@@ -65,6 +65,12 @@ def add_identifier(ctx: Context, code: str, scheme: str, value: str, *,
     return get_customer_by_id(ctx, record.id)
 
 
+def _shown(record: CustomerRecord) -> dict[Identifier, str]:
+    """Each identifier's value as the actor is shown it (an individual's masked)."""
+    return {i: shown.value for i, shown in zip(record.identifiers,
+                                                record.shown_identifiers(), strict=True)}
+
+
 def remove_identifier(ctx: Context, code: str, scheme: str, reason: str, *,
                       value: str | None = None,
                       expected_version: int | None = None) -> CustomerRecord:
@@ -81,13 +87,13 @@ def remove_identifier(ctx: Context, code: str, scheme: str, reason: str, *,
         wanted = make_identifier(scheme, value).value
         held = [i for i in held if i.value == wanted]
     if not held:
-        have = ", ".join(f"{i.scheme}={shown_identifier(i.scheme, i.value)}"
-                         for i in record.identifiers) or "none"
+        have = ", ".join(f"{i.scheme}={i.value}" for i in record.shown_identifiers()
+                         ) or "none"
         given = f"{scheme} {value}" if value is not None else scheme
         raise NotFound(f"customer {record.code} has no {given} identifier (it has: {have})")
     if len(held) > 1:
         raise ValidationError(f"customer {record.code} has {len(held)} {scheme} identifiers "
-                              f"({', '.join(shown_identifier(scheme, i.value) for i in held)}); "
+                              f"({', '.join(_shown(record)[i] for i in held)}); "
                               "say which: "
                               f"{scheme}=VALUE")
     removed = held[0]
