@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
@@ -113,3 +114,20 @@ def test_a_request_taken_over_cannot_undo_its_successor(coded: Register) -> None
         assert conn.execute(select(func.count()).select_from(idempotency_key)).scalar() == 1
     again = coded.register_once(draft(), "k7")  # found through the audit trail
     assert again.replayed and again.customer.code == first.customer.code
+
+
+def test_keys_are_forgotten_after_a_day(coded: Register, clock: Any) -> None:
+    first = coded.register_once(draft(), "order-17")
+    clock.moment += idempotency.KEEP_FOR - timedelta(minutes=1)
+    coded.ctx.idempotency_swept_at = float("-inf")  # a minute has passed for the sweep
+    assert coded.register_once(draft(), "order-17").replayed  # still within the day
+    coded.register_once(draft("深圳市恒泰贸易有限公司"), "order-18")
+    clock.moment += timedelta(minutes=2)
+    coded.ctx.idempotency_swept_at = float("-inf")
+    coded.register_once(draft("广州市南方乳业有限公司"), "order-19")  # sweeps order-17
+    with coded.store.read() as conn:
+        kept = set(conn.execute(select(idempotency_key.c.key)).scalars())
+    assert kept == {"order-18", "order-19"}
+    with pytest.raises(Conflict):  # order-17 is a new request now: a duplicate of the first
+        coded.register_once(draft(), "order-17")
+    assert coded.find(first.customer.code).customer.id == first.customer.id

@@ -48,6 +48,11 @@ STALE_AFTER = 900.0
 #: Seconds a retry waits for the first request with its key to finish.
 WAIT_FOR_FIRST = 10.0
 MAX_KEY_LENGTH = 200
+#: How long a key is remembered: a retry within a day returns the first customer; the
+#: same key used again later is a new request (as payment APIs do).
+KEEP_FOR = timedelta(hours=24)
+#: Seconds between two sweeps of expired keys by one register.
+SWEEP_EVERY = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +80,7 @@ def register_idempotently(ctx: Context, draft: CustomerDraft, key: str, *,
         if done > 0:
             return Registered(get_customer_by_id(ctx, done), replayed=True)
         time.sleep(0.05)  # the first request with this key is still running
+    _sweep(ctx)
     try:
         record = register_customer(ctx, draft, override_reason=override_reason,
                                    idempotency_key=key)
@@ -85,6 +91,18 @@ def register_idempotently(ctx: Context, draft: CustomerDraft, key: str, *,
         conn.execute(update(idempotency_key).where(_ours(ctx, key, claim))
                      .values(customer_id=record.id))
     return Registered(record, replayed=False)
+
+
+def _sweep(ctx: Context) -> int:
+    """Forget keys older than KEEP_FOR (at most once a minute per register, in a short
+    transaction of its own, through the index on their age); returns how many."""
+    now = time.monotonic()
+    if now - ctx.idempotency_swept_at < SWEEP_EVERY:
+        return 0
+    ctx.idempotency_swept_at = now
+    with ctx.store.write() as conn:
+        return conn.execute(delete(idempotency_key).where(
+            idempotency_key.c.created_at < ctx.now() - KEEP_FOR)).rowcount
 
 
 def _give_back(ctx: Context, key: str, claim: str) -> None:

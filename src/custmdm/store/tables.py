@@ -574,6 +574,8 @@ idempotency_key = Table(
     comment="Idempotent creates (core.idempotency): a retried request returns the first "
             "result instead of registering twice.",
 )
+# Keys expire (core.idempotency.KEEP_FOR): the sweep deletes by age.
+Index(None, idempotency_key.c.created_at)
 
 
 #: Column orders used by bulk and single-statement inserts.
