@@ -148,11 +148,14 @@ class Register:
 
     def merge(self, survivor: str, losers: Sequence[str],
               picks: Mapping[str, str] | None = None, reason: str = "duplicates",
-              trusted: Sequence[str] = ()) -> merge.MergeResult:
+              trusted: Sequence[str] = (),
+              expected_versions: Mapping[str, int] | None = None) -> merge.MergeResult:
         """Merge customers (by code) into the survivor; ``picks``: field → code;
-        ``trusted``: systems whose customers' values win, most trusted first."""
+        ``trusted``: systems whose customers' values win, most trusted first;
+        ``expected_versions``: code → version read (a customer changed since is
+        StaleVersion)."""
         return merge.merge_customers(self.ctx, survivor, losers, picks, reason,
-                                     trusted=trusted)
+                                     trusted=trusted, expected_versions=expected_versions)
 
     def survivorship_rules(self) -> list[FieldRule]:
         """How a merge chooses each field's value (a steward's rule, else the default)."""

@@ -28,8 +28,15 @@ def test_merge_and_undo(reg: Register, client: TestClient) -> None:
     two = client.post("/customers", json={"kind": "enterprise", "legal_name":
                                           "深圳华盛电子科技有限公司", "region": "440305"})
     survivor, loser = one.json()["code"], two.json()["code"]
+    client.patch(f"/customers/{loser}", json={"grade": "vip"}, headers={"If-Match": '"v1"'})
+    stale = client.post("/merges", json={"survivor": survivor, "losers": [loser],
+                                         "reason": "the same company",
+                                         "versions": {survivor: 1, loser: 1}})
+    assert stale.status_code == 412 and loser in stale.json()["detail"]
+    assert client.get(f"/customers/{loser}").json()["status"] == "active"
     merged = client.post("/merges", json={"survivor": survivor, "losers": [loser],
-                                          "reason": "the same company"})
+                                          "reason": "the same company",
+                                          "versions": {survivor: 1, loser: 2}})
     assert merged.status_code == 200, merged.text
     assert merged.json()["merged"] == [loser]
     assert merged.headers["ETag"] == f'"v{merged.json()["survivor"]["version"]}"'

@@ -70,6 +70,10 @@ class MergeRequest(BaseModel):
                                description="systems whose customers' values win, most "
                                            "trusted first")
     reason: str = Field(min_length=1, max_length=TEXT)
+    versions: dict[str, Annotated[int, Field(ge=1, le=2**62)]] = Field(
+        default_factory=dict, max_length=51,
+        description="code → the version (ETag) read of that customer: one changed since "
+                    "is refused with 412, as If-Match does for a single customer")
 
 
 class MergePublic(BaseModel):
@@ -138,7 +142,7 @@ def merge(body: MergeRequest, reg: RegisterDep) -> Any:
     """Merge duplicates into the survivor: names, identifiers, contacts and key
     mappings move to it; the losers' codes resolve to it."""
     merged = reg.merge(body.survivor, body.losers, body.picks, body.reason,
-                       trusted=body.trusted)
+                       trusted=body.trusted, expected_versions=body.versions)
     return tagged(merged.to_dict(), merged.survivor.version)
 
 

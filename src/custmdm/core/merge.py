@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from custmdm.core.audit import audit_row, write_audit
 from custmdm.core.context import Context
 from custmdm.core.customers import CustomerRecord, iso, load_records
-from custmdm.core.registry import find_by_code
+from custmdm.core.registry import find_by_code, require_version
 from custmdm.domain.customer import CodeStatus, Lifecycle
 from custmdm.domain.matching import blocking_keys
 from custmdm.domain.names import NameKind
@@ -77,6 +77,7 @@ def merge_customers(
     within: Callable[[Connection, int], None] | None = None,
     trusted: Sequence[str] = (),
     review_cluster: int | None = None,
+    expected_versions: Mapping[str, int] | None = None,
 ) -> MergeResult:
     """Merge ``loser_codes`` into the customer holding ``survivor_code``.
 
@@ -88,12 +89,19 @@ def merge_customers(
     meanwhile (a conflict, never a lost update), if one is already merged, if the
     survivor is retired, or if their kinds differ. ``within(conn, merge_id)`` runs inside
     the merge's transaction (the review queue records its decision there).
+    ``expected_versions``: code → the version the caller read of that customer; one
+    that changed since is StaleVersion.
     """
     if not loser_codes:
         raise ValidationError("give the survivor's code and at least one code to merge into it")
     survivor = _current(ctx, survivor_code)
     losers = [_current(ctx, code) for code in loser_codes]
     everyone = [survivor, *losers]
+    given = dict(zip([survivor_code, *loser_codes], everyone, strict=True))
+    for code, version in (expected_versions or {}).items():
+        if code not in given:
+            raise ValidationError(f"a version is given for {code}, which is not in the merge")
+        require_version(given[code], version)
     if len({c.id for c in everyone}) != len(everyone):
         raise ValidationError("a customer is named twice (codes of one customer); give each "
                               "customer once")
