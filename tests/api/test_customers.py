@@ -95,6 +95,10 @@ def test_if_match_refuses_a_stale_change(client: TestClient) -> None:
                                  headers={"If-Match": '"v1"'}), 412, "stale-version")
     assert "version 2, not 1" in stale["detail"]
     assert client.get(f"/customers/{code}").json()["size"] == "large"  # not overwritten
+    for grade in ("important", "potential"):  # every grade fits, the longest too
+        assert client.post("/customers", json={**PERSON, "grade": grade, "identifiers": [],
+                                               "legal_name": f"李{grade}", "phones": []}
+                           ).status_code == 201
     huge = problem(client.patch(f"/customers/{code}", json={"size": "huge"},
                                 headers={"If-Match": '"v2"'}), 422, "validation")
     assert huge["errors"][0]["field"] == "size" and huge["errors"][0]["rule"] == "choice"

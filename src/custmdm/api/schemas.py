@@ -43,7 +43,7 @@ class CustomerCreate(BaseModel):
     region: str | None = Field(None, max_length=16, examples=["440305"])
     industry: str | None = Field(None, max_length=8, examples=["C39"])
     size: str | None = Field(None, max_length=16)
-    grade: str | None = Field(None, max_length=8)
+    grade: str | None = Field(None, max_length=16)
     owner: str | None = Field(None, max_length=100)
     identifiers: list[IdentifierIn] = Field(default_factory=list, max_length=20)
     names: list[NameIn] = Field(default_factory=list, max_length=50)
@@ -71,7 +71,7 @@ class CustomerUpdate(BaseModel):
 
     industry: str | None = Field(None, max_length=8)
     size: str | None = Field(None, max_length=16)
-    grade: str | None = Field(None, max_length=8)
+    grade: str | None = Field(None, max_length=16)
     owner: str | None = Field(None, max_length=100)
 
 
