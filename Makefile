@@ -23,7 +23,7 @@ run: install
 	$(BIN)/custmdm init
 	$(BIN)/custmdm demo --if-empty --customers 2000
 	$(BIN)/custmdm overview
-	$(BIN)/custmdm serve --admin-token
+	$(BIN)/custmdm serve --admin-token --admin-password
 
 ## test: lint, type-check and the whole suite on SQLite and a throwaway PostgreSQL
 test: install

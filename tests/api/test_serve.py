@@ -32,22 +32,25 @@ def get(url: str, token: str | None = None) -> tuple[int, bytes]:
         return error.code, error.read()
 
 
-def test_serve_answers_over_http_with_the_printed_token(tmp_path: Path) -> None:
+def test_serve_answers_over_http_with_the_printed_token_and_password(
+        tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'served.db'}"
     env = {**os.environ, "CUSTMDM_KEY_FILE": str(tmp_path / "keys.json")}
     env.pop("CUSTMDM_ADMIN_TOKEN", None)
+    env.pop("CUSTMDM_ADMIN_PASSWORD", None)
     run = [sys.executable, "-c", CLI, "--db", url, "--actor", "admin"]
     subprocess.run([*run, "init"], check=True, capture_output=True, env=env)
     subprocess.run([*run, "rule", "add", "std", "--pattern", "C{seq:6}"], check=True,
                    capture_output=True, env=env)
     port = free_port()
-    server = subprocess.Popen([*run, "serve", "--port", str(port), "--admin-token"],
+    server = subprocess.Popen([*run, "serve", "--port", str(port), "--admin-token",
+                               "--admin-password"],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                               env=env)
     try:
         assert server.stdout is not None
         lines = []
-        while not any(line.strip().startswith("cmdm_") for line in lines):
+        while not any(line.startswith("browser login") for line in lines):
             line = server.stdout.readline()
             assert line, "".join(lines)
             lines.append(line)
@@ -66,6 +69,14 @@ def test_serve_answers_over_http_with_the_printed_token(tmp_path: Path) -> None:
         status, page = get(f"{base}/docs")
         assert status == 200 and b"cdn" not in page.lower()
         assert get(f"{base}/static-offline-docs/swagger-ui-bundle.js")[0] == 200
+        login = next(line for line in lines if line.startswith("browser login"))
+        user, _, password = login.split(": ", 1)[1].split(" (")[0].partition(" / ")
+        request = urllib.request.Request(
+            f"{base}/session", method="POST", headers={"Content-Type": "application/json"},
+            data=json.dumps({"user": user, "password": password}).encode())
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 201 and "custmdm_session=" in response.headers[
+                "Set-Cookie"]
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -8,6 +8,7 @@ stderr and a non-zero exit code.
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -127,9 +128,15 @@ def serve_command(
         "--admin-token", help="Give the acting user (the administrator `init` made) an API "
                               "token first: $CUSTMDM_ADMIN_TOKEN if set, else a new one "
                               "valid for a day, printed once.")] = False,
+    admin_password: Annotated[bool, typer.Option(
+        "--admin-password", help="Give the acting user a password for the browser login "
+                                 "(POST /session): $CUSTMDM_ADMIN_PASSWORD if set, else a "
+                                 "new one printed once, unless they have one already.")
+    ] = False,
 ) -> None:
     """Serve the REST API (uvicorn); its interactive OpenAPI docs are at /docs. Clients
-    authenticate with an API token (`custmdm token create`)."""
+    authenticate with an API token (`custmdm token create`), browsers by logging in
+    (POST /session)."""
     import uvicorn
 
     from custmdm.api import create_app
@@ -138,6 +145,8 @@ def serve_command(
         url = reg.store.url
         if admin_token:
             _token_for_serving(reg, f"http://{host}:{port}")
+        if admin_password:
+            _password_for_serving(reg)
     out.print(f"serving http://{host}:{port}/ (API docs: /docs)", highlight=False)
     if workers == 1:
         uvicorn.run(create_app(url), host=host, port=port, log_level="info")
@@ -167,6 +176,25 @@ def _token_for_serving(reg: Register, base: str) -> None:
     out.print(f"API token of {actor}, valid for a day (shown this once):\n  {made.token}\n"
               f"  e.g. curl -H 'Authorization: Bearer <token>' {base}/customers",
               highlight=False, soft_wrap=True)
+
+
+def _password_for_serving(reg: Register) -> None:
+    """A login password for the acting user: $CUSTMDM_ADMIN_PASSWORD (set each time),
+    else, if they have none yet, a new one printed once."""
+    actor = reg.ctx.actor.name
+    given = os.environ.get("CUSTMDM_ADMIN_PASSWORD")
+    if given:
+        reg.set_password(actor, given)
+        out.print(f"browser login: {actor}, with the password in $CUSTMDM_ADMIN_PASSWORD",
+                  highlight=False)
+        return
+    if any(u.name == actor and u.has_password for u in reg.users()):
+        out.print(f"browser login: {actor}, with the password set before "
+                  f"(`custmdm user password {actor}` changes it)", highlight=False)
+        return
+    password = secrets.token_urlsafe(12)
+    reg.set_password(actor, password)
+    out.print(f"browser login: {actor} / {password} (shown this once)", highlight=False)
 
 
 @app.command("erase")
