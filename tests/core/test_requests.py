@@ -193,7 +193,7 @@ def test_reject_withdraw_and_who_may_decide(office: Office) -> None:
             lou.reject(near, " ")
         rejected = lou.reject(near, "still trading")
         assert (rejected.status, rejected.decision_reason) == ("rejected", "still trading")
-    with pytest.raises(Conflict, match="only they can withdraw"):
+    with pytest.raises(PermissionDenied, match="only the user who asked"):
         office.abe.withdraw(far)
     assert office.mia.withdraw(far).status == "withdrawn"
     assert {r.status for r in office.mia.requests(None, mine=True)} == {"rejected",

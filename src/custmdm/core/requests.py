@@ -28,7 +28,13 @@ from custmdm.core.audit import audit_row, write_audit
 from custmdm.core.coding import RuleTarget, current_version
 from custmdm.core.context import Context
 from custmdm.core.customers import CustomerRecord, load_records
-from custmdm.errors import ApprovalRequired, Conflict, NotFound, ValidationError
+from custmdm.errors import (
+    ApprovalRequired,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    ValidationError,
+)
 from custmdm.security.access import Permission
 from custmdm.store.audit import utc
 from custmdm.store.tables import approval_rule, change_request, customer
@@ -287,9 +293,9 @@ def withdraw_request(ctx: Context, request_id: int) -> ChangeRequest:
     """The requester takes back a pending request."""
     with ctx.store.read() as conn:
         row = _pending(conn, request_id)
-    if row.requested_by != ctx.actor.name:
-        raise Conflict(f"change request {request_id} is {row.requested_by}'s: only they can "
-                       "withdraw it (an approver rejects it)")
+    if row.requested_by != ctx.actor.name:  # who asked is not everyone's business
+        raise PermissionDenied(f"only the user who asked for change request {request_id} "
+                               "can withdraw it (an approver rejects it)")
     return _decide(ctx, request_id, "withdrawn", None)
 
 
