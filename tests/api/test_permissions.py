@@ -1,8 +1,8 @@
 """Per-route permissions, scopes and masking of the REST API, on both databases: a user
 without grants gets 403 wherever a permission is needed; read_only in region:44 reads
 only customers there; register-wide work needs scope ``all``; contacts and a person's
-number are masked for everyone (unmasking is an audited CLI action, not an API one);
-every route that takes a body answers a bad one with 422 naming the field."""
+number are masked for everyone (unmasking is a separate, audited route); every route
+that takes a body answers a bad one with 422 naming the field."""
 
 from __future__ import annotations
 
@@ -139,6 +139,23 @@ NEEDS_A_GRANT: list[tuple[str, str, Body]] = [
                                   "reason": "same"}}),
     ("POST", "/merges/<merge>/undo", {"json": {"reason": "not the same"}}),
     ("GET", "/review-queue", {}),
+    ("GET", "/naming-rules", {}),
+    ("POST", "/naming-rules/x", {"json": {}}),
+    ("DELETE", "/naming-rules/x", {}),
+    ("GET", "/match-rules", {}),
+    ("PUT", "/match-rules/enterprise/link", {"json": {"threshold": 0.97}}),
+    ("GET", "/survivorship-rules", {}),
+    ("PUT", "/survivorship-rules/industry", {"json": {"rule": "most_recent"}}),
+    ("GET", "/approval-rules", {}),
+    ("PUT", "/approval-rules/customer.merge", {"json": {"required": True}}),
+    ("GET", "/overview", {}),
+    ("GET", "/checks/codes", {}),
+    ("POST", "/dedup-runs", {"json": {}}),
+    ("POST", "/customers/<south_person>/unmask", {"json": {"reason": "x"}}),
+    ("POST", "/customers/<north_person>/erase", {"json": {"reason": "x"}}),
+    ("GET", "/customers/<south>/legal-name", {"params": {"on": "2026-01-01"}}),
+    ("POST", "/systems/erp/customers/S-1/move", {"json": {"to": "<north>", "reason": "x"}}),
+    ("PUT", "/users/viewer/password", {"json": {"password": "long enough pass"}}),
     ("POST", "/review-queue/1", {"json": {"decision": "defer"}}),
     ("GET", "/requests", {}),
     ("GET", "/requests/<request>", {}),
@@ -284,10 +301,14 @@ def test_lists_and_search_show_only_customers_in_scope(client: TestClient, world
         assert client.get("/search", params={"q": query}).json()["count"] == 1, query
         assert client.get("/search", params={"q": query}, headers=world.viewer
                           ).json() == {"data": [], "count": 0}, query
-    # README: the duplicate check looks at every customer, and shows codes and names.
+    # The duplicate check is for those who may register such a customer; it looks at
+    # every customer, but of those outside one's scopes shows only code, owner, score.
+    problem(client.post("/duplicates/check", json={**NORTH, "region": "440305"},
+                        headers=world.viewer), 403, "forbidden")
     found = client.post("/duplicates/check", json={**NORTH, "region": "440305"},
-                        headers=world.viewer).json()["candidates"]
-    assert ids["north"] in [c["code"] for c in found]
+                        headers=world.steward).json()["candidates"]
+    [north] = [c for c in found if c["code"] == ids["north"]]
+    assert north["legal_name"] is None and north["why"] == [] and north["score"] > 0.5
 
 
 #: The changes of NEEDS_A_GRANT, all to customers in region 44 (NEW is in 440104).

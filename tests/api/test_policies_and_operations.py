@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from custmdm.core.audit import AuditFilter
 from custmdm.demo.generator import DemoGenerator
+from custmdm.errors import PermissionDenied
 from custmdm.register import Register
 
 HUASHENG = {"kind": "enterprise", "legal_name": "深圳市华盛电子科技有限公司",
@@ -163,12 +164,22 @@ def test_legal_name_on_a_day_and_moving_a_key_mapping(client: TestClient) -> Non
 
 def test_a_user_sets_their_own_password_only(reg: Register, client: TestClient) -> None:
     ann = as_user(reg, client, "ann", "read_only")
-    assert client.put("/users/ann/password", json={"password": "a long passphrase 1"},
-                      headers=ann).status_code == 204
+    reg.set_password("ann", "the first passphrase")
+    session = reg.open_session("ann", "the first passphrase").token
+    change = {"password": "a long passphrase 1"}
+    missing = client.put("/users/ann/password", json=change, headers=ann)
+    assert missing.status_code == 422
+    assert missing.json()["errors"][0]["field"] == "current_password"
+    assert client.put("/users/ann/password", json={**change, "current_password": "guess"},
+                      headers=ann).status_code == 403
+    assert client.put("/users/ann/password", headers=ann, json={
+        **change, "current_password": "the first passphrase"}).status_code == 204
     assert reg.check_password("ann", "a long passphrase 1") == "ann"
+    with pytest.raises(PermissionDenied):  # her sessions ended with the old password
+        reg.authenticate_token(session)
     assert client.put("/users/tester/password", json={"password": "a long passphrase 2"},
                       headers=ann).status_code == 403
-    short = client.put("/users/ann/password", json={"password": "short"})
+    short = client.put("/users/ann/password", json={"password": "short"})  # by the admin
     assert short.status_code == 422 and "10" in short.json()["detail"]
 
 

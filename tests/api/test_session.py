@@ -108,3 +108,27 @@ def test_a_session_follows_its_user(reg: Register) -> None:
     with pytest.raises(PermissionDenied):
         reg.open_session("ben", PASSWORD)
     assert reg.close_session(made.token) is False  # not the tester's session
+
+
+def test_a_burst_of_guesses_is_throttled_like_guesses_in_turn(browser: TestClient) -> None:
+    """Tries count from when they start: 12 wrong passwords sent at once get at most
+    MAX_FAILURES answers, the rest 429, before any of the slow checks is done."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def guess(n: int) -> int:
+        return browser.post("/session", json={"user": "ann", "password": f"guess{n}"}
+                            ).status_code
+
+    with ThreadPoolExecutor(12) as pool:
+        statuses = list(pool.map(guess, range(12)))
+    assert statuses.count(401) <= MAX_FAILURES and statuses.count(429) >= 12 - MAX_FAILURES
+    assert set(statuses) == {401, 429}
+
+
+def test_logging_out_a_session_revoked_already_clears_the_cookie(
+        reg: Register, browser: TestClient) -> None:
+    csrf = log_in(browser)
+    [session] = [t for t in reg.tokens("ann") if t.name == "browser session"]
+    reg.revoke_token(session.id)
+    gone = browser.delete("/session", headers={"X-CSRF-Token": csrf})
+    assert gone.status_code == 204 and "custmdm_session" not in browser.cookies

@@ -13,7 +13,7 @@ from typing import Annotated, Any, cast
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from custmdm.core.context import AUTHORIZATION_TTL, Actor
 from custmdm.errors import PermissionDenied
@@ -24,6 +24,9 @@ from custmdm.store.database import Store
 SESSION_COOKIE = "custmdm_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _bearer = HTTPBearer(auto_error=False, description="An API token: `custmdm token create`")
+_cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False,
+                       description="A browser session (POST /session); a change made with "
+                                   "it also needs the session's X-CSRF-Token header")
 
 
 class Registers:
@@ -105,25 +108,30 @@ def session_token(request: Request) -> str | None:
     return request.cookies.get(SESSION_COOKIE) or None
 
 
+def require_csrf(request: Request, session: str) -> None:
+    """Refuse (403) a change made with the session cookie that lacks its CSRF token."""
+    sent = request.headers.get("X-CSRF-Token", "").encode()
+    if request.method not in SAFE_METHODS and not hmac.compare_digest(
+            sent, csrf_token_of(session).encode()):
+        raise HTTPException(403, "a change made with the session cookie needs its CSRF "
+                                 "token in X-CSRF-Token (POST/GET /session return it)")
+
+
 async def current_register(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    cookie: Annotated[str | None, Depends(_cookie)],
 ) -> Register:
     """The register acting as the user whose bearer token, or session cookie, came with
     the request (401 for a missing, unknown, expired or revoked one; 403 for a change
     made with the cookie but without its CSRF token). On the event loop: a token seen
     in the last seconds is an in-memory lookup, cheaper than a thread hop per request
     (docs/benchmarks.md); others are checked against the database in a worker thread."""
-    cookie = session_token(request)
     if credentials is not None and credentials.scheme.lower() == "bearer":
         token = credentials.credentials
-    elif cookie is not None:
+    elif cookie:
         token = cookie
-        sent = request.headers.get("X-CSRF-Token", "").encode()
-        if request.method not in SAFE_METHODS and not hmac.compare_digest(
-                sent, csrf_token_of(token).encode()):
-            raise HTTPException(403, "a change made with the session cookie needs its CSRF "
-                                     "token in X-CSRF-Token (POST/GET /session return it)")
+        require_csrf(request, token)
     else:
         raise HTTPException(401, "give an API token (Authorization: Bearer <token>) or log "
                                  "in (POST /session)",

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter, OrderedDict
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -23,6 +24,7 @@ from custmdm.api.deps import (
     RegisterDep,
     Registers,
     csrf_token_of,
+    require_csrf,
     session_token,
 )
 from custmdm.api.problems import PROBLEM_JSON, PROBLEM_RESPONSES, PROBLEM_SCHEMA
@@ -57,32 +59,47 @@ class LoginThrottle:
     """Failed logins per user and client address; the sixth in five minutes waits.
 
     Passwords are argon2id hashes, slow to guess; this stops a script from guessing
-    at the server's full speed. Kept in memory, per server process."""
+    at the server's full speed. A try counts from the moment it starts, so a burst
+    sent at once is throttled like one sent in turn. Kept in memory, per server
+    process; behind a proxy, run uvicorn with --proxy-headers so the address is the
+    client's."""
+
+    #: The most (user, address) pairs remembered; the least recently seen go first.
+    MAX_KEYS = 100_000
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._failures: dict[tuple[str, str], list[float]] = {}
+        self._failures: OrderedDict[tuple[str, str], list[float]] = OrderedDict()
+        self._trying: Counter[tuple[str, str]] = Counter()
 
-    def wait_left(self, key: tuple[str, str]) -> float:
-        """Seconds before ``key`` may try again (0: now)."""
+    def start(self, key: tuple[str, str]) -> float:
+        """Begin a try for ``key``: 0 if it may go ahead (then call ``finish``), else
+        the seconds to wait."""
         now = time.monotonic()
         with self._lock:
-            recent = [t for t in self._failures.get(key, ()) if now - t < FAILURE_WINDOW]
+            recent = [t for t in self._failures.pop(key, ()) if now - t < FAILURE_WINDOW]
             if recent:
                 self._failures[key] = recent
-            else:
+            if len(recent) + self._trying[key] >= MAX_FAILURES:
+                return FAILURE_WINDOW - (now - recent[0]) if recent else 1.0
+            self._trying[key] += 1
+            return 0.0
+
+    def finish(self, key: tuple[str, str], outcome: Literal["failed", "succeeded", "error"]
+               ) -> None:
+        """End a try begun with ``start``: a wrong password counts, a login forgets the
+        failures, an error on the server does neither."""
+        with self._lock:
+            self._trying[key] -= 1
+            if self._trying[key] <= 0:
+                del self._trying[key]
+            if outcome == "failed":
+                self._failures.setdefault(key, []).append(time.monotonic())
+                self._failures.move_to_end(key)
+                while len(self._failures) > self.MAX_KEYS:
+                    self._failures.popitem(last=False)
+            elif outcome == "succeeded":
                 self._failures.pop(key, None)
-        return FAILURE_WINDOW - (now - recent[0]) if len(recent) >= MAX_FAILURES else 0.0
-
-    def failed(self, key: tuple[str, str]) -> None:
-        with self._lock:
-            if len(self._failures) > 100_000:  # a flood of names: forget the oldest
-                self._failures.clear()
-            self._failures.setdefault(key, []).append(time.monotonic())
-
-    def succeeded(self, key: tuple[str, str]) -> None:
-        with self._lock:
-            self._failures.pop(key, None)
 
 
 def _throttle(request: Request) -> LoginThrottle:
@@ -101,7 +118,7 @@ async def log_in(body: Login, request: Request, response: Response,
     """Log in with a user name and password: sets the session cookie and returns the
     CSRF token to send with changes. A wrong name or password is 401."""
     key = (body.user, request.client.host if request.client else "")
-    wait = throttle.wait_left(key)
+    wait = throttle.start(key)
     if wait > 0:
         raise HTTPException(429, f"too many failed logins for {body.user!r}; try again in "
                                  f"{int(wait) + 1} s", headers={"Retry-After": str(int(wait) + 1)})
@@ -114,9 +131,12 @@ async def log_in(body: Login, request: Request, response: Response,
     try:
         made = await run_in_threadpool(open_session)
     except PermissionDenied as error:
-        throttle.failed(key)
+        throttle.finish(key, "failed")
         raise HTTPException(401, error.message) from None
-    throttle.succeeded(key)
+    except BaseException:
+        throttle.finish(key, "error")
+        raise
+    throttle.finish(key, "succeeded")
     response.set_cookie(SESSION_COOKIE, made.token, max_age=body.hours * 3600,
                         httponly=True, samesite="strict", path="/",
                         secure=request.url.scheme == "https")
@@ -133,11 +153,22 @@ def who_am_i(request: Request, reg: RegisterDep) -> Any:
 
 
 @router.delete("", status_code=204)
-def log_out(request: Request, response: Response, reg: RegisterDep) -> None:
-    """Log out: the session's token is revoked at once and the cookie cleared."""
+async def log_out(request: Request, response: Response) -> None:
+    """Log out: the session's token is revoked at once and the cookie cleared (a
+    session that expired or was revoked already just loses its cookie)."""
     token = session_token(request)
     if token is not None:
-        reg.close_session(token)
-        request.app.state.registers.forget(token)
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+        require_csrf(request, token)
+        registers: Registers = request.app.state.registers
 
+        def close() -> None:
+            try:
+                name = registers.user_of(token)
+            except PermissionDenied:
+                return  # nothing left to revoke
+            with registers.acting_as(name) as register:
+                register.close_session(token)
+
+        await run_in_threadpool(close)
+        registers.forget(token)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")

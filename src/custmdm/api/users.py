@@ -13,6 +13,7 @@ from custmdm.api.deps import RegisterDep
 from custmdm.api.problems import PROBLEM_RESPONSES
 from custmdm.api.responses import PagingDep, page
 from custmdm.api.schemas import TEXT, Page, Reason
+from custmdm.errors import ValidationError
 
 router = APIRouter(tags=["users and access"], responses=PROBLEM_RESPONSES)
 UserName = Annotated[str, Path(min_length=1, max_length=100)]
@@ -124,12 +125,20 @@ class PasswordSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     password: str = Field(min_length=1, max_length=1000)
+    current_password: str | None = Field(
+        None, max_length=1000, description="needed to change one's own password: a "
+                                           "stolen session must not become the account")
 
 
 @router.put("/users/{name}/password", status_code=204)
 def set_password(name: UserName, body: PasswordSet, reg: RegisterDep) -> Response:
-    """Set a password: one's own, or anyone's for those who manage users. Sessions
-    already open stay open (revoke them with DELETE /tokens/{id})."""
+    """Set a password: one's own (with the current one), or anyone's for those who
+    manage users. The user's browser sessions end; API tokens stay."""
+    if name == reg.user:
+        if body.current_password is None:
+            raise ValidationError("give current_password to change your own password").at(
+                "current_password")
+        reg.check_password(name, body.current_password)  # wrong: 403
     reg.set_password(name, body.password)
     return Response(status_code=204)
 

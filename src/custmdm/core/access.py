@@ -324,7 +324,8 @@ def set_user_active(ctx: Context, name: str, active: bool, reason: str | None = 
 
 
 def set_password(ctx: Context, name: str, password: str) -> None:
-    """Set a user's password (their own, or anyone's for those who manage users)."""
+    """Set a user's password (their own, or anyone's for those who manage users). Their
+    browser sessions end: whoever knew the old password is logged out."""
     if name != ctx.actor.name:
         ctx.require(Permission.MANAGE_USERS)
     hashed = _hash_password(password)
@@ -333,6 +334,9 @@ def set_password(ctx: Context, name: str, password: str) -> None:
         now = ctx.now()
         conn.execute(update(app_user).where(app_user.c.id == row.id)
                      .values(password_hash=hashed))
+        conn.execute(update(api_token).where(
+            api_token.c.user_id == row.id, api_token.c.name == SESSION_TOKEN_NAME,
+            api_token.c.revoked_at.is_(None)).values(revoked_at=now))
         write_audit(ctx.store, conn, [audit_row(ctx.actor.name, "user.password", "user",
                                                 name, {}, now)])
 

@@ -91,7 +91,8 @@ class Candidate:
     owner: str | None
     status: str
     #: None when the actor may not read the candidate (outside their scopes): they
-    #: learn that the customer exists, its code and owner, so they can ask, not more.
+    #: learn that the customer exists, its code, owner and score, so they can ask; not
+    #: its name, nor what matched (which would confirm a phone or an ID number).
     legal_name: str | None
     probability: float
     weight: float  # match weight in bits: orders candidates whose probability is 1.0
@@ -133,9 +134,10 @@ class DuplicateSuspected(Conflict):
 
 
 def check_draft(ctx: Context, draft: CustomerDraft, limit: int = 10) -> CheckResult:
-    """Score a draft against the register without registering it."""
-    ctx.require_user()
+    """Score a draft against the register without registering it: a question asked
+    before registering, so it needs the right to register such a customer."""
     valid = validate_draft(draft, default_owner=ctx.actor.name)
+    ctx.require(Permission.CREATE, valid, "such a customer")
     return check_record(ctx, valid.match_record(), limit=limit)
 
 
@@ -195,7 +197,8 @@ def _within_scope(ctx: Context, candidates: Sequence[Candidate]) -> tuple[Candid
     with ctx.store.read() as conn:
         readable = set(conn.execute(select(customer.c.id).where(
             customer.c.id.in_([c.customer_id for c in candidates]), scope)).scalars())
-    return tuple(c if c.customer_id in readable else replace(c, legal_name=None)
+    return tuple(c if c.customer_id in readable
+                 else replace(c, legal_name=None, explanation=())
                  for c in candidates)
 
 
@@ -230,7 +233,8 @@ def _decide(result: CheckResult, override_reason: str | None, *, changing: bool
     best = result.deciding or result.candidates[0]
     listed = "; ".join(f"{c.code} ({c.legal_name or 'not in your scope'}, "
                        f"owner {c.owner or '-'}, "
-                       f"{c.probability:.1%}: {', '.join(c.explanation)})"
+                       f"{c.probability:.1%}"
+                       f"{': ' + ', '.join(c.explanation) if c.explanation else ''})"
                        for c in result.candidates if c.action)
     if result.action in (Action.BLOCK, Action.LINK):  # a name change cannot link
         raise DuplicateSuspected(
