@@ -4,6 +4,8 @@ logout, and throttled guessing."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -132,3 +134,18 @@ def test_logging_out_a_session_revoked_already_clears_the_cookie(
     reg.revoke_token(session.id)
     gone = browser.delete("/session", headers={"X-CSRF-Token": csrf})
     assert gone.status_code == 204 and "custmdm_session" not in browser.cookies
+
+
+def test_sessions_over_for_a_week_are_cleared_at_the_next_login(
+        reg: Register, clock: Any) -> None:
+    reg.add_user("ben", password=PASSWORD)
+    old = reg.open_session("ben", PASSWORD, hours=1)
+    recent = reg.open_session("ben", PASSWORD, hours=1)
+    clock.moment += timedelta(days=7, minutes=30)  # old and recent expired 6d23h ago
+    reg.open_session("ben", PASSWORD)
+    assert {t.id for t in reg.tokens("ben")} >= {recent.record.id}
+    clock.moment += timedelta(hours=1)
+    newest = reg.open_session("ben", PASSWORD)
+    kept = {t.id for t in reg.tokens("ben")}
+    assert old.record.id not in kept and recent.record.id not in kept
+    assert newest.record.id in kept

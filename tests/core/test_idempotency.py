@@ -119,15 +119,30 @@ def test_a_request_taken_over_cannot_undo_its_successor(coded: Register) -> None
 def test_keys_are_forgotten_after_a_day(coded: Register, clock: Any) -> None:
     first = coded.register_once(draft(), "order-17")
     clock.moment += idempotency.KEEP_FOR - timedelta(minutes=1)
-    coded.ctx.idempotency_swept_at = float("-inf")  # a minute has passed for the sweep
+    idempotency._swept_at.clear()  # as if a minute had passed since the last sweep
     assert coded.register_once(draft(), "order-17").replayed  # still within the day
     coded.register_once(draft("深圳市恒泰贸易有限公司"), "order-18")
     clock.moment += timedelta(minutes=2)
-    coded.ctx.idempotency_swept_at = float("-inf")
+    idempotency._swept_at.clear()
     coded.register_once(draft("广州市南方乳业有限公司"), "order-19")  # sweeps order-17
     with coded.store.read() as conn:
         kept = set(conn.execute(select(idempotency_key.c.key)).scalars())
     assert kept == {"order-18", "order-19"}
     with pytest.raises(Conflict):  # order-17 is a new request now: a duplicate of the first
         coded.register_once(draft(), "order-17")
+    assert coded.find(first.customer.code).customer.id == first.customer.id
+
+
+def test_a_failed_sweep_costs_the_request_nothing(coded: Register, clock: Any,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forgetting old keys is housekeeping after the registration: if it fails (a lock
+    timeout, say), the customer is registered and the key finished all the same."""
+    from sqlalchemy.exc import OperationalError
+
+    def failing(ctx: Any) -> int:
+        raise OperationalError("DELETE", {}, Exception("lock timeout"))
+
+    monkeypatch.setattr(idempotency, "_sweep", failing)
+    first = coded.register_once(draft(), "order-17")
+    assert coded.register_once(draft(), "order-17").replayed
     assert coded.find(first.customer.code).customer.id == first.customer.id

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from custmdm.errors import PermissionDenied
 from custmdm.register import Register
 from custmdm.store.database import Store
 
+_log = logging.getLogger("custmdm.api")
 #: The cookie a browser session's token is kept in (api.session).
 SESSION_COOKIE = "custmdm_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -45,7 +47,7 @@ class Registers:
         self.store = store
         self._lock = threading.Lock()
         self._idle: dict[str, list[Register]] = {}
-        self._lent: list[Register] = []  # every register made, to close them all
+        self._closed = False
         self._tokens: dict[str, tuple[str, float]] = {}
 
     @contextmanager
@@ -56,22 +58,34 @@ class Registers:
             register = idle.pop() if idle else None
         if register is None:
             register = Register(self.store, Actor(name))
-            with self._lock:
-                self._lent.append(register)
         try:
             yield register
         finally:
             with self._lock:
-                self._idle.setdefault(name, []).append(register)
+                closed = self._closed
+                if not closed:
+                    self._idle.setdefault(name, []).append(register)
+            if closed:  # a call that outlived the server's stop: void its codes now
+                self._release(register)
 
     def close(self) -> int:
-        """Void the gap-allowed codes every register reserved and did not use (the
-        server is stopping); returns how many."""
+        """Void the gap-allowed codes the idle registers reserved and did not use (the
+        server is stopping; registers still lent void theirs when given back); returns
+        how many."""
         with self._lock:
-            registers, self._lent, self._idle = self._lent, [], {}
-        return sum(register.ctx.reservations.release(
-            register.ctx, "reserved but unused when the API server stopped")
-            for register in registers)
+            self._closed = True
+            idle = [register for registers in self._idle.values() for register in registers]
+            self._idle = {}
+        return sum(self._release(register) for register in idle)
+
+    @staticmethod
+    def _release(register: Register) -> int:
+        try:
+            return register.ctx.reservations.release(
+                register.ctx, "reserved but unused when the API server stopped")
+        except Exception:  # the others still get theirs voided; these stay reserved
+            _log.exception("voiding reserved codes failed")
+            return 0
 
     def cached_user(self, token: str) -> str | None:
         """The user of a token checked less than AUTHORIZATION_TTL seconds ago."""

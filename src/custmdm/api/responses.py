@@ -24,7 +24,7 @@ def etag(version: int) -> str:
 class Paging:
     """Which page of a list a client asked for (``limit`` and ``offset``)."""
 
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="items per page")] = 100
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="items per page")] = MAX_PAGE
     offset: Annotated[int, Query(ge=0, le=2**31, description="items to skip")] = 0
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ColumnElement, Connection, false, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, delete, false, func, or_, select, update
 
 from custmdm.core.audit import audit_row, write_audit
 from custmdm.errors import Conflict, NotFound, PermissionDenied, ValidationError
@@ -575,6 +575,12 @@ def open_session(ctx: Context, name: str, password: str, hours: int = SESSION_HO
     with ctx.store.write() as conn:
         row = _user_row(conn, name)
         now = ctx.now()
+        # Every login adds a token: those of sessions over for a week go (the audit
+        # trail keeps their opening and closing), so the user's list stays short.
+        over = now - timedelta(days=7)
+        conn.execute(delete(api_token).where(
+            api_token.c.user_id == row.id, api_token.c.name == SESSION_TOKEN_NAME,
+            or_(api_token.c.revoked_at < over, api_token.c.expires_at < over)))
         return _insert_token(ctx, conn, name, row.id, name, SESSION_TOKEN_NAME,
                              TOKEN_PREFIX + secrets.token_urlsafe(32), now,
                              now + timedelta(hours=hours), "session.open")

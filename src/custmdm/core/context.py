@@ -86,8 +86,6 @@ class Context:
     #: Naming rules as last loaded (see core.naming).
     naming_rules: list[Any] | None = None
     naming_rules_loaded_at: float = 0.0
-    #: When this register last forgot expired idempotency keys (core.idempotency).
-    idempotency_swept_at: float = float("-inf")
     _authorization: Authorization | None = None
     _authorization_loaded_at: float = 0.0
     _reservations: ReservationPool | None = None

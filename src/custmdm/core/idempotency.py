@@ -26,12 +26,15 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import ColumnElement, Connection, and_, delete, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from custmdm.core.context import Context
 from custmdm.core.customers import CustomerDraft, CustomerRecord
@@ -51,8 +54,12 @@ MAX_KEY_LENGTH = 200
 #: How long a key is remembered: a retry within a day returns the first customer; the
 #: same key used again later is a new request (as payment APIs do).
 KEEP_FOR = timedelta(hours=24)
-#: Seconds between two sweeps of expired keys by one register.
+#: Seconds between two sweeps of expired keys in one process, and the most one forgets.
 SWEEP_EVERY = 60.0
+SWEEP_BATCH = 1_000
+_sweeping = threading.Lock()
+_swept_at: dict[int, float] = {}  # id(store) → when
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +87,6 @@ def register_idempotently(ctx: Context, draft: CustomerDraft, key: str, *,
         if done > 0:
             return Registered(get_customer_by_id(ctx, done), replayed=True)
         time.sleep(0.05)  # the first request with this key is still running
-    _sweep(ctx)
     try:
         record = register_customer(ctx, draft, override_reason=override_reason,
                                    idempotency_key=key)
@@ -90,19 +96,32 @@ def register_idempotently(ctx: Context, draft: CustomerDraft, key: str, *,
     with ctx.store.write() as conn:
         conn.execute(update(idempotency_key).where(_ours(ctx, key, claim))
                      .values(customer_id=record.id))
+    try:
+        _sweep(ctx)
+    except SQLAlchemyError:  # housekeeping: the next sweep tries again
+        _log.warning("forgetting expired idempotency keys failed", exc_info=True)
     return Registered(record, replayed=False)
 
 
 def _sweep(ctx: Context) -> int:
-    """Forget keys older than KEEP_FOR (at most once a minute per register, in a short
-    transaction of its own, through the index on their age); returns how many."""
+    """Forget keys older than KEEP_FOR, at most SWEEP_BATCH of them, at most once a
+    minute per store (every register of a server shares it), in a short transaction
+    of its own after the registration, through the index on their age. Rows another
+    sweep holds are skipped (PostgreSQL), not waited for. Returns how many."""
     now = time.monotonic()
-    if now - ctx.idempotency_swept_at < SWEEP_EVERY:
-        return 0
-    ctx.idempotency_swept_at = now
+    with _sweeping:
+        if now - _swept_at.get(id(ctx.store), float("-inf")) < SWEEP_EVERY:
+            return 0
+        _swept_at[id(ctx.store)] = now
+    expired = (select(idempotency_key.c.actor, idempotency_key.c.key)
+               .where(idempotency_key.c.created_at < ctx.now() - KEEP_FOR)
+               .limit(SWEEP_BATCH).with_for_update(skip_locked=True))
     with ctx.store.write() as conn:
-        return conn.execute(delete(idempotency_key).where(
-            idempotency_key.c.created_at < ctx.now() - KEEP_FOR)).rowcount
+        rows = conn.execute(expired).all()
+        for actor, key in rows:
+            conn.execute(delete(idempotency_key).where(idempotency_key.c.actor == actor,
+                                                       idempotency_key.c.key == key))
+    return len(rows)
 
 
 def _give_back(ctx: Context, key: str, claim: str) -> None:

@@ -97,11 +97,6 @@ def merge_customers(
     survivor = _current(ctx, survivor_code)
     losers = [_current(ctx, code) for code in loser_codes]
     everyone = [survivor, *losers]
-    given = dict(zip([survivor_code, *loser_codes], everyone, strict=True))
-    for code, version in (expected_versions or {}).items():
-        if code not in given:
-            raise ValidationError(f"a version is given for {code}, which is not in the merge")
-        require_version(given[code], version)
     if len({c.id for c in everyone}) != len(everyone):
         raise ValidationError("a customer is named twice (codes of one customer); give each "
                               "customer once")
@@ -116,6 +111,11 @@ def merge_customers(
                                   f"{survivor.kind}: only customers of one kind are merged")
     for c in everyone:
         ctx.require(Permission.MERGE, c)
+    given = dict(zip([survivor_code, *loser_codes], everyone, strict=True))
+    for code, version in (expected_versions or {}).items():
+        if code not in given:
+            raise ValidationError(f"a version is given for {code}, which is not in the merge")
+        require_version(given[code], version)
     by_code = {c.code: c for c in everyone}
     choices = _choose_fields(ctx, everyone, picks or {}, trusted)
     chosen = {name: choice.code for name, choice in choices.items()}
