@@ -284,3 +284,48 @@ def test_a_label_of_two_customers_since_merged_names_one_customer_twice(
     labels.write_text(f"left,right\n{codes['d']},{codes['d2']}\n", encoding="utf-8")
     with pytest.raises(ValidationError, match=r"line 2: .* are one customer already"):
         reg.dedup_run(labels=labels)
+
+
+def test_two_runs_at_once_queue_a_cluster_once(reg: Register) -> None:
+    """Two batch runs whose queueing overlaps (a client retried a slow POST /dedup-runs):
+    the second waits for the first's clusters and leaves them be."""
+    import threading
+
+    from custmdm.core.batch import Prediction, _queue
+
+    reg.add_rule("std", "C{kind}{seq:6}")
+    for rule in reg.match_rules():
+        reg.set_match_rule(rule.kind, rule.action, None)
+    ids = [reg.register(CustomerDraft("enterprise", name, region="440305")).id
+           for name in (HUASHENG, "深圳华盛电子科技有限公司")]
+    records = {cid: stored_record_of(reg, cid) for cid in ids}
+    both_read = threading.Barrier(2)
+    queued: list[int] = []
+
+    def run() -> None:
+        with reg.store.write() as conn:
+            both_read.wait(timeout=10)  # both transactions open before either queues
+            reg.store.lock_review_queue(conn)
+            queued.append(_queue(conn, [Prediction(ids[0], ids[1], 0.99)], records,
+                                 reg.ctx.now()))
+
+    if reg.store.is_sqlite:  # one writer at a time: the barrier would wait for ever
+        run_alone = [threading.Thread(target=run) for _ in range(2)]
+        both_read = threading.Barrier(1)
+        for thread in run_alone:
+            thread.start()
+            thread.join()
+    else:
+        threads = [threading.Thread(target=run) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert sorted(queued) == [0, 1] and len(reg.review_queue()) == 1
+
+
+def stored_record_of(reg: Register, customer_id: int) -> Any:
+    from custmdm.core.dedup import stored_record
+
+    with reg.store.read() as conn:
+        return stored_record(conn, customer_id, reg.store.fields)

@@ -446,6 +446,7 @@ def run_batch(ctx: Context, *, train: bool = False, threshold: float = THRESHOLD
             if model is None:
                 trained_any = True
                 _save_model(conn, group, trained, len(records), now, ctx.actor.name)
+            ctx.store.lock_review_queue(conn)
             queued += _queue(conn, pairs, records, now)
             write_audit(ctx.store, conn, [audit_row(
                 ctx.actor.name, "dedup.run", "match_model", group,

@@ -54,6 +54,9 @@ RULE_CHANGES_LOCK = 0x434D444D52554C45
 #: PostgreSQL advisory lock key taken while users or grants change ("CMDMUSER").
 USER_CHANGES_LOCK = 0x434D444D55534552
 
+#: PostgreSQL advisory lock key taken while clusters are queued for review ("CMDMQUEU").
+REVIEW_QUEUE_LOCK = 0x434D444D51554555
+
 #: Where a write transaction's queued audit entries wait (Connection.info).
 _PENDING_AUDIT = "custmdm_pending_audit"
 
@@ -189,6 +192,14 @@ class Store:
         """
         if not self.is_sqlite:
             conn.execute(select(func.pg_advisory_xact_lock(USER_CHANGES_LOCK)))
+
+    def lock_review_queue(self, conn: Connection) -> None:
+        """Serialise queueing clusters for review until this transaction ends, so two
+        batch runs at once (a client retrying a slow POST /dedup-runs) do not both
+        queue the same cluster. SQLite: BEGIN IMMEDIATE already holds the only write
+        lock. PostgreSQL: a transaction-scoped advisory lock."""
+        if not self.is_sqlite:
+            conn.execute(select(func.pg_advisory_xact_lock(REVIEW_QUEUE_LOCK)))
 
     def dialect_insert(self, table: Table) -> sqlite.Insert | postgresql.Insert:
         """This dialect's INSERT, which can say ``ON CONFLICT … DO UPDATE``."""
