@@ -188,6 +188,10 @@ class Register:
             grade_letters=grade_letters,
         )
 
+    def retire_rule(self, name: str, reason: str) -> CodingRule:
+        """Stop a rule giving codes; its codes and its name stay."""
+        return coding.retire_rule(self.ctx, name, reason)
+
     def update_rule(
         self, name: str, pattern: str, *, kind: str | None = None,
         region_prefix: str | None = None, industry: str | None = None,

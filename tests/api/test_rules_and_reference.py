@@ -60,3 +60,14 @@ def test_reference_data(client: TestClient) -> None:
     sections = client.get("/reference/industries").json()["data"]
     assert any(s["code"] == "C" for s in sections)
     assert client.get("/reference/industries/C39").json()["data"][0]["code"] == "39"
+
+
+def test_a_rule_is_retired_with_a_reason(client: TestClient) -> None:
+    client.put("/rules/std", json={"pattern": "C{kind}{seq:6}"})
+    client.put("/rules/gov", json={"pattern": "G{seq:6}", "kind": "government"})
+    assert client.delete("/rules/gov").status_code == 422  # no reason
+    left = client.delete("/rules/gov", params={"reason": "merged into std"})
+    assert left.status_code == 200 and [r["name"] for r in left.json()["data"]] == ["std"]
+    assert client.delete("/rules/gov", params={"reason": "again"}).status_code == 404
+    assert client.put("/rules/gov", json={"pattern": "H{seq:6}", "kind": "government"}
+                      ).status_code == 409  # the name stays with its codes

@@ -237,3 +237,13 @@ def test_a_review_queue_accept_that_needs_approval_decides_the_cluster(office: O
     assert office.admin.review_queue() == []
     decided = office.admin.review_queue("accepted")[0]
     assert decided.id == cluster_id
+
+
+def test_retiring_a_rule_can_need_approval(office: Office) -> None:
+    office.admin.add_rule("old", "O{seq:5}", kind="government")
+    office.admin.set_approval_rule("rule.change")
+    request_id = _held(lambda: office.mia.retire_rule("old", "no longer used"))
+    assert office.abe.request(request_id).target == "retire rule old"
+    assert "old" in [s.rule.name for s in office.admin.rules()]
+    assert office.abe.approve(request_id).status == "applied"
+    assert "old" not in [s.rule.name for s in office.admin.rules()]

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from custmdm import CustomerDraft, open_register
+from custmdm.core.audit import AuditFilter
 from custmdm.errors import (
     Conflict,
     CounterExhausted,
@@ -177,3 +178,24 @@ def test_rules_changed_by_another_process_apply(db_url: str) -> None:
     assert first.check_codes().ok
     first.close()
     other.close()
+
+
+def test_a_retired_rule_gives_no_more_codes_and_keeps_its_name(reg: Register) -> None:
+    reg.add_rule("south", "S{seq:4}", region_prefix="44", priority=10)
+    reg.add_rule("all", "A{seq:4}", priority=20)
+    first = reg.register(enterprise()).code
+    assert first == "S0001"
+    retired = reg.retire_rule("south", "南区编码并入全国编码")
+    assert retired.name == "south"
+    assert [s.rule.name for s in reg.rules()] == ["all"]
+    assert reg.register(enterprise("深圳市恒泰贸易有限公司")).code == "A0001"
+    assert reg.find(first).customer.code == first  # its codes stay
+    with pytest.raises(Conflict, match="was retired"):
+        reg.add_rule("south", "Z{seq:4}", region_prefix="44")
+    with pytest.raises(NotFound):
+        reg.retire_rule("south", "again")
+    with pytest.raises(ValidationError, match="reason"):
+        reg.retire_rule("all", " ")
+    assert reg.check_codes().ok
+    [entry] = reg.audit_log(AuditFilter(action="rule.retire"))
+    assert entry.entity_id == "south" and "南区" in str(entry.detail)

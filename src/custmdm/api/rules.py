@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from custmdm.api.deps import RegisterDep
 from custmdm.api.problems import PROBLEM_RESPONSES
 from custmdm.api.responses import page, tagged
-from custmdm.api.schemas import TEXT, CustomerPublic, Page, Reason
+from custmdm.api.schemas import TEXT, CustomerPublic, Page, Pending, Reason
 
 router = APIRouter(tags=["rules and merges"], responses=PROBLEM_RESPONSES)
 
@@ -123,6 +123,16 @@ def save_rule(name: Annotated[str, Path(max_length=64)], body: RuleSave,
         reg.update_rule(name, pattern, **options)
     else:
         reg.add_rule(name, pattern, **options)
+    return list_rules(reg)
+
+
+@router.delete("/rules/{name}", response_model=Page[RulePublic],
+               responses={202: {"model": Pending}})
+def retire_rule(name: Annotated[str, Path(max_length=64)], reg: RegisterDep,
+                reason: Annotated[str, Query(min_length=1, max_length=TEXT)]) -> Any:
+    """Retire a rule: it gives no more codes (the next fitting rule applies); its codes
+    stay, unique for ever, and its name is not reused. Returns the current rules."""
+    reg.retire_rule(name, reason)
     return list_rules(reg)
 
 

@@ -354,6 +354,23 @@ def rule_update(
         _print_saved_rule(reg, rule.name, as_json)
 
 
+@rule_app.command("retire")
+def rule_retire(
+    name: Annotated[str, typer.Argument(help="Rule name.")],
+    reason: ReasonOption,
+    as_json: JsonOption = False,
+) -> None:
+    """Stop a rule giving codes; the next fitting rule applies. Its codes stay, unique
+    for ever, and its name is not reused."""
+    with register() as reg:
+        rule = reg.retire_rule(name, reason)
+    if as_json:
+        emit_json({"name": rule.name, "version": rule.version, "status": "retired"})
+        return
+    out.print(f"rule {rule.name} (version {rule.version}) retired; its codes stay",
+              highlight=False)
+
+
 def _scope(value: str) -> Any:
     if value not in ("prefix", "rule"):
         fail("--counter-scope must be 'prefix' or 'rule'", 2)

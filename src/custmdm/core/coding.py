@@ -215,6 +215,10 @@ def save_rule(
             )
         if previous is None and new_version:
             raise NotFound(f"no coding rule named {name.strip()!r}; add it first")
+        if previous is None and conn.execute(select(coding_rule.c.id).where(
+                coding_rule.c.name == name.strip()).limit(1)).first() is not None:
+            raise Conflict(f"coding rule {name.strip()!r} was retired; its name stays with "
+                           "the codes it gave: choose another name")
         old = _rule_from_row(ctx, previous) if previous is not None else None
         base = old.conditions if old else RuleConditions()
         letters = old.pattern.letters if old else None
@@ -253,6 +257,39 @@ def save_rule(
         write_audit(ctx.store, conn, [audit_row(ctx.actor.name, action, "coding_rule",
                                                 saved.name, detail, now)])
     return saved
+
+
+def retire_rule(ctx: Context, name: str, reason: str) -> CodingRule:
+    """Stop a rule giving codes: no customer gets one from it any more, and the next
+    fitting rule applies. Its codes stay, unique for ever, and so does its name (it is
+    not reused). Serialised with rule saves; may need approval (rule.change)."""
+    from custmdm.core.registry import require_reason
+
+    ctx.require(Permission.MANAGE_RULES)
+    reason = require_reason(reason)
+    name = name.strip()
+    version = current_version(ctx, name)
+    if not version:
+        raise NotFound(f"no current coding rule named {name!r}; see `custmdm rule list`")
+    ctx.approvals.check(ctx, "rule.change", {"name": name, "retire": True, "reason": reason},
+                        [RuleTarget(name, version)])
+    with ctx.store.write() as conn:
+        ctx.store.lock_rule_changes(conn)
+        current = conn.execute(
+            select(coding_rule)
+            .where(coding_rule.c.name == name, coding_rule.c.is_current)
+            .with_for_update()).first()
+        if current is None:
+            raise NotFound(f"no current coding rule named {name!r}; see `custmdm rule list`")
+        conn.execute(update(coding_rule).where(coding_rule.c.id == current.id)
+                     .values(is_current=False))
+        rule = _rule_from_row(ctx, current)
+        ctx.current_rules = None
+        write_audit(ctx.store, conn, [audit_row(
+            ctx.actor.name, "rule.retire", "coding_rule", name,
+            {"name": name, "version": rule.version, "reason": reason}, ctx.now())])
+    ctx.reservations.release(ctx, f"coding rule {name} retired", rule.id)
+    return rule
 
 
 def _rule_row(rule: CodingRule, version: int, now: datetime, actor: str) -> dict[str, Any]:

@@ -46,7 +46,7 @@ APPROVABLE: Mapping[str, str] = {
     "customer.rename": "change of the legal name",
     "customer.retire": "retirement of a customer",
     "xref.move": "moving a key mapping to another customer",
-    "rule.change": "adding or changing a coding rule",
+    "rule.change": "adding, changing or retiring a coding rule",
 }
 STATUSES = ("pending", "applied", "rejected", "conflict", "withdrawn")
 #: Seconds a process trusts the approval rules it read.
@@ -155,7 +155,7 @@ def _describe(action: str, details: Mapping[str, Any]) -> str:
         case "xref.move":
             return f"{details['system']} {details['external_id']} to {details['to']}"
         case "rule.change":
-            return f"rule {details['name']}"
+            return f"{'retire ' if details.get('retire') else ''}rule {details['name']}"
     return str(details.get("code", ""))
 
 
@@ -382,8 +382,10 @@ def _apply_move(ctx: Context, p: dict[str, Any]) -> Any:
 
 
 def _apply_rule(ctx: Context, p: dict[str, Any]) -> Any:
-    from custmdm.core.coding import save_rule
+    from custmdm.core.coding import retire_rule, save_rule
 
+    if p.get("retire"):
+        return retire_rule(ctx, p["name"], p["reason"])
     return save_rule(ctx, p["name"], p["pattern"], kind=p["kind"],
                      region_prefix=p["region_prefix"], industry=p["industry"],
                      grade=p["grade"], priority=p["priority"], gapless=p["gapless"],
