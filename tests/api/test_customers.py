@@ -10,27 +10,12 @@ from fastapi.testclient import TestClient
 
 from custmdm.api import create_app
 from custmdm.register import Register
-
-HUASHENG = {"kind": "enterprise", "legal_name": "深圳市华盛电子科技有限公司",
-            "region": "440305", "identifiers": [{"scheme": "cn.uscc",
-                                                 "value": "914403001922038216"}]}
-PERSON = {"kind": "individual", "legal_name": "张伟", "region": "110105",
-          "identifiers": [{"scheme": "cn.ric", "value": "11010519491231002X"}],
-          "phones": ["138 0013 8000"]}
+from tests.api.support import HUASHENG, PERSON, problem
 
 
 @pytest.fixture(autouse=True)
 def coding_rule(reg: Register) -> None:
     reg.add_rule("std", "C{kind}{seq:6}")
-
-
-def problem(response: Any, status: int, slug: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body: dict[str, Any] = response.json()
-    assert body["type"] == f"/problems/{slug}" and body["status"] == status
-    assert "Traceback" not in response.text
-    return body
 
 
 def test_register_read_and_list(client: TestClient) -> None:

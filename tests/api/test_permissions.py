@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from custmdm.api.schemas import CustomerCreate
 from custmdm.errors import ApprovalRequired
 from custmdm.register import Register
+from tests.api.support import problem
 
 Body = dict[str, Any]
 SOUTH: Body = {"kind": "enterprise", "legal_name": "深圳市华盛电子科技有限公司", "region": "440305",
@@ -32,15 +33,6 @@ SHOWN = {"identifiers": [{"scheme": "cn.ric", "value": "440***********1237"}],
          "contacts": [{"kind": "phone", "value": "139****6789"},
                       {"kind": "email", "value": "l***@example.com"}]}
 SECRETS = ("440305198506121237", "13923456789", "lina.li@example.com")
-
-
-def problem(response: Any, status: int, slug: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body: dict[str, Any] = response.json()
-    assert body["type"] == f"/problems/{slug}" and body["status"] == status
-    assert "Traceback" not in response.text
-    return body
 
 
 def bearer(reg: Register, user: str) -> dict[str, str]:

@@ -13,12 +13,10 @@ from custmdm.core.audit import AuditFilter
 from custmdm.demo.generator import DemoGenerator
 from custmdm.errors import PermissionDenied
 from custmdm.register import Register
+from tests.api.support import PERSON
 
 HUASHENG = {"kind": "enterprise", "legal_name": "深圳市华盛电子科技有限公司",
             "region": "440305"}
-PERSON = {"kind": "individual", "legal_name": "张伟", "region": "110105",
-          "identifiers": [{"scheme": "cn.ric", "value": "11010519491231002X"}],
-          "phones": ["138 0013 8000"]}
 
 
 @pytest.fixture(autouse=True)
