@@ -141,10 +141,13 @@ class Register:
         """Clusters from batch runs waiting for a decision."""
         return batch.review_queue(self.ctx, status, limit)
 
-    def decide(self, cluster_id: int, decision: str, survivor: str | None = None
-               ) -> batch.ReviewCluster:
-        """Accept (merge), reject (never proposed again) or defer a review cluster."""
-        return batch.decide(self.ctx, cluster_id, decision, survivor=survivor)
+    def decide(self, cluster_id: int, decision: str, survivor: str | None = None,
+               expected_versions: Mapping[str, int] | None = None) -> batch.ReviewCluster:
+        """Accept (merge), reject (never proposed again) or defer a review cluster;
+        ``expected_versions``: code → version reviewed (an accept is refused with
+        StaleVersion if one changed since)."""
+        return batch.decide(self.ctx, cluster_id, decision, survivor=survivor,
+                            expected_versions=expected_versions)
 
     def merge(self, survivor: str, losers: Sequence[str],
               picks: Mapping[str, str] | None = None, reason: str = "duplicates",

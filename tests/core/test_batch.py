@@ -12,7 +12,7 @@ from sqlalchemy import select
 from custmdm.core import batch
 from custmdm.core.customers import CustomerDraft
 from custmdm.demo.generator import DemoGenerator, make_uscc
-from custmdm.errors import Conflict, ValidationError
+from custmdm.errors import Conflict, StaleVersion, ValidationError
 from custmdm.register import Register
 from custmdm.store.tables import match_model, not_duplicate
 
@@ -84,7 +84,13 @@ def test_accept_merges_reject_remembers_defer_waits(
     queue = {frozenset(c.codes): c for c in reg.review_queue()}
     huasheng, hengtai, yunfan = (queue[frozenset((codes[x], codes[f"{x}2"]))]
                                  for x in ("a", "c", "d"))
-    reg.decide(huasheng.id, "accept", survivor=codes["a"])
+    reviewed = {code: reg.find(code).customer.version for code in huasheng.codes}
+    reg.update(codes["a2"], grade="vip")  # changed after the steward reviewed it
+    with pytest.raises(StaleVersion, match=codes["a2"]):
+        reg.decide(huasheng.id, "accept", survivor=codes["a"], expected_versions=reviewed)
+    assert reg.review_queue("open") and reg.find(codes["a2"]).customer.code == codes["a2"]
+    reviewed[codes["a2"]] += 1
+    reg.decide(huasheng.id, "accept", survivor=codes["a"], expected_versions=reviewed)
     assert reg.find(codes["a2"]).customer.code == codes["a"]
     accepted = reg.review_queue("accepted")[0]  # a merged member has no code of its own
     assert codes["a"] in accepted.codes and all(isinstance(c, str) for c in accepted.codes)

@@ -104,6 +104,10 @@ class ClusterDecision(BaseModel):
 
     decision: Literal["accept", "reject", "defer"]
     survivor: str | None = Field(None, max_length=64)
+    versions: dict[str, Annotated[int, Field(ge=1, le=2**62)]] = Field(
+        default_factory=dict, max_length=51,
+        description="accept: code → the version (ETag) reviewed of that customer; one "
+                    "changed since is refused with 412")
 
 
 @router.get("/rules", response_model=Page[RulePublic])
@@ -177,4 +181,5 @@ def review_queue(reg: RegisterDep,
 def decide(cluster_id: Annotated[int, Path(ge=1, le=2**62)], body: ClusterDecision,
            reg: RegisterDep) -> Any:
     """Accept (merge), reject (never proposed again) or defer a cluster."""
-    return reg.decide(cluster_id, body.decision, body.survivor).to_dict()
+    return reg.decide(cluster_id, body.decision, body.survivor,
+                      expected_versions=body.versions).to_dict()

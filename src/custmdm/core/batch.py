@@ -21,7 +21,7 @@ from __future__ import annotations
 import csv
 import itertools
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -738,10 +738,12 @@ def review_queue(ctx: Context, status: str = "open", limit: int = 50) -> list[Re
         return [_cluster(conn, row) for row in rows]
 
 
-def decide(ctx: Context, cluster_id: int, decision: str, *, survivor: str | None = None
-           ) -> ReviewCluster:
+def decide(ctx: Context, cluster_id: int, decision: str, *, survivor: str | None = None,
+           expected_versions: Mapping[str, int] | None = None) -> ReviewCluster:
     """``accept`` (merge the cluster into ``survivor``, default its first customer),
-    ``reject`` (its pairs are remembered as different customers) or ``defer``."""
+    ``reject`` (its pairs are remembered as different customers) or ``defer``.
+    ``expected_versions``: code → the version the steward reviewed; accepting a
+    cluster whose customer changed since is StaleVersion."""
     ctx.require(Permission.MERGE)
     if decision not in ("accept", "reject", "defer"):
         raise ValidationError(f"decide accept, reject or defer, not {decision!r}")
@@ -792,7 +794,8 @@ def decide(ctx: Context, cluster_id: int, decision: str, *, survivor: str | None
         # The decision is recorded in the merge's own transaction: both or neither.
         merging.merge_customers(ctx, chosen, [c for c in cluster.codes if c != chosen],
                                 reason=f"review cluster {cluster_id}", within=record,
-                                review_cluster=cluster_id)
+                                review_cluster=cluster_id,
+                                expected_versions=expected_versions)
     else:
         with ctx.store.write() as conn:
             record(conn, None)
