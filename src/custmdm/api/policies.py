@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Response
@@ -77,25 +78,16 @@ class NamingRulePublic(BaseModel):
     description: str
 
 
-def _naming_rule(rule: NamingRule) -> dict[str, Any]:
-    return {"name": rule.name, "kind": rule.kind, "name_kinds": list(rule.name_kinds),
-            "required_parts": list(rule.required_parts),
-            "forbidden_words": list(rule.forbidden_words), "min_length": rule.min_length,
-            "max_length": rule.max_length,
-            "allowed_characters": list(rule.allowed_characters),
-            "extra_characters": rule.extra_characters, "description": rule.description}
-
-
 @router.get("/naming-rules", response_model=Page[NamingRulePublic])
 def naming_rules(reg: RegisterDep, paging: PagingDep) -> Any:
     """Every naming rule; names given from now on must follow them."""
-    return page((_naming_rule(rule) for rule in reg.naming_rules()), paging)
+    return page((asdict(rule) for rule in reg.naming_rules()), paging)
 
 
 @router.post("/naming-rules/{name}", status_code=201, response_model=NamingRulePublic)
 def add_naming_rule(name: RuleName, body: NamingRuleSave, reg: RegisterDep) -> Any:
     """Add a naming rule (a name already taken is 409; remove it first to change it)."""
-    return _naming_rule(reg.add_naming_rule(body.rule(name)))
+    return asdict(reg.add_naming_rule(body.rule(name)))
 
 
 @router.delete("/naming-rules/{name}", status_code=204)
