@@ -191,6 +191,10 @@ class Register:
             grade_letters=grade_letters,
         )
 
+    def rule_version(self, name: str) -> int:
+        """The current version of a coding rule; 0 if there is none."""
+        return coding.current_version(self.ctx, name)
+
     def retire_rule(self, name: str, reason: str) -> CodingRule:
         """Stop a rule giving codes; its codes and its name stay."""
         return coding.retire_rule(self.ctx, name, reason)

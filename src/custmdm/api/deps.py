@@ -16,6 +16,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
+from custmdm.core.access import token_hash
 from custmdm.core.context import AUTHORIZATION_TTL, Actor
 from custmdm.errors import PermissionDenied
 from custmdm.register import Register
@@ -89,7 +90,7 @@ class Registers:
 
     def cached_user(self, token: str) -> str | None:
         """The user of a token checked less than AUTHORIZATION_TTL seconds ago."""
-        known = self._tokens.get(hashlib.sha256(token.encode()).hexdigest())
+        known = self._tokens.get(token_hash(token))
         if known is not None and time.monotonic() - known[1] < AUTHORIZATION_TTL:
             return known[0]
         return None
@@ -97,7 +98,7 @@ class Registers:
     def user_of(self, token: str) -> str:
         """The user a token belongs to, checked in the database (PermissionDenied if
         none); remembered for AUTHORIZATION_TTL seconds."""
-        key = hashlib.sha256(token.encode()).hexdigest()
+        key = token_hash(token)
         now = time.monotonic()
         with self.acting_as("api") as register:
             name = register.authenticate_token(token)
@@ -108,7 +109,7 @@ class Registers:
 
     def forget(self, token: str) -> None:
         """Stop trusting a token at once (its session was closed here)."""
-        self._tokens.pop(hashlib.sha256(token.encode()).hexdigest(), None)
+        self._tokens.pop(token_hash(token), None)
 
 
 def csrf_token_of(session: str) -> str:

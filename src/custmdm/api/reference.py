@@ -62,7 +62,7 @@ def region(code: Annotated[str, Path(max_length=12)], _: RegisterDep) -> Any:
 @router.get("/industries", response_model=Page[IndustryPublic])
 def sections(_: RegisterDep) -> Any:
     """The sections (门类) of the industry classification."""
-    return page(_industry(i) for i in industries.all_industries() if i.parent_code is None)
+    return page(_industry(i) for i in industries.all_industries("section"))
 
 
 @router.get("/industries/{code}", response_model=Page[IndustryPublic])

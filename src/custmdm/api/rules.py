@@ -123,7 +123,7 @@ def save_rule(name: Annotated[str, Path(max_length=64)], body: RuleSave,
     it could collide with another rule or a code already issued."""
     options = body.model_dump(exclude_none=True)
     pattern = options.pop("pattern")
-    if any(r.rule.name == name for r in reg.rules()):
+    if reg.rule_version(name):
         reg.update_rule(name, pattern, **options)
     else:
         reg.add_rule(name, pattern, **options)

@@ -163,7 +163,7 @@ async def log_out(request: Request, response: Response) -> None:
 
         def close() -> None:
             try:
-                name = registers.user_of(token)
+                name = registers.cached_user(token) or registers.user_of(token)
             except PermissionDenied:
                 return  # nothing left to revoke
             with registers.acting_as(name) as register:

@@ -510,7 +510,8 @@ def list_grants(ctx: Context, user: str | None = None) -> list[GrantRecord]:
 # -- tokens -------------------------------------------------------------------------------
 
 
-def _token_hash(token: str) -> str:
+def token_hash(token: str) -> str:
+    """What a token is stored and looked up as."""
     # A token is 256 random bits: a fast hash cannot be brute-forced, and lookups stay
     # one indexed equality (a slow password hash would cost every API call).
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
@@ -553,7 +554,7 @@ def _insert_token(ctx: Context, conn: Connection, actor: str, user_id: int, user
                   name: str, token: str, now: datetime, expires: datetime | None,
                   action: str) -> NewToken:
     token_id = conn.execute(api_token.insert().values(
-        user_id=user_id, name=name, token_hash=_token_hash(token), prefix=token[:12],
+        user_id=user_id, name=name, token_hash=token_hash(token), prefix=token[:12],
         created_at=now, created_by=actor, expires_at=expires)
         .returning(api_token.c.id)).scalar_one()
     write_audit(ctx.store, conn, [audit_row(
@@ -592,7 +593,7 @@ def close_session(ctx: Context, token: str) -> bool:
     with ctx.store.write() as conn:
         row = conn.execute(select(api_token.c.id, app_user.c.name)
                            .select_from(api_token.join(app_user))
-                           .where(api_token.c.token_hash == _token_hash(token),
+                           .where(api_token.c.token_hash == token_hash(token),
                                   api_token.c.revoked_at.is_(None))).first()
         if row is None or row.name != ctx.actor.name:
             return False
@@ -648,7 +649,7 @@ def authenticate_token(ctx: Context, token: str) -> str:
             select(api_token.c.id, api_token.c.expires_at, api_token.c.revoked_at,
                    api_token.c.last_used_at, app_user.c.name, app_user.c.active)
             .select_from(api_token.join(app_user))
-            .where(api_token.c.token_hash == _token_hash(token.strip()))).first()
+            .where(api_token.c.token_hash == token_hash(token.strip()))).first()
     if row is None or row.revoked_at is not None or not row.active or (
             row.expires_at is not None and utc(row.expires_at) <= now):
         raise PermissionDenied("the token is unknown, revoked or expired, or its user is "

@@ -138,7 +138,8 @@ def check_draft(ctx: Context, draft: CustomerDraft, limit: int = 10) -> CheckRes
     before registering, so it needs the right to register such a customer."""
     valid = validate_draft(draft, default_owner=ctx.actor.name)
     ctx.require(Permission.CREATE, valid, "such a customer")
-    return check_record(ctx, valid.match_record(), limit=limit)
+    result = check_record(ctx, valid.match_record(), limit=limit)
+    return replace(result, candidates=_within_scope(ctx, result.candidates))
 
 
 def check_record(ctx: Context, record: MatchRecord, *, exclude: int | None = None,
@@ -180,15 +181,17 @@ def check_record(ctx: Context, record: MatchRecord, *, exclude: int | None = Non
         rules = _rules(conn) if scored else []
     candidates = [_candidate(person, result, rules) for person, result in scored]
     candidates.sort(key=lambda c: -c.weight)  # probabilities saturate at 1.0
-    shown = _within_scope(ctx, candidates[:limit])
+    shown = tuple(candidates[:limit])
     action = max((c.action for c in candidates if c.action),
                  key=_ACTION_ORDER.index, default=None)
     return CheckResult(shown, action)
 
 
 def _within_scope(ctx: Context, candidates: Sequence[Candidate]) -> tuple[Candidate, ...]:
-    """The candidates, the names of those the actor may not read left out. The check
-    itself looks at every customer: a duplicate outside one's scope is still one."""
+    """The candidates, the names of those the actor may not read left out: applied
+    where candidates leave the core (the check's answer, a refusal), not on every
+    check. The check itself looks at every customer: a duplicate outside one's scope
+    is still one."""
     if not candidates:
         return tuple(candidates)
     scope = customer_scope_filter(ctx.authorization, Permission.READ)
@@ -220,16 +223,17 @@ def guard(ctx: Context, valid: ValidCustomer | MatchRecord, override_reason: str
     with a reason. Returns the result and, when overridden, what the audit entry
     records of it."""
     record = valid.match_record() if isinstance(valid, ValidCustomer) else valid
-    return _decide(check_record(ctx, record, exclude=exclude), override_reason,
+    return _decide(ctx, check_record(ctx, record, exclude=exclude), override_reason,
                    changing=exclude is not None)
 
 
-def _decide(result: CheckResult, override_reason: str | None, *, changing: bool
-            ) -> tuple[CheckResult, dict[str, Any] | None]:
+def _decide(ctx: Context, result: CheckResult, override_reason: str | None, *,
+            changing: bool) -> tuple[CheckResult, dict[str, Any] | None]:
     """What :func:`guard` does with a check's result (``changing``: an existing
     customer, which cannot be linked to another)."""
     if result.action is None or (result.action is Action.LINK and not changing):
         return result, None
+    result = replace(result, candidates=_within_scope(ctx, result.candidates))
     best = result.deciding or result.candidates[0]
     listed = "; ".join(f"{c.code} ({c.legal_name or 'not in your scope'}, "
                        f"owner {c.owner or '-'}, "
@@ -289,7 +293,7 @@ def guard_new_identifier(ctx: Context, customer_id: int, canonical: str,
     sharing = tuple(c for c in found.candidates if c.customer_id in holders)
     action = max((c.action for c in sharing if c.action), key=_ACTION_ORDER.index,
                  default=None)
-    return _decide(CheckResult(sharing, action), override_reason, changing=True)[1]
+    return _decide(ctx, CheckResult(sharing, action), override_reason, changing=True)[1]
 
 
 # -- match rules --------------------------------------------------------------------------

@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import ColumnElement, Connection, and_, delete, select, update
+from sqlalchemy import ColumnElement, Connection, and_, delete, select, tuple_, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from custmdm.core.context import Context
@@ -41,7 +41,7 @@ from custmdm.core.customers import CustomerDraft, CustomerRecord
 from custmdm.core.registry import get_customer_by_id, register_customer
 from custmdm.errors import Conflict, ValidationError
 from custmdm.security.audit_chain import canonical_json
-from custmdm.store.audit import chain_head
+from custmdm.store.audit import chain_head, utc
 from custmdm.store.tables import audit_entry, idempotency_key
 
 #: Seconds after which a key whose first request never registered is taken over: far
@@ -117,10 +117,10 @@ def _sweep(ctx: Context) -> int:
                .where(idempotency_key.c.created_at < ctx.now() - KEEP_FOR)
                .limit(SWEEP_BATCH).with_for_update(skip_locked=True))
     with ctx.store.write() as conn:
-        rows = conn.execute(expired).all()
-        for actor, key in rows:
-            conn.execute(delete(idempotency_key).where(idempotency_key.c.actor == actor,
-                                                       idempotency_key.c.key == key))
+        rows = [tuple(row) for row in conn.execute(expired)]
+        if rows:
+            conn.execute(delete(idempotency_key).where(
+                tuple_(idempotency_key.c.actor, idempotency_key.c.key).in_(rows)))
     return len(rows)
 
 
@@ -186,9 +186,7 @@ def _claim(ctx: Context, key: str, fingerprint: str, claim: str, *,
             conn.execute(update(idempotency_key).where(_this(ctx, key))
                          .values(customer_id=found))
             return found
-        created = row.created_at if row.created_at.tzinfo else row.created_at.replace(
-            tzinfo=now.tzinfo)
-        if now - created > timedelta(seconds=STALE_AFTER):  # it died before registering
+        if now - utc(row.created_at) > timedelta(seconds=STALE_AFTER):  # it died before registering
             conn.execute(update(idempotency_key).where(_this(ctx, key))
                          .values(after_seq=seq, created_at=now, claim=claim))
             return None

@@ -109,8 +109,7 @@ class Keyring:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if self.path.exists():
-                on_disk = Keyring.parse(self.path.read_text(encoding="utf-8"),
-                                        str(self.path), self.path)
+                on_disk = Keyring.read_file(self.path)
                 self.keys = {**on_disk.keys, **self.keys}
                 self.current = {**self.current, **on_disk.current}
             new = Key.generate(purpose)

@@ -180,8 +180,7 @@ class Store:
         transaction-scoped advisory lock, so two overlapping rules saved at the same
         moment cannot both pass the overlap check.
         """
-        if not self.is_sqlite:
-            conn.execute(select(func.pg_advisory_xact_lock(RULE_CHANGES_LOCK)))
+        self._lock_until_commit(conn, RULE_CHANGES_LOCK)
 
     def lock_user_changes(self, conn: Connection) -> None:
         """Serialise changes to users and grants until this transaction ends, so that
@@ -190,16 +189,19 @@ class Store:
         SQLite: BEGIN IMMEDIATE already holds the only write lock. PostgreSQL: a
         transaction-scoped advisory lock.
         """
-        if not self.is_sqlite:
-            conn.execute(select(func.pg_advisory_xact_lock(USER_CHANGES_LOCK)))
+        self._lock_until_commit(conn, USER_CHANGES_LOCK)
 
     def lock_review_queue(self, conn: Connection) -> None:
         """Serialise queueing clusters for review until this transaction ends, so two
         batch runs at once (a client retrying a slow POST /dedup-runs) do not both
         queue the same cluster. SQLite: BEGIN IMMEDIATE already holds the only write
         lock. PostgreSQL: a transaction-scoped advisory lock."""
+        self._lock_until_commit(conn, REVIEW_QUEUE_LOCK)
+
+    def _lock_until_commit(self, conn: Connection, key: int) -> None:
+        # SQLite's BEGIN IMMEDIATE already holds the only write lock.
         if not self.is_sqlite:
-            conn.execute(select(func.pg_advisory_xact_lock(REVIEW_QUEUE_LOCK)))
+            conn.execute(select(func.pg_advisory_xact_lock(key)))
 
     def dialect_insert(self, table: Table) -> sqlite.Insert | postgresql.Insert:
         """This dialect's INSERT, which can say ``ON CONFLICT … DO UPDATE``."""
